@@ -1,0 +1,48 @@
+# The README's commands. `make demo` and `make test` install what they need first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+STAMP := $(VENV)/.install-stamp
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+PYTEST_ARGS ?=
+
+.PHONY: install lock test demo lint bench clean help
+
+help:
+	@echo "make demo    - run the daily pipeline end to end on the embedded local stack"
+	@echo "make test    - run the whole test suite"
+	@echo "make lint    - ruff + mypy"
+	@echo "make bench   - run the benchmarks (prints ratios)"
+	@echo "make install - create .venv from requirements.lock"
+	@echo "make lock    - re-resolve requirements.lock with uv"
+
+# .venv is (re)built when the lock or the project metadata changes.
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(BIN)/uv pip sync --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e .
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+lock:
+	$(BIN)/uv pip compile requirements.in --override overrides.txt -o requirements.lock --python-version 3.11
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+demo: $(STAMP)
+	$(BIN)/python -m airflow_provider_lakeops.demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	@set -e; for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b; done
+
+clean:
+	rm -rf .lakeops dist build

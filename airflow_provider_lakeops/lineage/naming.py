@@ -1,0 +1,120 @@
+"""Dataset namespaces and names that follow the OpenLineage naming spec.
+
+See https://openlineage.io/docs/spec/naming. Each helper returns a :class:`DatasetName`
+(namespace, name); :meth:`DatasetName.to_openlineage` builds the client's ``Dataset`` lazily, so
+this module imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+if TYPE_CHECKING:
+    from openlineage.client.event_v2 import Dataset
+
+__all__ = [
+    "DatasetName",
+    "file_dataset",
+    "glue_dataset",
+    "kafka_dataset",
+    "location_dataset",
+    "mysql_dataset",
+    "s3_dataset",
+    "snowflake_dataset",
+]
+
+
+@dataclass(frozen=True)
+class DatasetName:
+    """An OpenLineage dataset identity."""
+
+    namespace: str
+    name: str
+
+    def to_openlineage(self, facets: dict[str, Any] | None = None) -> Dataset:
+        """Return an ``openlineage.client.event_v2.Dataset`` with optional facets."""
+        from openlineage.client.event_v2 import Dataset
+
+        return Dataset(namespace=self.namespace, name=self.name, facets=facets or {})
+
+    @property
+    def uri(self) -> str:
+        return f"{self.namespace}/{self.name.lstrip('/')}" if "://" in self.namespace else self.name
+
+
+def s3_dataset(uri: str) -> DatasetName:
+    """``s3://bucket/key`` -> namespace ``s3://bucket``, name ``key`` (no leading or trailing slash)."""
+    parsed = urlparse(uri)
+    if parsed.scheme not in {"s3", "s3a", "s3n"} or not parsed.netloc:
+        raise ValueError(f"not an S3 URI: {uri!r} (expected s3://bucket/key)")
+    key = parsed.path.strip("/")
+    return DatasetName(f"s3://{parsed.netloc}", key or "/")
+
+
+def file_dataset(path: str, host: str = "") -> DatasetName:
+    """A local file or folder -> namespace ``file`` (or ``file://host``), name = absolute path."""
+    if path.startswith("file://"):
+        parsed = urlparse(path)
+        host = host or parsed.netloc
+        path = parsed.path
+    absolute = str(PurePosixPath(path))
+    if not absolute.startswith("/"):
+        from pathlib import Path
+
+        absolute = str(Path(path).resolve())
+    absolute = absolute.rstrip("/") or "/"
+    return DatasetName(f"file://{host}" if host else "file", absolute)
+
+
+def location_dataset(location: str) -> DatasetName:
+    """An S3 URI or a local path, whichever ``location`` is."""
+    return s3_dataset(location) if location.startswith(("s3://", "s3a://", "s3n://")) else file_dataset(location)
+
+
+def _snowflake_account(account: str, region: str | None = None) -> str:
+    """Normalise a Snowflake account identifier the way the OpenLineage spec asks.
+
+    ``org-account`` stays as it is (lower-cased); a legacy locator gets its region appended
+    when given (``xy12345.us-east-1``), as the Snowflake provider's own lineage does.
+    """
+    account = account.strip().lower()
+    if not account:
+        raise ValueError("a Snowflake account identifier is required for lineage")
+    if region and "." not in account and "-" not in account:
+        account = f"{account}.{region.lower()}"
+    return account
+
+
+def snowflake_dataset(account: str, database: str, schema: str, table: str, region: str | None = None) -> DatasetName:
+    """namespace ``snowflake://{org-account}``, name ``{database}.{schema}.{table}``."""
+    parts = [p for p in (database, schema, table) if not p]
+    if parts:
+        raise ValueError("database, schema and table are all required for a Snowflake dataset name")
+    return DatasetName(f"snowflake://{_snowflake_account(account, region)}", f"{database}.{schema}.{table}")
+
+
+def kafka_dataset(bootstrap_servers: str, topic: str) -> DatasetName:
+    """namespace ``kafka://{first bootstrap host:port}``, name = topic."""
+    first = bootstrap_servers.split(",")[0].strip()
+    first = re.sub(r"^[A-Za-z_]+://", "", first)  # PLAINTEXT://host:9092 -> host:9092
+    if not first or not topic:
+        raise ValueError("a bootstrap server and a topic are required for a Kafka dataset name")
+    return DatasetName(f"kafka://{first}", topic)
+
+
+def mysql_dataset(host: str, port: int | str | None, database: str, table: str) -> DatasetName:
+    """namespace ``mysql://{host}:{port}``, name ``{database}.{table}``."""
+    if not host or not database or not table:
+        raise ValueError("host, database and table are required for a MySQL dataset name")
+    return DatasetName(f"mysql://{host}:{port or 3306}", f"{database}.{table}")
+
+
+def glue_dataset(region: str, account_id: str, database: str, table: str) -> DatasetName:
+    """namespace ``arn:aws:glue:{region}:{account}``, name ``table/{database}/{table}``."""
+    if not region or not account_id or not database or not table:
+        raise ValueError("region, account id, database and table are required for a Glue dataset name")
+    return DatasetName(f"arn:aws:glue:{region}:{account_id}", f"table/{database}/{table}")

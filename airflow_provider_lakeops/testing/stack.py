@@ -1,0 +1,487 @@
+"""Start and stop the embedded local stack.
+
+The stack stands in for the cloud on a laptop or a CI runner:
+
+* **moto server** (S3, Glue Data Catalog, SNS, SQS, CloudWatch) on a free loopback port;
+* **fakesnow server** served over TLS with a throw-away CA, so the stock ``SnowflakeHook``
+  (which always speaks https) reaches it unchanged;
+* optionally a **Spark standalone cluster** (a master and a worker launched with the pyspark
+  package's own ``bin/spark-class``);
+* an **Airflow home** with a SQLite metadata DB and the OpenLineage file transport.
+
+Every server runs as a child process in its own process group, started with
+``PR_SET_PDEATHSIG`` on Linux so that it dies with its parent: nothing is left running even when
+the parent is killed. :meth:`LocalStack.stop` is idempotent and is called on ``__exit__``.
+
+Example::
+
+    with LocalStack(home) as stack:
+        os.environ.update(stack.env())
+        ...
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import IO, Any
+
+__all__ = ["LocalStack", "StackError", "airflow_env", "free_port", "migrate_airflow_db"]
+
+LOCAL_REGION = "us-east-1"
+LOCAL_ACCOUNT_ID = "123456789012"  # moto's default account
+LAKE_BUCKET = "lakeops-lake"
+SNOWFLAKE_DATABASE = "LAKEOPS"
+SNOWFLAKE_SCHEMA = "PUBLIC"
+
+
+class StackError(RuntimeError):
+    """A local-stack server could not be started; the message says which one and why."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """Return a TCP port that is free on ``host`` right now."""
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Ask the kernel to SIGTERM this child when its parent dies (Linux only)."""
+    os.setsid()
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(Exception):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _bin_dir() -> str:
+    return str(Path(sys.executable).parent)
+
+
+def _spark_home() -> str:
+    import importlib.util
+
+    spec = importlib.util.find_spec("pyspark")
+    if spec is None or not spec.submodule_search_locations:
+        raise StackError("pyspark is not installed: install the 'testing' extra to start a Spark cluster")
+    return str(Path(next(iter(spec.submodule_search_locations))))
+
+
+class _Child:
+    """One server process with its log file."""
+
+    def __init__(self, name: str, argv: list[str], log_path: Path, env: dict[str, str] | None = None):
+        self.name = name
+        self.argv = argv
+        self.log_path = log_path
+        self.env = env
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        try:
+            self.proc = subprocess.Popen(  # noqa: S603 - argv built by us, no shell
+                self.argv,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self.env,
+                preexec_fn=_die_with_parent,  # noqa: PLW1509
+            )
+        except OSError as exc:
+            self._log.close()
+            raise StackError(f"{self.name}: could not run {self.argv[0]!r}: {exc}") from exc
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 10.0) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=timeout)
+        elif proc is not None:
+            # the leader exited: make sure nothing of its group survives (the JVM forks)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+def _wait_until(
+    child: _Child, probe: Any, what: str, timeout: float, interval: float = 0.2
+) -> None:
+    deadline = time.monotonic() + timeout
+    last_error = ""
+    while time.monotonic() < deadline:
+        if not child.alive():
+            raise StackError(
+                f"{child.name} exited during start-up (log: {child.log_path}):\n{child.log_tail()}"
+            )
+        try:
+            if probe():
+                return
+        except Exception as exc:  # the probe fails until the server answers
+            last_error = repr(exc)
+        time.sleep(interval)
+    raise StackError(
+        f"{child.name} did not answer {what} within {timeout:.0f} s (last error: {last_error}); "
+        f"log: {child.log_path}\n{child.log_tail()}"
+    )
+
+
+def _http_ok(url: str, context: Any = None) -> bool:
+    with urllib.request.urlopen(url, timeout=2, context=context) as resp:  # noqa: S310 - loopback only
+        return bool(200 <= resp.status < 500)
+
+
+def airflow_env(home: Path) -> dict[str, str]:
+    """Environment for a throw-away Airflow home under ``home`` (set it before importing airflow)."""
+    home = home.resolve()
+    airflow_home = home / "airflow"
+    dags = airflow_home / "dags"
+    return {
+        "AIRFLOW_HOME": str(airflow_home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(airflow_home / "logs"),
+        "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
+            {"type": "file", "log_file_path": str(home / "lineage" / "events.jsonl"), "append": True}
+        ),
+        "AIRFLOW__OPENLINEAGE__NAMESPACE": "lakeops-local",
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        "AIRFLOW__COSMOS__ENABLE_CACHE_DBT_LS": "False",
+        "AIRFLOW__COSMOS__CACHE_DIR": str(home / "cosmos_cache"),
+        "DO_NOT_TRACK": "1",
+        "SCARF_ANALYTICS": "false",
+    }
+
+
+def migrate_airflow_db(env: dict[str, str], timeout: float = 180) -> None:
+    """Create or upgrade the SQLite metadata DB of the Airflow home that ``env`` names."""
+    Path(env["AIRFLOW__CORE__DAGS_FOLDER"]).mkdir(parents=True, exist_ok=True)
+    Path(json.loads(env["AIRFLOW__OPENLINEAGE__TRANSPORT"])["log_file_path"]).parent.mkdir(
+        parents=True, exist_ok=True
+    )
+    airflow = shutil.which("airflow", path=_bin_dir()) or shutil.which("airflow")
+    if airflow is None:
+        raise StackError("the 'airflow' command is not on PATH: is apache-airflow installed?")
+    result = subprocess.run(  # noqa: S603
+        [airflow, "db", "migrate"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise StackError(f"'airflow db migrate' failed ({result.returncode}):\n{result.stderr[-2000:]}")
+
+
+class LocalStack:
+    """The embedded local stack; use it as a context manager.
+
+    :param home: folder for logs, certificates, the local lake, lineage events and the Airflow home.
+        It is created if missing and kept afterwards (so the results stay readable).
+    :param moto: start the moto server.
+    :param snowflake: start the fakesnow server over TLS.
+    :param spark_cluster: start a Spark standalone master and worker.
+    :param start_timeout: seconds to wait for each server to answer.
+    """
+
+    def __init__(
+        self,
+        home: str | os.PathLike[str],
+        *,
+        moto: bool = True,
+        snowflake: bool = True,
+        spark_cluster: bool = False,
+        start_timeout: float = 60.0,
+    ) -> None:
+        self.home = Path(home)
+        self.want_moto = moto
+        self.want_snowflake = snowflake
+        self.want_spark_cluster = spark_cluster
+        self.start_timeout = start_timeout
+        self.moto_port: int | None = None
+        self.snowflake_port: int | None = None
+        self.spark_master_port: int | None = None
+        self.spark_master_ui_port: int | None = None
+        self._children: list[_Child] = []
+
+    # ------------------------------------------------------------------ paths
+    @property
+    def lake_dir(self) -> Path:
+        """The local lake (Spark here cannot write s3a://: the hadoop-aws jars are not obtainable)."""
+        return self.home.resolve() / "lake"
+
+    @property
+    def lineage_file(self) -> Path:
+        return self.home.resolve() / "lineage" / "events.jsonl"
+
+    @property
+    def ca_bundle(self) -> Path:
+        return self.home.resolve() / "tls" / "ca-bundle.pem"
+
+    @property
+    def moto_endpoint(self) -> str:
+        if self.moto_port is None:
+            raise StackError("the moto server is not running")
+        return f"http://127.0.0.1:{self.moto_port}"
+
+    @property
+    def spark_master_url(self) -> str:
+        if self.spark_master_port is None:
+            raise StackError("the Spark cluster is not running (start the stack with spark_cluster=True)")
+        return f"spark://127.0.0.1:{self.spark_master_port}"
+
+    @property
+    def pii_key(self) -> str:
+        """A stable 48-byte HMAC key for this home (kept in ``home/pii.key``, created once)."""
+        path = self.home / "pii.key"
+        if not path.exists():
+            self.home.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(36))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    # ------------------------------------------------------------- lifecycle
+    def __enter__(self) -> LocalStack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> LocalStack:
+        """Start every requested server; on any failure stop what started and raise :class:`StackError`."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.lake_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            if self.want_moto:
+                self._start_moto()
+            if self.want_snowflake:
+                self._start_fakesnow()
+            if self.want_spark_cluster:
+                self._start_spark_cluster()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop every server this stack started (idempotent)."""
+        while self._children:
+            self._children.pop().stop()
+        self.moto_port = self.snowflake_port = self.spark_master_port = None
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> _Child:
+        child = _Child(name, argv, self.home / "logs" / f"{name}.log", env)
+        child.start()
+        self._children.append(child)
+        return child
+
+    @staticmethod
+    def _pick_port(port: int | None = None) -> int:
+        if port is not None and not _port_is_free(port):
+            raise StackError(f"port {port} on 127.0.0.1 is already in use")
+        return port or free_port()
+
+    # ---------------------------------------------------------------- moto
+    def _start_moto(self, port: int | None = None) -> None:
+        port = self._pick_port(port)
+        child = self._spawn(
+            "moto", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+        )
+        _wait_until(child, lambda: _http_ok(f"http://127.0.0.1:{port}/moto-api/data.json"), "HTTP",
+                    self.start_timeout)
+        self.moto_port = port
+
+    def reset_moto(self) -> None:
+        """Forget every AWS resource (``POST /moto-api/reset``)."""
+        req = urllib.request.Request(f"{self.moto_endpoint}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(req, timeout=10):  # noqa: S310 - loopback
+            pass
+
+    # ----------------------------------------------------------- fakesnow
+    def _write_tls_files(self) -> tuple[Path, Path]:
+        import certifi
+        import trustme
+
+        tls = self.home.resolve() / "tls"
+        tls.mkdir(parents=True, exist_ok=True)
+        ca = trustme.CA()
+        server = ca.issue_cert("localhost", "127.0.0.1")
+        cert, key = tls / "server.pem", tls / "server.key"
+        server.private_key_pem.write_to_path(str(key))
+        with open(cert, "wb") as fh:
+            for blob in server.cert_chain_pems:
+                fh.write(blob.bytes())
+        # trust the system CAs and ours: the bundle replaces the default one for requests
+        self.ca_bundle.write_bytes(Path(certifi.where()).read_bytes() + b"\n" + ca.cert_pem.bytes())
+        return cert, key
+
+    def _start_fakesnow(self, port: int | None = None) -> None:
+        import ssl
+
+        port = self._pick_port(port)
+        cert, key = self._write_tls_files()
+        child = self._spawn(
+            "fakesnow",
+            [sys.executable, "-m", "airflow_provider_lakeops.testing._fakesnow_tls",
+             "--port", str(port), "--cert", str(cert), "--key", str(key)],
+        )
+        context = ssl.create_default_context(cafile=str(self.ca_bundle))
+        # any HTTP answer (fakesnow has no health route) means the TLS server is up
+        def probe() -> bool:
+            try:
+                return _http_ok(f"https://localhost:{port}/", context)
+            except urllib.error.HTTPError:
+                return True
+
+        _wait_until(child, probe, "TLS", self.start_timeout)
+        self.snowflake_port = port
+
+    # --------------------------------------------------------------- spark
+    def _start_spark_cluster(self) -> None:
+        spark_home = _spark_home()
+        spark_class = Path(_bin_dir()) / "spark-class"
+        if not spark_class.exists():
+            spark_class = Path(spark_home) / "bin" / "spark-class"
+        env = {**os.environ, **self._spark_env(spark_home)}
+        master_port, ui_port, worker_ui = free_port(), free_port(), free_port()
+        master = self._spawn(
+            "spark-master",
+            [str(spark_class), "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
+             "--port", str(master_port), "--webui-port", str(ui_port)],
+            env,
+        )
+        _wait_until(master, lambda: _http_ok(f"http://127.0.0.1:{ui_port}/json/"), "HTTP", 90)
+        worker = self._spawn(
+            "spark-worker",
+            [str(spark_class), "org.apache.spark.deploy.worker.Worker",
+             f"spark://127.0.0.1:{master_port}", "--host", "127.0.0.1", "--cores", "2",
+             "--memory", "2g", "--webui-port", str(worker_ui)],
+            env,
+        )
+
+        def worker_alive() -> bool:
+            with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/json/", timeout=2) as resp:  # noqa: S310
+                state = json.load(resp)
+            return any(w.get("state") == "ALIVE" for w in state.get("workers", []))
+
+        _wait_until(worker, worker_alive, "worker registration", 90)
+        self.spark_master_port, self.spark_master_ui_port = master_port, ui_port
+
+    def _spark_env(self, spark_home: str | None = None) -> dict[str, str]:
+        return {
+            "SPARK_HOME": spark_home or _spark_home(),
+            "PYSPARK_PYTHON": sys.executable,
+            "PYSPARK_DRIVER_PYTHON": sys.executable,
+            "SPARK_LOCAL_IP": "127.0.0.1",
+            "SPARK_LOCAL_DIRS": str(self.home.resolve() / "spark-tmp"),
+            "SPARK_WORKER_DIR": str(self.home.resolve() / "spark-work"),
+        }
+
+    # ---------------------------------------------------------- connections
+    def connections(self) -> dict[str, dict[str, Any]]:
+        """Airflow connections (JSON form) that reach the running servers."""
+        conns: dict[str, dict[str, Any]] = {
+            "spark_default": {"conn_type": "spark", "host": "local[2]",
+                              "extra": {"deploy-mode": "client", "spark-binary": "spark-submit"}},
+            "lakeops_pii_key": {"conn_type": "generic", "password": self.pii_key,
+                                "description": "HMAC key for PII pseudonymisation (local stack)"},
+        }
+        if self.moto_port is not None:
+            conns["aws_default"] = {
+                "conn_type": "aws",
+                "login": "testing",
+                "password": "testing",
+                "extra": {"endpoint_url": self.moto_endpoint, "region_name": LOCAL_REGION},
+            }
+        if self.snowflake_port is not None:
+            conns["snowflake_default"] = {
+                "conn_type": "snowflake",
+                "login": "lakeops",
+                "password": "lakeops-local",
+                "schema": SNOWFLAKE_SCHEMA,
+                "extra": {
+                    "account": "lakeops",
+                    "database": SNOWFLAKE_DATABASE,
+                    "warehouse": "LOCAL_WH",
+                    "role": "SYSADMIN",
+                    "host": "localhost",
+                    "port": self.snowflake_port,
+                    # the throw-away CA has no OCSP responder
+                    "insecure_mode": True,
+                    "session_parameters": {"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False},
+                },
+            }
+        if self.spark_master_port is not None:
+            conns["spark_cluster"] = {
+                "conn_type": "spark",
+                "host": "spark://127.0.0.1",
+                "port": self.spark_master_port,
+                "extra": {"deploy-mode": "client", "spark-binary": "spark-submit"},
+            }
+        return conns
+
+    def env(self) -> dict[str, str]:
+        """Environment variables for a process that should use the stack (connections included)."""
+        env = {f"AIRFLOW_CONN_{cid.upper()}": json.dumps(c) for cid, c in self.connections().items()}
+        env.update(self._spark_env() if _has_pyspark() else {})
+        env["LAKEOPS_LAKE_DIR"] = str(self.lake_dir)
+        env["LAKEOPS_HOME"] = str(self.home.resolve())
+        bin_dir = _bin_dir()
+        path = os.environ.get("PATH", "")
+        if bin_dir not in path.split(os.pathsep):
+            env["PATH"] = os.pathsep.join([bin_dir, path]) if path else bin_dir
+        if self.snowflake_port is not None:
+            env["REQUESTS_CA_BUNDLE"] = str(self.ca_bundle)
+            env["SSL_CERT_FILE"] = str(self.ca_bundle)
+        return env
+
+
+def _has_pyspark() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("pyspark") is not None
