@@ -14,6 +14,7 @@ __all__ = [
     "DataQualityError",
     "LakeopsError",
     "MergeError",
+    "PartitionRegistrationError",
     "PiiLeakError",
     "PreflightError",
     "SchemaEvolutionError",
@@ -87,3 +88,15 @@ class PreflightError(LakeopsError):
 
 class StreamingJobError(LakeopsError):
     """A streaming job could not run (bad checkpoint reuse, failed submit, missing report)."""
+
+
+class PartitionRegistrationError(LakeopsError):
+    """Some catalog partitions could not be registered; ``failed`` lists each (values, error code, message).
+
+    The table itself and the other partitions were registered; a rerun retries only the missing ones.
+    """
+
+    def __init__(self, message: str, *, failed: list[dict[str, Any]] | None = None, added: int = 0) -> None:
+        super().__init__(message)
+        self.failed = failed or []
+        self.added = added

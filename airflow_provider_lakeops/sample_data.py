@@ -303,7 +303,7 @@ class _JsonFiles:
     def open(self, index: int) -> str:
         self._final = self.folder / f"part-{index:05d}.jsonl"
         self._tmp = self.folder / f".part-{index:05d}.jsonl.tmp"
-        self._fh = open(self._tmp, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        self._fh = open(self._tmp, "w", encoding="utf-8")
         return str(self._final)
 
     def write(self, rows: list[dict[str, Any]]) -> None:
@@ -311,8 +311,8 @@ class _JsonFiles:
 
     def close(self) -> None:
         self._fh.close()
-        assert self._tmp is not None and self._final is not None
-        self._tmp.rename(self._final)
+        if self._tmp is not None and self._final is not None:
+            self._tmp.rename(self._final)
 
 
 class _ParquetFiles(_JsonFiles):

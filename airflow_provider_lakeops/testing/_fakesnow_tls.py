@@ -18,11 +18,10 @@ def main() -> None:
     args = parser.parse_args()
 
     import uvicorn
-
-    import fakesnow.server
+    from fakesnow.server import app
 
     uvicorn.run(
-        fakesnow.server.app,
+        app,
         host=args.host,
         port=args.port,
         ssl_certfile=args.cert,

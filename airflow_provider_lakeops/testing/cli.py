@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
                 sys.stdout.flush()
                 while True:
                     time.sleep(3600)
-            return subprocess.call(cmd, env={**os.environ, **env})  # noqa: S603
+            return subprocess.call(cmd, env={**os.environ, **env})
     except StackError as exc:
         print(f"lakeops-stack: {exc}", file=sys.stderr)
         return 3

@@ -102,15 +102,15 @@ class _Child:
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self._log = open(self.log_path, "ab")
         try:
-            self.proc = subprocess.Popen(  # noqa: S603 - argv built by us, no shell
+            self.proc = subprocess.Popen(
                 self.argv,
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 env=self.env,
-                preexec_fn=_die_with_parent,  # noqa: PLW1509
+                preexec_fn=_die_with_parent,
             )
         except OSError as exc:
             self._log.close()
@@ -168,7 +168,7 @@ def _wait_until(
 
 
 def _http_ok(url: str, context: Any = None) -> bool:
-    with urllib.request.urlopen(url, timeout=2, context=context) as resp:  # noqa: S310 - loopback only
+    with urllib.request.urlopen(url, timeout=2, context=context) as resp:
         return bool(200 <= resp.status < 500)
 
 
@@ -205,7 +205,7 @@ def migrate_airflow_db(env: dict[str, str], timeout: float = 180) -> None:
     airflow = shutil.which("airflow", path=_bin_dir()) or shutil.which("airflow")
     if airflow is None:
         raise StackError("the 'airflow' command is not on PATH: is apache-airflow installed?")
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [airflow, "db", "migrate"],
         env={**os.environ, **env},
         capture_output=True,
@@ -339,7 +339,7 @@ class LocalStack:
     def reset_moto(self) -> None:
         """Forget every AWS resource (``POST /moto-api/reset``)."""
         req = urllib.request.Request(f"{self.moto_endpoint}/moto-api/reset", method="POST")
-        with urllib.request.urlopen(req, timeout=10):  # noqa: S310 - loopback
+        with urllib.request.urlopen(req, timeout=10):
             pass
 
     # ----------------------------------------------------------- fakesnow
@@ -405,7 +405,7 @@ class LocalStack:
         )
 
         def worker_alive() -> bool:
-            with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/json/", timeout=2) as resp:  # noqa: S310
+            with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/json/", timeout=2) as resp:
                 state = json.load(resp)
             return any(w.get("state") == "ALIVE" for w in state.get("workers", []))
 

@@ -1,0 +1,3 @@
+"""lakeops hooks: one module per external system lakeops talks to itself (import the module you need)."""
+
+from __future__ import annotations

@@ -1,0 +1,133 @@
+"""Find the Parquet files of a merge source and read their schema (no data is read).
+
+Local files are linked, S3 objects downloaded (through the amazon provider's ``S3Hook``), into a
+folder of lakeops' own with safe names (``part-00000.parquet`` ...), so the ``PUT`` statement
+never carries a user-supplied path. pyarrow and boto3 are imported inside the functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from airflow_provider_lakeops.operators._merge_sql import Column
+from airflow_provider_lakeops.operators._snowflake_identifiers import data_identifier
+
+__all__ = ["collect_parquet", "parquet_columns", "type_from_arrow"]
+
+
+def type_from_arrow(arrow_type: Any, column: str = "?") -> str:
+    """The Snowflake type to stage a Parquet (Arrow) column as."""
+    import pyarrow as pa
+    import pyarrow.types as t
+
+    if t.is_dictionary(arrow_type):
+        arrow_type = arrow_type.value_type
+    if t.is_boolean(arrow_type):
+        return "BOOLEAN"
+    if t.is_integer(arrow_type):
+        return "NUMBER(38,0)"
+    if t.is_floating(arrow_type):
+        return "FLOAT"
+    if t.is_decimal(arrow_type):
+        if arrow_type.precision > 38:
+            raise ValueError(f"Parquet column {column!r}: decimal precision {arrow_type.precision} > 38")
+        return f"NUMBER({arrow_type.precision},{arrow_type.scale})"
+    if t.is_string(arrow_type) or t.is_large_string(arrow_type) or arrow_type == pa.string_view():
+        return "VARCHAR"
+    if t.is_binary(arrow_type) or t.is_large_binary(arrow_type) or t.is_fixed_size_binary(arrow_type):
+        return "BINARY"
+    if t.is_date(arrow_type):
+        return "DATE"
+    scales = {"s": 0, "ms": 3, "us": 6, "ns": 9}
+    if t.is_timestamp(arrow_type):
+        kind = "TIMESTAMP_TZ" if arrow_type.tz else "TIMESTAMP_NTZ"
+        return f"{kind}({scales[arrow_type.unit]})"
+    if t.is_time(arrow_type):
+        return f"TIME({scales[arrow_type.unit]})"
+    if t.is_null(arrow_type):
+        return "VARCHAR"
+    if t.is_list(arrow_type) or t.is_large_list(arrow_type) or t.is_struct(arrow_type) or t.is_map(arrow_type):
+        return "VARIANT"
+    raise ValueError(f"Parquet column {column!r} has type {arrow_type}, which lakeops cannot stage; "
+                     "cast it when writing the files")
+
+
+def _is_data_file(name: str) -> bool:
+    return name.endswith(".parquet") and not name.startswith(("_", "."))
+
+
+def collect_parquet(location: str, dest: Path, aws_conn_id: str | None, log: Any) -> list[Path]:
+    """Local paths (in ``dest``) of the Parquet files at ``location``; empty when it holds none.
+
+    :param location: a file, a folder (its ``*.parquet`` files, not recursive, hidden ``_*``/``.*``
+        skipped) or ``s3://bucket/prefix/`` (the same rules under the prefix).
+    :raises FileNotFoundError: a local ``location`` does not exist.
+    """
+    dest.mkdir(parents=True)
+    if location.startswith(("s3://", "s3a://")):
+        return _download_s3(location, dest, aws_conn_id, log)
+    path = Path(location[len("file://"):] if location.startswith("file://") else location)
+    if not path.exists():
+        raise FileNotFoundError(f"source_parquet {location!r} does not exist")
+    found = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.is_file() and _is_data_file(p.name))
+    links = []
+    for i, src in enumerate(found):
+        link = dest / f"part-{i:05d}.parquet"
+        link.symlink_to(src.resolve())
+        links.append(link)
+    log.info("Found %s Parquet file(s) in %s", len(links), location)
+    return links
+
+
+def _download_s3(location: str, dest: Path, aws_conn_id: str | None, log: Any) -> list[Path]:
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    bucket, _, prefix = location.split("://", 1)[1].partition("/")
+    if not bucket:
+        raise ValueError(f"source_parquet {location!r} has no bucket: use s3://bucket/prefix/")
+    single = prefix.endswith(".parquet")
+    if prefix and not single and not prefix.endswith("/"):
+        prefix += "/"  # a folder: never match the sibling 'dt=2025-10-3' of 'dt=2025-10-31'
+    client = S3Hook(aws_conn_id=aws_conn_id).get_conn()
+    keys: list[str] = []
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            key = obj["Key"]
+            rest = key[len(prefix):]
+            if (single and key == prefix) or (not single and "/" not in rest and _is_data_file(rest)):
+                keys.append(key)
+    files = []
+    for i, key in enumerate(sorted(keys)):
+        target = dest / f"part-{i:05d}.parquet"
+        client.download_file(bucket, key, str(target))
+        files.append(target)
+    log.info("Downloaded %s Parquet file(s) from s3://%s/%s", len(files), bucket, prefix)
+    return files
+
+
+def parquet_columns(files: Sequence[Path]) -> tuple[list[Column], dict[str, str]]:
+    """The union of the files' columns as Snowflake columns, and ``{column: name in the files}``.
+
+    :raises ValueError: two files disagree on a column's type, or two names collide in Snowflake.
+    """
+    import pyarrow.parquet as pq
+
+    columns: dict[str, str] = {}
+    originals: dict[str, str] = {}
+    first_seen: dict[str, str] = {}
+    for path in files:
+        for field in pq.read_schema(path):
+            name = data_identifier(field.name, "Parquet column")
+            sf_type = type_from_arrow(field.type, field.name)
+            if name in originals and originals[name] != field.name:
+                raise ValueError(f"Parquet columns {originals[name]!r} and {field.name!r} both become {name} in "
+                                 "Snowflake; rename one of them")
+            if name in columns and columns[name] != sf_type:
+                raise ValueError(f"Parquet column {field.name!r} is {columns[name]} in {first_seen[name]} but "
+                                 f"{sf_type} in {path.resolve().name}; write the files with one schema")
+            columns.setdefault(name, sf_type)
+            originals.setdefault(name, field.name)
+            first_seen.setdefault(name, path.resolve().name)
+    return [Column(n, t) for n, t in columns.items()], originals

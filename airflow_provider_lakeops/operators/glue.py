@@ -1,0 +1,412 @@
+"""Register a table in the AWS Glue Data Catalog from the files themselves, and evolve it safely.
+
+The amazon provider's ``GlueCatalogCreate*`` operators only create or skip, and crawlers are slow
+and guess types. :class:`GlueRegisterTableOperator` reads the schema from the data (Parquet footers,
+or a sample of CSV / JSON lines), creates or updates the table under an evolution policy, never
+writes a new table version when nothing changed, and registers the hive partitions it finds in
+batches of 100 (or sets up Athena partition projection instead).
+
+Underneath: the amazon provider's ``GlueCatalogHook`` (Glue) and ``S3Hook`` (S3) on the
+``aws_default`` connection, with botocore's ``standard`` retry mode unless the connection says
+otherwise.
+
+.. seealso:: ``docs/operators/glue.md``
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_provider_lakeops.operators._glue_schema import (
+    Column,
+    Evolution,
+    arrow_schema_to_columns,
+    columns_from_glue,
+    evolve,
+    format_diff,
+    merge_file_schemas,
+)
+from airflow_provider_lakeops.operators._glue_spec import RegistrationSpec, retry_config, validate_spec
+from airflow_provider_lakeops.operators._glue_storage import (
+    DataFile,
+    Location,
+    discover_partitions,
+    list_files,
+    read_schemas,
+    sample_files,
+    sync_to_s3,
+)
+
+if TYPE_CHECKING:
+    from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
+    from airflow.providers.openlineage.extractors import OperatorLineage
+    from airflow.sdk import Context
+
+__all__ = ["GlueRegisterTableOperator"]
+
+_POLICIES = ("additive", "strict", "replace")
+_PARTITION_MODES = ("register", "projection")
+
+
+class GlueRegisterTableOperator(BaseOperator):
+    """Create or evolve a Glue table from the data at ``location`` and register its partitions.
+
+    Idempotent: a rerun over the same files makes no write at all (no ``UpdateTable``, so the
+    table version does not move, and only missing partitions are created).
+
+    :param database: Glue database; created when missing (templated).
+    :param table: Glue table name: lowercase letters, digits, underscores (templated).
+    :param location: ``s3://bucket/prefix/`` or, on the local stack, a local folder (templated).
+    :param file_format: ``parquet`` (default), ``csv`` (with a header line) or ``json`` (JSON lines) (templated).
+    :param columns: explicit schema instead of inference: ``[{"name": ..., "type": ..., "comment": ...}]``
+        or ``{name: type}`` (templated).
+    :param type_overrides: ``{column: glue type}`` applied to the inferred schema, e.g. for
+        all-null columns or ISO timestamps in text files (templated).
+    :param partition_keys: partition keys, as names (type ``string``) or ``{"name", "type"}`` dicts;
+        default: the ``key=value`` folders found, typed as the existing table has them (templated).
+    :param partition_mode: ``register`` (``BatchCreatePartition`` for missing partitions) or
+        ``projection`` (Athena partition projection parameters, no partitions registered).
+    :param projection: per-key projection settings, e.g. ``{"dt": {"type": "date", "range":
+        "2025-01-01,NOW", "format": "yyyy-MM-dd"}}``; date keys are inferred when left out (templated).
+    :param evolution_policy: ``additive`` (new columns appended, anything else fails), ``strict``
+        (any schema difference fails) or ``replace`` (the new schema is taken as it is).
+    :param description: table description (templated); ``None`` leaves the catalog's as it is.
+    :param table_parameters: extra table parameters, e.g. ``{"owner_team": "growth"}`` (templated).
+    :param skip_archive: ``UpdateTable(SkipArchive=True)``: do not keep the previous version.
+    :param source_path: a local folder to stage to the S3 ``location`` first; only missing or
+        changed files are uploaded, nothing is deleted, and the files are validated before upload (templated).
+    :param require_data: fail when the location holds no data files (default); with ``False`` an
+        empty location is allowed when ``columns`` are given.
+    :param max_schema_files: read the schema of at most this many files, spread over the
+        location (``None``: every file).
+    :param csv_delimiter: the CSV field delimiter.
+    :param aws_conn_id: the AWS connection (the amazon provider's ``aws`` type).
+    :param region_name: AWS region; default: the connection's.
+    :param botocore_config: botocore ``Config`` options merged over the connection's.
+    :param aws_account_id: account id for the lineage dataset name; default: STS ``GetCallerIdentity`` (templated).
+    :return: ``{action, table_version, columns_added, partitions_added, schema_diff, ...}`` (XCom).
+    :raises ValueError: bad names, types, format, location or conflicting file schemas (before any write).
+    :raises FileNotFoundError: the location does not exist or holds no data files.
+    :raises SchemaEvolutionError: the change is not allowed by ``evolution_policy`` (``diff`` attached).
+    :raises PartitionRegistrationError: some partitions failed (the others are registered).
+
+    .. seealso:: ``docs/operators/glue.md``
+    """
+
+    template_fields: Sequence[str] = (
+        "database", "table", "location", "file_format", "columns", "type_overrides", "partition_keys",
+        "projection", "description", "table_parameters", "source_path", "aws_account_id",
+    )
+    template_fields_renderers = {"columns": "json", "type_overrides": "json", "partition_keys": "json",
+                                 "projection": "json", "table_parameters": "json"}
+    ui_color = "#f5d7a1"
+
+    def __init__(
+        self,
+        *,
+        database: str,
+        table: str,
+        location: str,
+        file_format: str = "parquet",
+        columns: list[dict[str, Any]] | dict[str, str] | None = None,
+        type_overrides: dict[str, str] | None = None,
+        partition_keys: list[str | dict[str, Any]] | None = None,
+        partition_mode: str = "register",
+        projection: dict[str, dict[str, Any]] | None = None,
+        evolution_policy: str = "additive",
+        description: str | None = None,
+        table_parameters: dict[str, Any] | None = None,
+        skip_archive: bool = False,
+        source_path: str | None = None,
+        require_data: bool = True,
+        max_schema_files: int | None = 100,
+        csv_delimiter: str = ",",
+        aws_conn_id: str | None = "aws_default",
+        region_name: str | None = None,
+        botocore_config: dict[str, Any] | None = None,
+        aws_account_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if evolution_policy not in _POLICIES:
+            raise ValueError(f"evolution_policy must be one of {_POLICIES}, got {evolution_policy!r}")
+        if partition_mode not in _PARTITION_MODES:
+            raise ValueError(f"partition_mode must be one of {_PARTITION_MODES}, got {partition_mode!r}")
+        if max_schema_files is not None and max_schema_files < 1:
+            raise ValueError(f"max_schema_files must be >= 1 or None, got {max_schema_files!r}")
+        if len(csv_delimiter) != 1:
+            raise ValueError(f"csv_delimiter must be one character, got {csv_delimiter!r}")
+        if columns is not None and type_overrides:
+            raise ValueError("type_overrides applies to inferred schemas; put the types in columns instead")
+        if projection and partition_mode != "projection":
+            raise ValueError("projection settings need partition_mode='projection'")
+        self.database = database
+        self.table = table
+        self.location = location
+        self.file_format = file_format
+        self.columns = columns
+        self.type_overrides = type_overrides
+        self.partition_keys = partition_keys
+        self.partition_mode = partition_mode
+        self.projection = projection
+        self.evolution_policy = evolution_policy
+        self.description = description
+        self.table_parameters = table_parameters
+        self.skip_archive = skip_archive
+        self.source_path = source_path
+        self.require_data = require_data
+        self.max_schema_files = max_schema_files
+        self.csv_delimiter = csv_delimiter
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+        self.botocore_config = botocore_config
+        self.aws_account_id = aws_account_id
+        self._api_calls: Counter[str] = Counter()
+        self._lineage: dict[str, Any] | None = None
+
+    # ------------------------------------------------------------------ hooks
+    @cached_property
+    def hook(self) -> GlueCatalogHook:
+        """The amazon provider's Glue catalog hook, with ``standard`` retries."""
+        from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
+
+        connection_config = GlueCatalogHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name).conn_config
+        config = retry_config(connection_config.botocore_config, self.botocore_config)
+        return GlueCatalogHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, config=config)
+
+    @cached_property
+    def glue(self) -> Any:
+        return self._counted(self.hook.conn)
+
+    @cached_property
+    def s3(self) -> Any:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        hook = S3Hook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, config=self.hook.config)
+        return self._counted(hook.conn)
+
+    def _counted(self, client: Any) -> Any:
+        def count(model: Any, **_: Any) -> None:
+            self._api_calls[f"{model.service_model.service_name}:{model.name}"] += 1
+
+        client.meta.events.register("before-call", count)
+        return client
+
+    # ------------------------------------------------------------- validation
+    def _validated(self) -> RegistrationSpec:
+        return validate_spec(
+            database=self.database, table=self.table, location=self.location, file_format=self.file_format,
+            columns=self.columns, type_overrides=self.type_overrides, partition_keys=self.partition_keys,
+            projection=self.projection, description=self.description, table_parameters=self.table_parameters,
+            source_path=self.source_path,
+        )
+
+    def _infer_columns(self, spec: RegistrationSpec, entries: Sequence[tuple[Location, DataFile]]) -> list[Column]:
+        picked = sample_files(entries, self.max_schema_files)
+        text = spec.fmt != "parquet"
+        per_file = [
+            (where, arrow_schema_to_columns(schema, source=where, text_format=text, type_overrides=spec.type_overrides))
+            for where, schema in read_schemas(picked, spec.fmt, self.s3 if spec.location.is_s3 else None,
+                                              options={"delimiter": self.csv_delimiter})
+        ]
+        if spec.fmt == "csv":
+            headers = {tuple(c.name for c in cols): where for where, cols in per_file}
+            if len(headers) > 1:
+                shown = "\n".join(f"  {', '.join(h)}  (e.g. {w})" for h, w in headers.items())
+                raise ValueError(f"CSV files in one location have different headers (CSV is positional):\n{shown}")
+        self.log.info("Read the schema of %s of %s file(s)", len(picked), len(entries))
+        unused = set(spec.type_overrides) - {c.name for _, cols in per_file for c in cols}
+        if unused:
+            self.log.warning("type_overrides name columns not in the data: %s", sorted(unused))
+        return merge_file_schemas(per_file, text_format=text)
+
+    # ---------------------------------------------------------------- execute
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_lakeops.operators import _glue_catalog as catalog
+
+        started = time.monotonic()
+        spec = self._validated()
+        name = f"{spec.database}.{spec.table}"
+        existing = self._get_table(spec)
+        positional = catalog.FORMATS[spec.fmt]["positional"]
+
+        # --- read the data and decide everything before any write
+        s3 = self.s3 if spec.location.is_s3 else None
+        remote = list_files(spec.location, s3)
+        entries = {f.relative: (spec.location, f) for f in remote}
+        if spec.source is not None:
+            entries.update({f.relative: (spec.source, f) for f in list_files(spec.source)})
+        ordered = [entries[k] for k in sorted(entries)]
+        if not ordered and (self.require_data or spec.columns is None):
+            raise FileNotFoundError(f"no data files under {spec.location.uri}"
+                                    + (f" or {spec.source.uri}" if spec.source else "")
+                                    + "; write the data first (hidden _*/.* files are ignored)")
+        layout = discover_partitions([f for _, f in ordered], spec.location)
+        keys = self._partition_keys(spec, layout.keys, existing)
+        catalog.validate_partition_values(keys, layout.partitions)
+        columns = spec.columns if spec.columns is not None else self._infer_columns(spec, ordered)
+        key_names = {k.name for k in keys}
+        if key_names & {c.name for c in columns}:
+            self.log.info("Columns %s are partition keys: kept as keys only", sorted(key_names & {c.name for c in columns}))
+            columns = [c for c in columns if c.name not in key_names]
+        if not columns:
+            raise ValueError(f"{name}: no data columns besides the partition keys")
+        params = dict(spec.parameters)
+        if self.partition_mode == "projection":
+            params = {**catalog.projection_parameters(spec.location.uri, keys, layout.partitions, spec.projection),
+                      **params}
+
+        def table_input(cols: Sequence[Column]) -> dict[str, Any]:
+            return catalog.build_table_input(
+                name=spec.table, fmt=spec.fmt, location=spec.location.uri, columns=cols, partition_keys=keys,
+                parameters=params, description=spec.description, csv_delimiter=self.csv_delimiter)
+
+        changes: list[dict[str, Any]] = []
+        update: dict[str, Any] | None = None
+        if existing is None:
+            evolution = Evolution(list(columns), [c.name for c in columns], [])
+            desired = table_input(columns)
+        else:
+            catalog.check_partition_keys(existing, keys, name)
+            evolution = evolve(columns_from_glue(existing.get("StorageDescriptor", {}).get("Columns", [])), columns,
+                               policy=self.evolution_policy, positional=positional, table=name)  # type: ignore[arg-type]
+            desired = table_input(evolution.columns)
+            update, changes = catalog.plan_update(existing, desired, columns_changed=evolution.changed,
+                                                  policy=self.evolution_policy, name=name)
+            if update is not None:
+                self.log.info("Updating %s:\n%s", name, format_diff(evolution.diff + changes))
+
+        # --- writes
+        if spec.source is not None:
+            synced = sync_to_s3(spec.source, spec.location, self.s3, remote)
+            self.log.info("Staged %s file(s) from %s to %s (%s unchanged)", len(synced.uploaded), spec.source.uri,
+                          spec.location.uri, synced.unchanged)
+        if existing is None:
+            catalog.create_table(self.glue, spec.database, desired, self.log)
+            action = "created"
+        elif update is not None:
+            self.glue.update_table(DatabaseName=spec.database, TableInput=update, SkipArchive=self.skip_archive,
+                                   VersionId=existing["VersionId"])
+            action = "updated"
+        else:
+            action = "unchanged"
+        current: dict[str, Any] = existing if existing is not None and action == "unchanged" else dict(
+            self.glue.get_table(DatabaseName=spec.database, Name=spec.table)["Table"])
+        version = str(current.get("VersionId", ""))
+        self.log.info("Glue table %s %s (version %s; columns added: %s)", name, action, version,
+                      evolution.columns_added or "none")
+
+        report = catalog.PartitionReport()
+        if keys and self.partition_mode == "register" and layout.partitions:
+            registered = set() if existing is None else catalog.existing_partition_values(
+                self.glue, spec.database, spec.table)
+            missing = [v for v in layout.partitions if v not in registered]
+            inputs = catalog.partition_inputs(current["StorageDescriptor"], spec.location.uri, layout.partitions,
+                                              missing)
+            report = catalog.register_partitions(self.glue, spec.database, spec.table, inputs, log=self.log)
+            self.log.info("Partitions: %s found, %s registered before, %s added in %s batch(es), %s failed",
+                          len(layout.partitions), len(registered) + report.already_present, report.added,
+                          report.batches, len(report.failed))
+
+        self._remember_lineage(spec, current)
+        columns_added = evolution.columns_added
+        result: dict[str, Any] = {
+            "action": action,
+            "table": name,
+            "table_version": version,
+            "columns_added": columns_added,
+            "partitions_added": report.added,
+            "partitions_found": len(layout.partitions),
+            "schema_diff": evolution.diff,
+            "metadata_changes": changes,
+            "api_calls": dict(sorted(self._api_calls.items())),
+        }
+        self.log.info("API calls: %s", result["api_calls"])
+        from airflow_provider_lakeops.notifications.metrics import emit_operator_metrics
+
+        emit_operator_metrics(self, context, {
+            "partitions_added": report.added, "partitions_failed": len(report.failed),
+            "columns_added": len(columns_added), "glue_api_calls": sum(
+                n for k, n in self._api_calls.items() if k.startswith("glue:")),
+            "duration_seconds": time.monotonic() - started})
+        if report.failed:
+            from airflow_provider_lakeops.exceptions import PartitionRegistrationError
+
+            shown = "\n".join(f"  {'/'.join(f['values'])}: {f['code']}: {f['message']}" for f in report.failed[:20])
+            raise PartitionRegistrationError(
+                f"{len(report.failed)} of {len(missing)} partition(s) of {name} could not be registered "
+                f"({report.added} added); a rerun retries only the missing ones:\n{shown}",
+                failed=report.failed, added=report.added)
+        return result
+
+    # ----------------------------------------------------------------- helpers
+    def _get_table(self, spec: RegistrationSpec) -> dict[str, Any] | None:
+        try:
+            return dict(self.glue.get_table(DatabaseName=spec.database, Name=spec.table)["Table"])
+        except self.glue.exceptions.EntityNotFoundException:
+            return None
+
+    def _partition_keys(self, spec: RegistrationSpec, found: tuple[str, ...], existing: Mapping[str, Any] | None) -> list[Column]:
+        if spec.partition_keys is not None:
+            names = tuple(k.name for k in spec.partition_keys)
+            if found and names != found:
+                raise ValueError(f"partition_keys {list(names)} do not match the folders under "
+                                 f"{spec.location.uri}: {list(found)}")
+            return list(spec.partition_keys)
+        known = {c.name: c.type for c in columns_from_glue((existing or {}).get("PartitionKeys", []))}
+        return [Column(k, known.get(k, "string")) for k in found]
+
+    # ----------------------------------------------------------------- lineage
+    def _remember_lineage(self, spec: RegistrationSpec, table: Mapping[str, Any]) -> None:
+        account = self.aws_account_id
+        if not account:
+            try:
+                account = self.hook.account_id
+            except Exception as exc:  # lineage must never fail the task
+                self.log.warning("No AWS account id for lineage (STS failed: %s); set aws_account_id", exc)
+        self._lineage = {
+            "region": self.hook.conn_region_name, "account": account, "database": spec.database,
+            "table": spec.table, "location": spec.location.uri,
+            "columns": table.get("StorageDescriptor", {}).get("Columns", []) + table.get("PartitionKeys", []),
+        }
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """Output: the Glue table (``arn:aws:glue:{region}:{account}``, ``table/{db}/{table}``) with a
+        schema facet and a symlink to its storage location; input: the storage location."""
+        from airflow.providers.common.compat.openlineage.facet import (
+            Identifier,
+            SchemaDatasetFacet,
+            SchemaDatasetFacetFields,
+            SymlinksDatasetFacet,
+        )
+        from airflow.providers.openlineage.extractors import OperatorLineage
+
+        from airflow_provider_lakeops.lineage.naming import glue_dataset, location_dataset
+
+        state = self._lineage
+        if not state:
+            return OperatorLineage()
+        storage = location_dataset(state["location"])
+        schema = SchemaDatasetFacet(fields=[
+            SchemaDatasetFacetFields(name=c["Name"], type=c["Type"], description=c.get("Comment"))
+            for c in state["columns"]])
+        inputs = [storage.to_openlineage({"schema": schema})]
+        if not state["account"] or not state["region"]:
+            return OperatorLineage(inputs=inputs)
+        facets = {
+            "schema": schema,
+            "symlinks": SymlinksDatasetFacet(identifiers=[
+                Identifier(namespace=storage.namespace, name=storage.name, type="TABLE")]),
+        }
+        output = glue_dataset(state["region"], state["account"], state["database"], state["table"])
+        return OperatorLineage(inputs=inputs, outputs=[output.to_openlineage(facets)])
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> OperatorLineage:
+        """The same datasets when the table was registered before a partition failure."""
+        return self.get_openlineage_facets_on_complete(task_instance)

@@ -1,0 +1,525 @@
+"""Submit the Kafka -> bronze Structured Streaming app with checkpoints made safe for scheduled runs.
+
+.. seealso:: ``docs/operators/spark_streaming.md``
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+from airflow.sdk import BaseHook, BaseOperator
+
+from airflow_provider_lakeops.exceptions import StreamingJobError
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from airflow.providers.apache.spark.hooks.spark_submit import SparkSubmitHook
+    from airflow.providers.openlineage.extractors import OperatorLineage
+    from airflow.sdk import Context
+
+__all__ = ["KafkaStreamingSubmitOperator", "find_spark_apps_dir", "load_streaming_options"]
+
+APP_FILE = "kafka_customer_events.py"
+OPTIONS_FILE = "streaming_options.py"
+DEFAULT_SCHEMA = "schemas/customer_event.json"
+_OPTIONS_MODULE = "airflow_provider_lakeops._spark_apps_streaming_options"
+
+
+def find_spark_apps_dir(candidates: Sequence[Path] | None = None) -> Path:
+    """The folder holding the Spark apps: the wheel's ``airflow_provider_lakeops/spark_apps/`` first,
+    then the repository's top-level ``spark_apps/`` (a source checkout or an editable install)."""
+    package = Path(__file__).resolve().parents[1]
+    for folder in candidates or (package / "spark_apps", package.parent / "spark_apps"):
+        if (folder / APP_FILE).is_file() and (folder / OPTIONS_FILE).is_file():
+            return folder
+    raise FileNotFoundError(
+        f"{APP_FILE} was found neither in the installed package ({package / 'spark_apps'}) nor in a "
+        f"source checkout ({package.parent / 'spark_apps'}): reinstall airflow-provider-lakeops"
+    )
+
+
+def load_streaming_options(folder: Path) -> ModuleType:
+    """Load ``streaming_options.py`` (pure Python, shared with the app) from ``folder``."""
+    path = folder / OPTIONS_FILE
+    loaded = sys.modules.get(_OPTIONS_MODULE)
+    if loaded is not None and getattr(loaded, "__file__", None) == str(path):
+        return loaded
+    spec = importlib.util.spec_from_file_location(_OPTIONS_MODULE, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[_OPTIONS_MODULE] = module  # dataclasses look their module up while being built
+    spec.loader.exec_module(module)
+    return module
+
+
+class _CheckpointFiles:
+    """Reads and removes the small files the app keeps in its checkpoint folder (local or S3).
+
+    A local path must be reachable from the Airflow worker and from the Spark driver (true for
+    client mode and for shared file systems); S3 goes through the amazon provider's ``S3Hook``.
+    """
+
+    def __init__(self, aws_conn_id: str | None) -> None:
+        self.aws_conn_id = aws_conn_id
+        self._s3: Any = None
+
+    @staticmethod
+    def check(name: str, uri: str) -> None:
+        scheme = urlparse(uri).scheme
+        if scheme in ("s3", "s3a", "s3n", "file") or (not scheme and uri.startswith("/")):
+            return
+        raise ValueError(f"{name} must be an absolute path, a file:// URI or an S3 URI (s3://bucket/key), "
+                         f"got {uri!r}")
+
+    def _s3_hook(self) -> Any:
+        if self._s3 is None:
+            try:
+                from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+            except ImportError as exc:
+                raise ImportError("an S3 checkpoint needs the amazon provider: pip install "
+                                  "'airflow-provider-lakeops[amazon]'") from exc
+            self._s3 = S3Hook(aws_conn_id=self.aws_conn_id)
+        return self._s3
+
+    @staticmethod
+    def _split(uri: str) -> tuple[str, str, str]:
+        parsed = urlparse(uri)
+        if parsed.scheme in ("s3", "s3a", "s3n"):
+            return "s3", parsed.netloc, parsed.path.lstrip("/")
+        return "local", "", parsed.path if parsed.scheme == "file" else uri
+
+    def read(self, uri: str) -> str | None:
+        kind, bucket, key = self._split(uri)
+        if kind == "s3":
+            hook = self._s3_hook()
+            return str(hook.read_key(key, bucket)) if hook.check_for_key(key, bucket) else None
+        path = Path(key)
+        return path.read_text(encoding="utf-8") if path.is_file() else None
+
+    def has_folder(self, uri: str) -> bool:
+        kind, bucket, key = self._split(uri)
+        if kind == "s3":
+            return bool(self._s3_hook().check_for_prefix(key.rstrip("/") + "/", "/", bucket))
+        return Path(key).is_dir()
+
+    def delete(self, uri: str) -> None:
+        kind, bucket, key = self._split(uri)
+        if kind == "s3":
+            self._s3_hook().delete_objects(bucket, [key])
+        else:
+            path = Path(key)
+            path.unlink(missing_ok=True)
+            path.with_name(f".{path.name}.crc").unlink(missing_ok=True)  # Hadoop's checksum, if any
+
+
+class KafkaStreamingSubmitOperator(BaseOperator):
+    """Land Kafka topics (or a JSON landing folder) in bronze Parquet with Spark Structured Streaming.
+
+    Submits ``spark_apps/kafka_customer_events.py`` through the official ``SparkSubmitHook``
+    (composed, built when the task runs, so DAG parsing never imports the Spark provider's operator).
+    Each run resumes from the checkpoint: with ``trigger="availableNow"`` (the default) it processes
+    everything that arrived since the last run and stops; with ``"processingTime"`` it runs a
+    long-lived stream. Bad records go to the quarantine path with their reason and source position.
+    The app's JSON progress report is returned (XCom ``return_value``).
+
+    Before anything is submitted the operator refuses a checkpoint that belongs to another query
+    (different source, topics, landing folder, outputs or Debezium mode; Spark's guide calls such
+    changes unpredictable), reading the fingerprint the app keeps at ``<checkpoint>/_lakeops/query.json``.
+
+    Brokers and client security come from the Kafka provider's connection (type ``kafka``; extra
+    ``{"bootstrap.servers": ..., "security.protocol": ..., "sasl.*": ...}``), read with
+    ``BaseHook.get_connection`` (the Kafka provider need not be installed). They reach the app in a
+    private file shipped with ``--files``, never on the command line.
+
+    :param bronze_path: output folder of the bronze Parquet (templated).
+    :param checkpoint_path: the stream's checkpoint folder; one per query (templated).
+    :param source: ``kafka`` (production) or ``file`` (a folder of JSON-lines files; local runs).
+    :param topics: Kafka topics, a list or a comma-separated string (templated).
+    :param landing_path: the JSON landing folder of the file source (templated).
+    :param quarantine_path: folder for bad records; default ``<bronze_path>_quarantine`` (templated).
+    :param kafka_conn_id: the Kafka provider's connection with ``bootstrap.servers``.
+    :param kafka_options: extra non-secret ``kafka.*`` client options (templated); secrets belong in
+        the connection's extra.
+    :param starting_offsets: ``earliest`` (default), ``latest`` or JSON; used only by a new checkpoint (templated).
+    :param max_offsets_per_trigger: cap of Kafka records per micro-batch (templated).
+    :param max_files_per_trigger: cap of files per micro-batch, file source (templated).
+    :param fail_on_data_loss: fail when Kafka offsets were deleted before they were read.
+    :param debezium: unwrap Debezium change events; deletes land with ``op = 'd'``.
+    :param trigger: ``availableNow`` or ``processingTime`` (templated).
+    :param processing_time: the interval of ``processingTime``, e.g. ``"1 minute"`` (templated).
+    :param stop_after_seconds: stop a ``processingTime`` stream after this many seconds.
+    :param schema_path: the record schema file; default the bundled ``customer_event.json`` (templated).
+    :param spark_conn_id: the Spark connection (master, deploy mode).
+    :param spark_version: Spark version of the cluster, for the Kafka package; default the
+        installed pyspark's.
+    :param kafka_package: Maven coordinate to use instead of ``spark-sql-kafka-0-10_<scala>:<version>``;
+        ``""`` adds none (the jar is already on the cluster).
+    :param scala_version: Scala version of the cluster's Spark (``2.13``).
+    :param conf: extra Spark properties (templated).
+    :param aws_conn_id: connection used to read S3 checkpoints.
+    :param openlineage_inject_parent_job_info: pass this task as the OpenLineage parent of the Spark
+        job (``spark.openlineage.parent*`` properties, as the Spark provider does).
+    :param openlineage_inject_transport_info: pass the OpenLineage transport to the Spark job too.
+    :param submit_kwargs: more ``SparkSubmitHook`` arguments (``driver_memory``, ``keytab`` ...).
+    :raises StreamingJobError: a checkpoint of another query, a failed submit, or no report.
+    """
+
+    template_fields: Sequence[str] = (
+        "bronze_path", "checkpoint_path", "quarantine_path", "topics", "landing_path", "kafka_options",
+        "starting_offsets", "max_offsets_per_trigger", "max_files_per_trigger", "trigger", "processing_time",
+        "schema_path", "conf",
+    )
+    template_fields_renderers = {"conf": "json", "kafka_options": "json"}
+    ui_color = "#fde2e4"
+
+    def __init__(
+        self,
+        *,
+        bronze_path: str,
+        checkpoint_path: str,
+        source: str = "kafka",
+        topics: str | list[str] | None = None,
+        landing_path: str | None = None,
+        quarantine_path: str | None = None,
+        kafka_conn_id: str = "kafka_default",
+        kafka_options: dict[str, str] | None = None,
+        starting_offsets: str = "earliest",
+        max_offsets_per_trigger: int | str | None = None,
+        max_files_per_trigger: int | str | None = None,
+        fail_on_data_loss: bool = True,
+        debezium: bool = False,
+        trigger: str = "availableNow",
+        processing_time: str | None = None,
+        stop_after_seconds: float | None = None,
+        schema_path: str | None = None,
+        spark_conn_id: str = "spark_default",
+        spark_version: str | None = None,
+        kafka_package: str | None = None,
+        scala_version: str = "2.13",
+        conf: dict[str, Any] | None = None,
+        aws_conn_id: str | None = "aws_default",
+        openlineage_inject_parent_job_info: bool = True,
+        openlineage_inject_transport_info: bool = False,
+        submit_kwargs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if source not in ("kafka", "file"):
+            raise ValueError(f"source must be 'kafka' or 'file', got {source!r}")
+        if source == "kafka" and not topics:
+            raise ValueError("topics is required when source='kafka'")
+        if source == "file" and not landing_path:
+            raise ValueError("landing_path is required when source='file'")
+        reserved = {"application", "application_args", "conn_id", "files", "py_files", "packages", "name"}
+        clash = sorted(reserved & set(submit_kwargs or {}))
+        if clash:
+            raise ValueError(f"submit_kwargs cannot set {clash}: the operator sets them")
+        self.bronze_path = bronze_path
+        self.checkpoint_path = checkpoint_path
+        self.source = source
+        self.topics = topics
+        self.landing_path = landing_path
+        self.quarantine_path = quarantine_path
+        self.kafka_conn_id = kafka_conn_id
+        self.kafka_options = kafka_options or {}
+        self.starting_offsets = starting_offsets
+        self.max_offsets_per_trigger = max_offsets_per_trigger
+        self.max_files_per_trigger = max_files_per_trigger
+        self.fail_on_data_loss = fail_on_data_loss
+        self.debezium = debezium
+        self.trigger = trigger
+        self.processing_time = processing_time
+        self.stop_after_seconds = stop_after_seconds
+        self.schema_path = schema_path
+        self.spark_conn_id = spark_conn_id
+        self.spark_version = spark_version
+        self.kafka_package = kafka_package
+        self.scala_version = scala_version
+        self.conf = conf or {}
+        self.aws_conn_id = aws_conn_id
+        self.openlineage_inject_parent_job_info = openlineage_inject_parent_job_info
+        self.openlineage_inject_transport_info = openlineage_inject_transport_info
+        self.submit_kwargs = submit_kwargs or {}
+        self._hook: SparkSubmitHook | None = None
+        self._bootstrap: str | None = None
+        self._report: dict[str, Any] | None = None
+        self._schema_fields: list[tuple[str, str]] = []
+        self._config: Any = None
+
+    # ---------------------------------------------------------------- validation
+    @staticmethod
+    def _positive_int(name: str, value: int | str | None) -> int | None:
+        if value is None or value == "":
+            return None
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a positive integer, got {value!r}") from None
+        if number < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        return number
+
+    def build_config(self, opts: ModuleType, apps_dir: Path, report_path: str | None = None) -> Any:
+        """The app's ``StreamConfig`` from the rendered fields, validated (``ValueError`` if bad)."""
+        topics = self.topics or ()
+        if isinstance(topics, str):
+            topics = [t.strip() for t in topics.split(",") if t.strip()]
+        for name in ("bronze_path", "checkpoint_path", "quarantine_path", "landing_path"):
+            value = getattr(self, name)
+            if value:
+                _CheckpointFiles.check(name, str(value))
+        if self.source == "file" and not self.landing_path:
+            raise ValueError("landing_path rendered empty: give the JSON landing folder")
+        schema = str(self.schema_path or apps_dir / DEFAULT_SCHEMA)
+        spec = opts.load_schema_spec(schema)
+        self._schema_fields = [(f.name, f.spark_type) for f in spec.fields]
+        config = opts.StreamConfig(
+            source=self.source,
+            bronze_path=str(self.bronze_path),
+            checkpoint_path=str(self.checkpoint_path),
+            quarantine_path=str(self.quarantine_path or ""),
+            schema_file=schema,
+            topics=tuple(str(t) for t in topics) if self.source == "kafka" else (),
+            kafka_options_file="kafka-options.json" if self.source == "kafka" else None,
+            starting_offsets=str(self.starting_offsets),
+            max_offsets_per_trigger=self._positive_int("max_offsets_per_trigger", self.max_offsets_per_trigger)
+            if self.source == "kafka" else None,
+            fail_on_data_loss=bool(self.fail_on_data_loss),
+            landing_path=str(self.landing_path) if self.source == "file" else None,
+            max_files_per_trigger=self._positive_int("max_files_per_trigger", self.max_files_per_trigger)
+            if self.source == "file" else None,
+            debezium=bool(self.debezium),
+            trigger=str(self.trigger),
+            processing_time=str(self.processing_time) if self.processing_time else None,
+            stop_after_seconds=self.stop_after_seconds,
+            report_path=report_path,
+        )
+        return config.validate()
+
+    def kafka_client_options(self, opts: ModuleType) -> dict[str, str]:
+        """``kafka.*`` options from the Kafka connection plus ``kafka_options``; secrets are masked."""
+        from airflow.sdk.log import mask_secret
+
+        conn = BaseHook.get_connection(self.kafka_conn_id)
+        extra = conn.extra_dejson
+        for key, value in extra.items():
+            if opts.is_secret_option(str(key)) and value:
+                mask_secret(str(value))
+        bootstrap, options, ignored = opts.kafka_client_options_from_connection(extra)
+        if ignored:
+            self.log.info("Kafka connection settings Spark manages itself, not passed: %s", ", ".join(ignored))
+        for key, value in (self.kafka_options or {}).items():
+            if not str(key).startswith("kafka."):
+                raise ValueError(f"kafka_options keys must start with 'kafka.', got {key!r}")
+            if opts.is_secret_option(str(key)):
+                raise ValueError(f"kafka_options[{key!r}] looks secret: put it in the {self.kafka_conn_id!r} "
+                                 "connection's extra, never in a templated field")
+            options[str(key)] = str(value)
+        for key, value in options.items():
+            if opts.is_secret_option(key):
+                mask_secret(value)
+        self._bootstrap = bootstrap
+        return options
+
+    def log_source_options(self, opts: ModuleType, config: Any, client_options: dict[str, str]) -> None:
+        """Build the Kafka source's option map as the app will (validating it) and log it, secrets hidden."""
+        source = opts.kafka_source_options(
+            client_options=client_options, topics=config.topics, starting_offsets=config.starting_offsets,
+            max_offsets_per_trigger=config.max_offsets_per_trigger, fail_on_data_loss=config.fail_on_data_loss)
+        shown = {k: ("***" if opts.is_secret_option(k) else v) for k, v in sorted(source.items())}
+        self.log.info("Kafka source options: %s", shown)
+
+    def check_checkpoint(self, opts: ModuleType, config: Any) -> None:
+        """Raise :class:`StreamingJobError` if the checkpoint belongs to another query."""
+        files = _CheckpointFiles(self.aws_conn_id)
+        stored = files.read(config.fingerprint_path)
+        if stored is None:
+            if files.has_folder(f"{config.checkpoint_path.rstrip('/')}/offsets"):
+                self.log.warning("Checkpoint %s has no lakeops fingerprint (made outside lakeops): it is "
+                                 "adopted for this query", config.checkpoint_path)
+            return
+        try:
+            recorded = json.loads(stored)
+        except json.JSONDecodeError:
+            raise StreamingJobError(f"{config.fingerprint_path} is not valid JSON: remove it or the "
+                                    "checkpoint") from None
+        diffs = opts.fingerprint_mismatches(recorded, config.fingerprint())
+        if diffs:
+            detail = "; ".join(f"{k}: checkpoint has {recorded.get(k)!r}, this task has "
+                               f"{config.fingerprint().get(k)!r}" for k in diffs)
+            raise StreamingJobError(
+                f"checkpoint {config.checkpoint_path} belongs to another query ({detail}). Spark cannot "
+                "resume it safely: use a new checkpoint_path for the new query")
+
+    # -------------------------------------------------------------------- execute
+    def execute(self, context: Context) -> dict[str, Any]:
+        started = time.monotonic()
+        apps_dir = find_spark_apps_dir()
+        opts = load_streaming_options(apps_dir)
+        checkpoint = str(self.checkpoint_path).rstrip("/")
+        report_path = f"{checkpoint}/{opts.REPORT_DIR}/{uuid.uuid4().hex}.json"
+        config = self.build_config(opts, apps_dir, report_path)
+        client_options = self.kafka_client_options(opts) if self.source == "kafka" else {}
+        if client_options:
+            self.log_source_options(opts, config, client_options)
+        self._config = config
+        packages = self._packages(opts)
+        self.check_checkpoint(opts, config)
+
+        workdir = Path(tempfile.mkdtemp(prefix="lakeops-streaming-"))
+        try:
+            files = [config.schema_file]
+            if client_options:
+                options_file = workdir / "kafka-options.json"
+                fd = os.open(options_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    json.dump(client_options, fh)
+                config.kafka_options_file = str(options_file)
+                files.append(str(options_file))
+            py_files = workdir / "lakeops_streaming.zip"
+            with zipfile.ZipFile(py_files, "w") as zf:
+                zf.write(apps_dir / OPTIONS_FILE, OPTIONS_FILE)
+            self._hook = self._make_hook(context, config, packages, ",".join(files), str(py_files))
+            self.log.info("Submitting %s (%s source, trigger %s) -> %s", APP_FILE, config.source,
+                          config.trigger, config.bronze_path)
+            self._submit(apps_dir / APP_FILE, config, report_path)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+        report = self._take_report(report_path)
+        if report is None:
+            raise StreamingJobError(f"the streaming app finished but wrote no report at {report_path}")
+        self._report = report
+        self.log.info(
+            "Stream %s: %s batch(es), %s rows in, %s to bronze, %s quarantined %s, %s skipped; end offsets %s",
+            report.get("query_id"), report.get("batches"), report.get("rows_in"), report.get("rows_bronze"),
+            report.get("rows_quarantined"), report.get("quarantine_reasons") or "", report.get("rows_skipped"),
+            json.dumps(report.get("end_offsets")))
+        self._emit_metrics(context, report, time.monotonic() - started)
+        return report
+
+    def _packages(self, opts: ModuleType) -> str | None:
+        if self.source != "kafka":
+            return None
+        if self.kafka_package is not None:
+            return self.kafka_package or None
+        version = self.spark_version
+        if not version:
+            try:
+                from importlib.metadata import version as dist_version
+
+                version = dist_version("pyspark")
+            except Exception:
+                raise ValueError("spark_version is required to choose the spark-sql-kafka package "
+                                 "(pyspark is not installed on this worker)") from None
+        return str(opts.kafka_package(version, self.scala_version))
+
+    def _make_hook(self, context: Context, config: Any, packages: str | None, files: str,
+                   py_files: str) -> SparkSubmitHook:
+        from airflow.providers.apache.spark.hooks.spark_submit import SparkSubmitHook
+
+        conf = dict(self.conf)
+        if self.openlineage_inject_parent_job_info and context.get("ti") is not None:
+            from airflow.providers.common.compat.openlineage.utils.spark import (
+                inject_parent_job_information_into_spark_properties,
+            )
+
+            conf = inject_parent_job_information_into_spark_properties(conf, context)
+        if self.openlineage_inject_transport_info and context.get("ti") is not None:
+            from airflow.providers.common.compat.openlineage.utils.spark import (
+                inject_transport_information_into_spark_properties,
+            )
+
+            conf = inject_transport_information_into_spark_properties(conf, context)
+        return SparkSubmitHook(
+            conf=conf, conn_id=self.spark_conn_id, files=files, py_files=py_files, packages=packages,
+            name=f"lakeops-{self.dag_id}-{self.task_id}" if self.has_dag() else f"lakeops-{self.task_id}",
+            application_args=config.to_args(), **self.submit_kwargs,
+        )
+
+    def _submit(self, app: Path, config: Any, report_path: str) -> None:
+        from airflow.providers.common.compat.sdk import AirflowException
+
+        if self._hook is None:
+            raise RuntimeError("the Spark hook was not built")
+        try:
+            self._hook.submit(str(app))
+        except AirflowException as exc:
+            if type(exc) is not AirflowException:  # timeouts and skips keep their meaning
+                raise
+            report = self._take_report(report_path)
+            cause = f" The app reported: {report['error']}" if report and report.get("error") else ""
+            raise StreamingJobError(f"the streaming job failed.{cause} {exc}") from exc
+
+    def _take_report(self, report_path: str) -> dict[str, Any] | None:
+        files = _CheckpointFiles(self.aws_conn_id)
+        text = files.read(report_path)
+        if text is None:
+            return None
+        files.delete(report_path)
+        report: dict[str, Any] = json.loads(text)
+        return report
+
+    def _emit_metrics(self, context: Context, report: dict[str, Any], seconds: float) -> None:
+        from airflow_provider_lakeops.notifications.metrics import emit_operator_metrics
+
+        emit_operator_metrics(self, context, {
+            "batches": float(report.get("batches") or 0),
+            "rows_in": float(report.get("rows_in") or 0),
+            "rows_bronze": float(report.get("rows_bronze") or 0),
+            "rows_quarantined": float(report.get("rows_quarantined") or 0),
+            "duration_seconds": round(seconds, 3),
+        })
+
+    def on_kill(self) -> None:
+        if self._hook is not None:
+            self._hook.on_kill()
+
+    # -------------------------------------------------------------------- lineage
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """Inputs: the Kafka topics (or the landing folder); outputs: bronze and quarantine."""
+        from airflow.providers.openlineage.extractors import OperatorLineage
+        from openlineage.client.event_v2 import OutputDataset
+        from openlineage.client.facet_v2 import output_statistics_output_dataset as stats
+        from openlineage.client.facet_v2 import schema_dataset
+
+        from airflow_provider_lakeops.lineage.naming import kafka_dataset, location_dataset
+
+        if self.source == "kafka":
+            if not self._bootstrap:
+                return OperatorLineage()
+            topics = self.topics if isinstance(self.topics, list) else str(self.topics or "").split(",")
+            inputs = [kafka_dataset(self._bootstrap, t.strip()).to_openlineage() for t in topics if t.strip()]
+        else:
+            inputs = [location_dataset(str(self.landing_path)).to_openlineage()]
+        report = self._report or {}
+        fields = [*self._schema_fields, ("op", "string"), ("op_ts", "timestamp"),
+                  ("_ingested_at", "timestamp"), ("ingest_date", "string"), ("batch", "string")]
+        schema = schema_dataset.SchemaDatasetFacet(
+            fields=[schema_dataset.SchemaDatasetFacetFields(name=n, type=t) for n, t in fields])
+        quarantine = self._config.quarantine_path if self._config is not None else \
+            str(self.quarantine_path or f"{str(self.bronze_path).rstrip('/')}_quarantine")
+        outputs = []
+        for path, rows, with_schema in ((str(self.bronze_path), report.get("rows_bronze"), True),
+                                        (quarantine, report.get("rows_quarantined"), False)):
+            name = location_dataset(path)
+            facets: dict[str, Any] = {"schema": schema} if with_schema else {}
+            output_facets: dict[str, Any] = {} if rows is None else {
+                "outputStatistics": stats.OutputStatisticsOutputDatasetFacet(rowCount=int(rows))}
+            outputs.append(OutputDataset(namespace=name.namespace, name=name.name, facets=facets,
+                                         outputFacets=output_facets))
+        return OperatorLineage(inputs=inputs, outputs=outputs)

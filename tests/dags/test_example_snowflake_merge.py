@@ -1,0 +1,116 @@
+"""dag.test() of example_snowflake_merge on the local stack: counts, idempotent rerun, lineage read back."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+
+from airflow_provider_lakeops.sample_data import PII_COLUMNS, write_events
+
+REPO = Path(__file__).resolve().parents[2]
+DAG_ID = "example_snowflake_merge"
+DAY = "2025-10-31"
+EVENTS = "LAKEOPS.PUBLIC.CUSTOMER_BEHAVIOR_EXAMPLE"
+SUMMARY = "LAKEOPS.PUBLIC.CUSTOMER_SUMMARY_EXAMPLE"
+
+
+def _silver(lake: Path) -> Path:
+    """One day of silver: generated events (with duplicates, updates, NULL keys) without the PII columns."""
+    folder = lake / "silver" / "customer_behavior" / f"dt={DAY}"
+    write_events(folder, 400, fmt="parquet", day=DAY, duplicate_rate=0.05, update_rate=0.05)
+    for path in folder.glob("part-*.parquet"):
+        table = pq.read_table(path)
+        pq.write_table(table.drop_columns([c for c in PII_COLUMNS if c in table.column_names]), path)
+    return folder
+
+
+def _xcom(dr, task_id: str):
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        row = session.scalars(
+            select(XComModel).where(XComModel.dag_id == dr.dag_id, XComModel.run_id == dr.run_id,
+                                    XComModel.task_id == task_id, XComModel.key == "return_value")
+        ).first()
+        return XComModel.deserialize_value(row) if row is not None else None
+
+
+def _counts(dr, task_id: str) -> tuple[int, int, int]:
+    result = _xcom(dr, task_id)
+    return result["inserted"], result["updated"], result["deleted"]
+
+
+@pytest.fixture(scope="module")
+def runs(lakeops_stack, lakeops_airflow_db, tmp_path_factory):
+    import os
+
+    from airflow.models import DagBag
+
+    lake = tmp_path_factory.mktemp("merge-lake")
+    silver = _silver(lake)
+    saved = os.environ.get("LAKEOPS_LAKE_DIR")
+    os.environ["LAKEOPS_LAKE_DIR"] = str(lake)
+    try:
+        dag = DagBag(dag_folder=str(REPO / "example_dags" / f"{DAG_ID}.py")).get_dag(DAG_ID)
+        first = dag.test(logical_date=datetime(2025, 10, 31, tzinfo=timezone.utc))
+        second = dag.test(logical_date=datetime(2025, 10, 31, 12, tzinfo=timezone.utc))
+    finally:
+        if saved is None:
+            os.environ.pop("LAKEOPS_LAKE_DIR", None)
+        else:
+            os.environ["LAKEOPS_LAKE_DIR"] = saved
+    table = ds.dataset(silver, format="parquet").to_table(columns=["customer_id", "event_id"])
+    pairs = list(zip(*(table.column(c).to_pylist() for c in ("customer_id", "event_id")), strict=True))
+    keys = {p for p in pairs if None not in p}
+    assert len(keys) < len(pairs)  # the batch really has re-sends, updates and NULL keys
+    return {"first": first, "second": second, "silver": silver, "keys": keys}
+
+
+def test_both_runs_succeed(runs):
+    for name in ("first", "second"):
+        dr = runs[name]
+        assert dr.state == "success", {ti.task_id: ti.state for ti in dr.get_task_instances()}
+
+
+def test_first_run_merges_each_key_once_and_the_rerun_reports_zeros(runs, lakeops_stack):
+    from airflow.providers.snowflake.hooks.snowflake import SnowflakeHook
+
+    customers = {c for c, _ in runs["keys"]}
+    assert _counts(runs["first"], "merge_silver_events") == (len(runs["keys"]), 0, 0)
+    assert _counts(runs["first"], "merge_customer_summary") == (len(customers), 0, 0)
+    assert _counts(runs["second"], "merge_silver_events") == (0, 0, 0)
+    assert _counts(runs["second"], "merge_customer_summary") == (0, 0, 0)
+    rows = SnowflakeHook(snowflake_conn_id="snowflake_default").get_records(
+        f"SELECT COUNT(*), COUNT(DISTINCT customer_id, event_id) FROM {EVENTS}")
+    assert [tuple(r) for r in rows] == [(len(runs["keys"]), len(runs["keys"]))]
+    columns = {r[0] for r in SnowflakeHook(snowflake_conn_id="snowflake_default").get_records(
+        "SELECT column_name FROM LAKEOPS.INFORMATION_SCHEMA.COLUMNS WHERE table_name = 'CUSTOMER_BEHAVIOR_EXAMPLE'")}
+    assert not columns & {c.upper() for c in PII_COLUMNS}
+
+
+def test_lineage_is_read_back_from_the_file_transport(runs, lakeops_lineage):
+    first = lakeops_lineage.task_events(DAG_ID, "merge_silver_events", "COMPLETE", run_id=runs["first"].run_id)
+    assert first, "no COMPLETE event for merge_silver_events"
+    event = first[-1]
+    assert [(d["namespace"], d["name"]) for d in event["inputs"]] == [("file", str(runs["silver"]))]
+    (output,) = event["outputs"]
+    assert (output["namespace"], output["name"]) == ("snowflake://lakeops", EVENTS)
+    lineage = output["facets"]["columnLineage"]["fields"]
+    assert lineage["CUSTOMER_ID"]["inputFields"] == [
+        {"namespace": "file", "name": str(runs["silver"]), "field": "customer_id", "transformations": []}]
+    assert {f["name"] for f in output["facets"]["schema"]["fields"]} >= {"CUSTOMER_ID", "EVENT_ID", "UPDATED_AT"}
+    assert output["outputFacets"]["outputStatistics"]["rowCount"] == len(runs["keys"])
+
+    rerun = lakeops_lineage.task_events(DAG_ID, "merge_silver_events", "COMPLETE", run_id=runs["second"].run_id)
+    assert rerun[-1]["outputs"][0]["outputFacets"]["outputStatistics"]["rowCount"] == 0
+
+    summary = lakeops_lineage.task_events(DAG_ID, "merge_customer_summary", "COMPLETE",
+                                          run_id=runs["first"].run_id)[-1]
+    assert [(d["namespace"], d["name"]) for d in summary["inputs"]] == [("snowflake://lakeops", EVENTS)]
+    assert [(d["namespace"], d["name"]) for d in summary["outputs"]] == [("snowflake://lakeops", SUMMARY)]

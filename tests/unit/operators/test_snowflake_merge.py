@@ -1,0 +1,94 @@
+"""SnowflakeMergeOperator without Snowflake: constructor checks, templating, validation before any I/O."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from airflow_provider_lakeops.operators.snowflake import SnowflakeMergeOperator
+
+BASE = {"task_id": "merge", "target_table": "LAKEOPS.PUBLIC.T", "keys": ["customer_id", "event_id"],
+        "ordering_column": "updated_at"}
+
+
+def op(**kwargs):
+    return SnowflakeMergeOperator(**{**BASE, "source_table": "S", **kwargs})
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"source_table": None}, "exactly one of source_table"),
+        ({"source_sql": "SELECT 1"}, "exactly one of source_table"),
+        ({"mode": "upsert"}, "mode must be one of"),
+        ({"on_duplicates": "ignore"}, "on_duplicates must be one of"),
+        ({"on_null_keys": "keep"}, "on_null_keys must be one of"),
+        ({"ordering_column": None}, "pass ordering_column"),
+        ({"keys": []}, "keys must name at least one column"),
+        ({"keys": ["id", "ID"]}, "names a column twice"),
+        ({"keys": ["id; drop table t"]}, "refused"),
+        ({"update_columns": ["a", '"b']}, "update_columns"),
+        ({"insert_columns": []}, "insert_columns must name"),
+        ({"operation_column": "op--"}, "refused"),
+    ],
+    ids=["no-source", "two-sources", "mode", "on-duplicates", "on-null-keys", "dedupe-needs-ordering",
+         "no-keys", "duplicate-keys", "key-injection", "bad-update-column", "empty-insert-columns", "bad-op-column"],
+)
+def test_constructor_rejects(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        op(**kwargs)
+
+
+def test_keys_must_be_a_list():
+    with pytest.raises(TypeError, match="list of column names"):
+        op(keys="customer_id")
+
+
+def test_fail_mode_needs_no_ordering_column():
+    merge = op(ordering_column=None, on_duplicates="fail", update_columns=[])
+    assert merge.on_duplicates == "fail"
+    assert merge.keys == ["customer_id", "event_id"]
+
+
+def test_constructor_only_assigns():
+    merge = op(column_mapping={"cust": "customer_id"}, mode="append")
+    assert (merge.target_table, merge.source_table, merge.mode) == ("LAKEOPS.PUBLIC.T", "S", "append")
+    assert merge.column_mapping == {"cust": "customer_id"}
+    assert set(SnowflakeMergeOperator.template_fields) == {
+        "target_table", "source_table", "source_sql", "source_parquet", "column_mapping", "delete_value"}
+    assert SnowflakeMergeOperator.template_ext == (".sql",)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"source_table": None, "source_sql": "DROP TABLE T"}, ValueError, "single SELECT or WITH"),
+        ({"column_mapping": ["a", "b"]}, TypeError, "column_mapping must be a dict"),
+        ({"column_mapping": {"a": "b c"}}, ValueError, "column_mapping value"),
+        ({"operation_column": "op", "delete_value": "x' OR '1'='1"}, ValueError, "delete_value"),
+    ],
+    ids=["query-not-select", "mapping-not-dict", "mapping-bad-target", "delete-value-injection"],
+)
+def test_execute_validates_templated_values_before_connecting(kwargs, error, match, monkeypatch):
+    # no Snowflake connection exists in this test: a validation error must come first
+    monkeypatch.delenv("AIRFLOW_CONN_SNOWFLAKE_DEFAULT", raising=False)
+    with pytest.raises(error, match=match):
+        op(**kwargs).execute(context={})
+
+
+def test_sql_file_is_rendered(tmp_path):
+    from airflow.sdk import DAG
+
+    (tmp_path / "merge_source.sql").write_text("SELECT * FROM {{ params.table }} WHERE dt = '{{ ds }}'")
+    with DAG("merge_templating", schedule=None, start_date=datetime(2025, 1, 1),
+             template_searchpath=[str(tmp_path)], params={"table": "LAKEOPS.PUBLIC.SILVER"}):
+        merge = SnowflakeMergeOperator(**{**BASE, "source_sql": "merge_source.sql"})
+    merge.render_template_fields({"params": {"table": "LAKEOPS.PUBLIC.SILVER"}, "ds": "2025-10-31"})
+    assert merge.source_sql == "SELECT * FROM LAKEOPS.PUBLIC.SILVER WHERE dt = '2025-10-31'"
+
+
+def test_lineage_is_empty_before_execute():
+    lineage = op().get_openlineage_facets_on_complete(None)
+    assert lineage.inputs == []
+    assert lineage.outputs == []

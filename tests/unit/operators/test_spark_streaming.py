@@ -1,0 +1,250 @@
+"""KafkaStreamingSubmitOperator without Spark: validation, Kafka options, the spark-submit command,
+the checkpoint guard and lineage. The end-to-end runs are in tests/integration/test_streaming_submit.py."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_lakeops.exceptions import StreamingJobError
+from airflow_provider_lakeops.operators import spark_streaming as mod
+from airflow_provider_lakeops.operators.spark_streaming import KafkaStreamingSubmitOperator
+
+REPO_APPS = Path(__file__).resolve().parents[3] / "spark_apps"
+KAFKA_EXTRA = {
+    "bootstrap.servers": "broker-1:9093,broker-2:9093",
+    "security.protocol": "SASL_SSL",
+    "sasl.mechanism": "SCRAM-SHA-512",
+    "sasl.username": "lakeops",
+    "sasl.password": "s3cr3t-Pa55",
+    "ssl.ca.location": "/etc/kafka/ca.pem",
+    "group.id": "airflow-consumers",
+}
+
+
+@pytest.fixture
+def kafka_conn(monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_KAFKA_TEST", json.dumps({"conn_type": "kafka", "extra": KAFKA_EXTRA}))
+    return "kafka_test"
+
+
+@pytest.fixture
+def opts():
+    return mod.load_streaming_options(mod.find_spark_apps_dir())
+
+
+def kafka_op(tmp_path: Path, **kw) -> KafkaStreamingSubmitOperator:
+    values = {
+        "task_id": "land", "source": "kafka", "topics": "shop.customer_events,shop.orders",
+        "kafka_conn_id": "kafka_test", "bronze_path": str(tmp_path / "bronze"),
+        "checkpoint_path": str(tmp_path / "checkpoint"), "spark_conn_id": "no_such_spark_conn",
+        "spark_version": "4.0.1",
+    }
+    values.update(kw)
+    return KafkaStreamingSubmitOperator(**values)
+
+
+def file_op(tmp_path: Path, **kw) -> KafkaStreamingSubmitOperator:
+    values = {
+        "task_id": "land", "source": "file", "landing_path": str(tmp_path / "landing"),
+        "bronze_path": str(tmp_path / "bronze"), "checkpoint_path": str(tmp_path / "checkpoint"),
+        "spark_conn_id": "no_such_spark_conn",
+    }
+    values.update(kw)
+    return KafkaStreamingSubmitOperator(**values)
+
+
+# ------------------------------------------------------------------------- construction
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        pytest.param({"source": "kinesis"}, "source must be", id="unknown-source"),
+        pytest.param({"source": "kafka", "topics": None}, "topics is required", id="kafka-without-topics"),
+        pytest.param({"source": "file", "landing_path": None}, "landing_path is required", id="file-without-landing"),
+        pytest.param({"submit_kwargs": {"packages": "x:y:1"}}, "submit_kwargs cannot set", id="reserved-kwarg"),
+    ],
+)
+def test_constructor_rejects_static_mistakes(tmp_path, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        kafka_op(tmp_path, **kwargs)
+
+
+# ----------------------------------------------------------------------- app location
+def test_app_is_found_installed_first_then_in_the_repository(tmp_path):
+    installed = tmp_path / "site-packages" / "airflow_provider_lakeops" / "spark_apps"
+    shutil.copytree(REPO_APPS, installed, ignore=shutil.ignore_patterns("__pycache__"))
+    assert mod.find_spark_apps_dir([installed, REPO_APPS]) == installed
+    assert mod.find_spark_apps_dir([tmp_path / "missing", REPO_APPS]) == REPO_APPS
+    with pytest.raises(FileNotFoundError, match="reinstall"):
+        mod.find_spark_apps_dir([tmp_path / "missing"])
+    # the default search finds the repository's apps in a source checkout / editable install
+    assert (mod.find_spark_apps_dir() / mod.APP_FILE).is_file()
+    loaded = mod.load_streaming_options(installed)
+    assert loaded.__file__ == str(installed / mod.OPTIONS_FILE)
+    assert mod.load_streaming_options(installed) is loaded
+
+
+# ----------------------------------------------------------- templated-value validation
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        pytest.param({"bronze_path": "relative/bronze"}, "bronze_path must be an absolute path", id="relative"),
+        pytest.param({"checkpoint_path": "hdfs://nn/ckpt"}, "checkpoint_path must be", id="unsupported-scheme"),
+        pytest.param({"trigger": "once"}, "trigger must be one of", id="bad-trigger"),
+        pytest.param({"trigger": "processingTime"}, "processing_time must be an interval", id="no-interval"),
+        pytest.param({"trigger": "processingTime", "processing_time": "soon"}, "processing_time", id="bad-interval"),
+        pytest.param({"max_files_per_trigger": "ten"}, "max_files_per_trigger must be a positive", id="nan"),
+        pytest.param({"max_files_per_trigger": 0}, "max_files_per_trigger must be a positive", id="zero"),
+        pytest.param({"landing_path": ""}, "landing_path rendered empty", id="empty-landing"),
+        pytest.param({"schema_path": "/nonexistent/schema.json"}, "does not exist", id="missing-schema"),
+        pytest.param({"quarantine_path": "{bronze}/q"}, "overlap", id="quarantine-inside-bronze"),
+    ],
+)
+def test_bad_rendered_values_fail_before_anything_is_written(tmp_path, kwargs, message):
+    if kwargs.get("quarantine_path"):
+        kwargs["quarantine_path"] = kwargs["quarantine_path"].format(bronze=tmp_path / "bronze")
+    op = file_op(tmp_path)
+    for name, value in kwargs.items():  # as the templates rendered them
+        setattr(op, name, value)
+    with pytest.raises(ValueError, match=message):
+        op.execute({})
+    assert not (tmp_path / "checkpoint").exists()
+    assert not (tmp_path / "bronze").exists()
+
+
+def test_bad_schema_file_is_refused_with_the_field_to_fix(tmp_path):
+    schema = tmp_path / "schema.json"
+    schema.write_text(json.dumps({"fields": [{"name": "id", "type": "uuid", "required": True}]}))
+    with pytest.raises(ValueError, match="field 'id' has type 'uuid'"):
+        file_op(tmp_path, schema_path=str(schema)).execute({})
+
+
+def test_starting_offsets_must_name_subscribed_topics(tmp_path, kafka_conn):
+    op = kafka_op(tmp_path, starting_offsets=json.dumps({"other.topic": {"0": 5}}))
+    with pytest.raises(ValueError, match="not subscribed"):
+        op.execute({})
+
+
+def test_secret_kafka_options_belong_in_the_connection(tmp_path, kafka_conn, opts):
+    op = kafka_op(tmp_path, kafka_options={"kafka.ssl.keystore.password": "x"})
+    with pytest.raises(ValueError, match="looks secret"):
+        op.kafka_client_options(opts)
+    with pytest.raises(ValueError, match="must start with 'kafka.'"):
+        kafka_op(tmp_path, kafka_options={"subscribe": "x"}).kafka_client_options(opts)
+
+
+def test_kafka_connection_without_bootstrap_servers(tmp_path, monkeypatch, opts):
+    monkeypatch.setenv("AIRFLOW_CONN_KAFKA_EMPTY", json.dumps({"conn_type": "kafka", "extra": {"group.id": "g"}}))
+    with pytest.raises(ValueError, match="bootstrap.servers"):
+        kafka_op(tmp_path, kafka_conn_id="kafka_empty").kafka_client_options(opts)
+
+
+# ------------------------------------------------------------------------ Kafka options
+def test_kafka_options_come_from_the_kafka_connection(tmp_path, kafka_conn, opts, capsys):
+    op = kafka_op(tmp_path, kafka_options={"kafka.client.rack": "use1-az1"}, max_offsets_per_trigger="5000",
+                  starting_offsets="latest", fail_on_data_loss=False)
+    client = op.kafka_client_options(opts)
+    assert client == {
+        "kafka.bootstrap.servers": "broker-1:9093,broker-2:9093",
+        "kafka.security.protocol": "SASL_SSL",
+        "kafka.sasl.mechanism": "SCRAM-SHA-512",
+        "kafka.sasl.jaas.config": 'org.apache.kafka.common.security.scram.ScramLoginModule required '
+                                  'username="lakeops" password="s3cr3t-Pa55";',
+        "kafka.ssl.truststore.type": "PEM",
+        "kafka.ssl.truststore.location": "/etc/kafka/ca.pem",
+        "kafka.client.rack": "use1-az1",
+    }  # group.id left out: Spark names its own consumer group
+    config = op.build_config(opts, mod.find_spark_apps_dir())
+    source = opts.kafka_source_options(
+        client_options=client, topics=config.topics, starting_offsets=config.starting_offsets,
+        max_offsets_per_trigger=config.max_offsets_per_trigger, fail_on_data_loss=config.fail_on_data_loss)
+    assert {k: source[k] for k in ("subscribe", "startingOffsets", "maxOffsetsPerTrigger", "failOnDataLoss")} == {
+        "subscribe": "shop.customer_events,shop.orders", "startingOffsets": "latest",
+        "maxOffsetsPerTrigger": "5000", "failOnDataLoss": "false"}
+    op.log_source_options(opts, config, client)
+    out = capsys.readouterr().out
+    assert "'kafka.sasl.jaas.config': '***'" in out
+    assert "'subscribe': 'shop.customer_events,shop.orders'" in out
+    assert "s3cr3t-Pa55" not in out
+    from airflow.sdk.log import _secrets_masker
+
+    masked = _secrets_masker().redact(f"jaas {client['kafka.sasl.jaas.config']} pwd s3cr3t-Pa55")
+    assert "s3cr3t-Pa55" not in masked  # the task's log masker knows the secrets
+
+
+def test_spark_submit_command_adds_the_kafka_package_and_ships_the_app_files(tmp_path, kafka_conn, opts,
+                                                                               monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_SPARK_TEST", json.dumps({"conn_type": "spark", "host": "local[2]"}))
+    op = kafka_op(tmp_path, spark_conn_id="spark_test", conf={"spark.sql.shuffle.partitions": "4"})
+    client = op.kafka_client_options(opts)
+    config = op.build_config(opts, mod.find_spark_apps_dir(), "/ckpt/_lakeops/reports/r.json")
+    config.kafka_options_file = "/tmp/x/kafka-options.json"
+    packages = op._packages(opts)
+    assert packages == "org.apache.spark:spark-sql-kafka-0-10_2.13:4.0.1"
+    hook = op._make_hook({}, config, packages, f"{config.schema_file},/tmp/x/kafka-options.json", "/tmp/x/a.zip")
+    cmd = hook._build_spark_submit_command(str(mod.find_spark_apps_dir() / mod.APP_FILE))
+    text = " ".join(cmd)
+    assert cmd[cmd.index("--packages") + 1] == packages
+    assert cmd[cmd.index("--py-files") + 1] == "/tmp/x/a.zip"
+    assert cmd[cmd.index("--files") + 1].endswith("customer_event.json,/tmp/x/kafka-options.json")
+    assert cmd[cmd.index("--topics") + 1] == "shop.customer_events,shop.orders"
+    assert "spark.sql.shuffle.partitions=4" in text
+    for secret in ("s3cr3t-Pa55", "lakeops\"", "broker-1"):
+        assert secret not in text  # Kafka settings travel in the private options file
+    assert client["kafka.bootstrap.servers"] == "broker-1:9093,broker-2:9093"
+
+    file_hook = file_op(tmp_path, spark_conn_id="spark_test")
+    assert file_hook._packages(opts) is None  # the file source needs no package
+    assert kafka_op(tmp_path, kafka_package="")._packages(opts) is None
+
+
+# ------------------------------------------------------------------------ checkpoint guard
+def write_fingerprint(opts, tmp_path: Path, topics: tuple[str, ...]) -> None:
+    config = opts.StreamConfig(source="kafka", topics=topics, kafka_options_file="k.json",
+                               bronze_path=str(tmp_path / "bronze"), checkpoint_path=str(tmp_path / "checkpoint"),
+                               schema_file=str(mod.find_spark_apps_dir() / mod.DEFAULT_SCHEMA))
+    path = Path(config.fingerprint_path)
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(config.fingerprint()))  # as the app records it
+
+
+def test_checkpoint_of_another_topic_is_refused_before_submit(tmp_path, kafka_conn, opts):
+    write_fingerprint(opts, tmp_path, ("shop.customer_events",))
+    op = kafka_op(tmp_path, topics=["shop.refunds"])
+    with pytest.raises(StreamingJobError, match="belongs to another query .*topics") as info:
+        op.execute({})  # the Spark connection does not exist: reaching the submit would fail otherwise
+    assert "shop.refunds" in str(info.value)
+    assert not (tmp_path / "bronze").exists()
+
+
+def test_checkpoint_of_the_same_query_is_accepted(tmp_path, kafka_conn, opts):
+    write_fingerprint(opts, tmp_path, ("shop.orders", "shop.customer_events"))
+    op = kafka_op(tmp_path)  # same topics, other order
+    config = op.build_config(opts, mod.find_spark_apps_dir())
+    op.check_checkpoint(opts, config)
+    moved = kafka_op(tmp_path, bronze_path=str(tmp_path / "bronze2"))
+    with pytest.raises(StreamingJobError, match="bronze_path"):
+        moved.check_checkpoint(opts, moved.build_config(opts, mod.find_spark_apps_dir()))
+
+
+# ---------------------------------------------------------------------------- lineage
+def test_lineage_reads_kafka_topics_into_bronze(tmp_path, kafka_conn, opts):
+    op = kafka_op(tmp_path)
+    op.kafka_client_options(opts)
+    op.build_config(opts, mod.find_spark_apps_dir())
+    lineage = op.get_openlineage_facets_on_complete(None)
+    assert [(d.namespace, d.name) for d in lineage.inputs] == [
+        ("kafka://broker-1:9093", "shop.customer_events"), ("kafka://broker-1:9093", "shop.orders")]
+    assert [(d.namespace, d.name) for d in lineage.outputs] == [
+        ("file", str(tmp_path / "bronze")), ("file", str(tmp_path / "bronze_quarantine"))]
+    fields = [f.name for f in lineage.outputs[0].facets["schema"].fields]
+    assert fields[:2] == ["event_id", "customer_id"]
+    assert "op" in fields
+
+
+def test_file_source_lineage_reads_the_landing_folder(tmp_path):
+    lineage = file_op(tmp_path).get_openlineage_facets_on_complete(None)
+    assert [(d.namespace, d.name) for d in lineage.inputs] == [("file", str(tmp_path / "landing"))]
