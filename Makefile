@@ -19,11 +19,12 @@ help:
 	@echo "make lock    - re-resolve requirements.lock with uv"
 
 # .venv is (re)built when the lock or the project metadata changes.
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock pyproject.toml $(wildcard dbt/models/*/*.sql dbt/models/*.yml dbt/models/*/*.yml) dbt/dbt_project.yml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 	$(BIN)/uv pip sync --python $(BIN)/python requirements.lock
 	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e .
+	$(BIN)/python -m airflow_provider_lakeops.dbt parse --project-dir dbt
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -35,7 +36,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 demo: $(STAMP)
-	$(BIN)/python -m airflow_provider_lakeops.demo
+	$(BIN)/python -m airflow_provider_lakeops.testing.demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
