@@ -47,7 +47,7 @@ def _snowflake_sqlalchemy_compat() -> None:
     from sqlalchemy.orm import context as orm_context
 
     if not hasattr(orm_context, "ORMSelectCompileState") and hasattr(orm_context, "_ORMSelectCompileState"):
-        orm_context.ORMSelectCompileState = orm_context._ORMSelectCompileState  # type: ignore[attr-defined]
+        setattr(orm_context, "ORMSelectCompileState", orm_context._ORMSelectCompileState)  # noqa: B010
 
 
 _SCHEMES = {"postgres": "postgresql", "postgresql": "postgresql", "sqlite": "sqlite",

@@ -42,5 +42,6 @@ def test_every_dag_has_tags_owner_retries_and_docs(dagbag):
         assert dag.tags, f"{dag_id} has no tags"
         assert dag.doc_md, f"{dag_id} has no doc_md"
         for task in dag.tasks:
-            assert task.owner and task.owner != "airflow", f"{dag_id}.{task.task_id} has no owner"
+            assert task.owner, f"{dag_id}.{task.task_id} has no owner"
+            assert task.owner != "airflow", f"{dag_id}.{task.task_id} keeps the default owner"
             assert task.retries >= 1, f"{dag_id}.{task.task_id} has retries={task.retries}"

@@ -48,7 +48,8 @@ def test_stack_stops_every_child(tmp_path):
     stack = LocalStack(tmp_path / "s", snowflake=False)
     with stack:
         pids = [c.proc.pid for c in stack._children if c.proc]
-        assert pids and all(_alive(p) for p in pids)
+        assert pids
+        assert all(_alive(p) for p in pids)
     time.sleep(0.2)
     assert not any(_alive(p) for p in pids)
     stack.stop()  # idempotent
@@ -70,7 +71,8 @@ def test_start_failure_is_reported_with_the_log_and_cleaned_up(tmp_path, monkeyp
     monkeypatch.setattr(sys, "executable", "/bin/false")
     with pytest.raises(StackError, match="moto exited during start-up"):
         stack.start()
-    assert stack._children == [] and stack.moto_port is None
+    assert stack._children == []
+    assert stack.moto_port is None
 
 
 def test_children_die_with_a_killed_parent(tmp_path):

@@ -22,8 +22,8 @@ def test_provider_info_matches_distribution():
 def test_provider_info_validates_against_airflow_schema():
     import json
 
-    import jsonschema
     import airflow
+    import jsonschema
 
     schema = json.loads((Path(airflow.__file__).parent / "provider_info.schema.json").read_text())
     jsonschema.validate(get_provider_info(), schema)

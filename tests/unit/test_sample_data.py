@@ -30,7 +30,8 @@ def test_columns_and_values_follow_the_contract():
     assert all(r["event_ts"].startswith("2025-10-31T") and r["updated_at"] == r["event_ts"] for r in rows)
     assert all("@" in r["email"] for r in rows)
     priced = [r for r in rows if r["amount"] is not None]
-    assert priced and all(0.5 <= r["amount"] <= 2000 for r in priced)
+    assert priced
+    assert all(0.5 <= r["amount"] <= 2000 for r in priced)
     assert any(":" in r["ip_address"] for r in rows), "some IPv6 addresses expected"
 
 
@@ -83,7 +84,8 @@ def test_write_jsonl_splits_files_and_replaces_previous_run(tmp_path):
     lines = [json.loads(line) for f in summary.files for line in open(f)]
     assert len(lines) == 2500
     again = write_events(tmp_path, 300)
-    assert len(again.files) == 1 and len(list(tmp_path.glob("part-*"))) == 1
+    assert len(again.files) == 1
+    assert len(list(tmp_path.glob("part-*"))) == 1
     assert not list(tmp_path.glob(".*tmp"))
 
 
