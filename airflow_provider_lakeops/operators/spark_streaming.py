@@ -158,7 +158,8 @@ class KafkaStreamingSubmitOperator(BaseOperator):
     :param max_offsets_per_trigger: cap of Kafka records per micro-batch (templated).
     :param max_files_per_trigger: cap of files per micro-batch, file source (templated).
     :param fail_on_data_loss: fail when Kafka offsets were deleted before they were read.
-    :param debezium: unwrap Debezium change events; deletes land with ``op = 'd'``.
+    :param debezium: unwrap Debezium's full change-event envelope (``op``, ``before``/``after``, ``ts_ms``; no
+        ``ExtractNewRecordState`` transform on the connector); deletes land with ``op = 'd'``.
     :param trigger: ``availableNow`` or ``processingTime`` (templated).
     :param processing_time: the interval of ``processingTime``, e.g. ``"1 minute"`` (templated).
     :param stop_after_seconds: stop a ``processingTime`` stream after this many seconds.
