@@ -30,6 +30,7 @@ event_date       string     ``YYYY-MM-DD`` (the partition value)
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import random
@@ -265,8 +266,12 @@ def write_events(
     if clean:
         kwargs.update(defect_rate=0.0, duplicate_rate=0.0, update_rate=0.0)
     counts: dict[str, int] = {}
-    chunks = generate_events(rows, day=day, seed=seed, counts=counts,
-                             chunk_size=min(100_000, rows_per_file), **kwargs)
+    generator = generate_events(rows, day=day, seed=seed, counts=counts,
+                                chunk_size=min(100_000, rows_per_file), **kwargs)
+    # the generator checks its arguments when it starts: start it before touching the folder, so a
+    # bad argument leaves a previous run's files in place
+    first = next(generator, None)
+    chunks = itertools.chain([first] if first is not None else [], generator)
     folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True)
     suffix = ".jsonl" if fmt == "jsonl" else ".parquet"

@@ -20,6 +20,7 @@ __all__ = [
     "CloudWatchMetricsNotifier",
     "DatadogEventNotifier",
     "DatadogMetricsBackend",
+    "LakeopsNotifier",
     "Metric",
     "StatsdMetricsBackend",
     "emit_count",
@@ -47,6 +48,7 @@ _LAZY: dict[str, str] = {
     "DatadogMetricsBackend": "datadog",
     "StatsdMetricsBackend": "statsd",
     "lakeops_callbacks": "callbacks",
+    "LakeopsNotifier": "callbacks",
 }
 
 

@@ -48,7 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     env = airflow_env(home)
     if args.dags_folder:
         env["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(args.dags_folder).resolve())
-    cmd = [c for c in getattr(args, "cmd", []) if c != "--"] if args.command == "run" else []
+    cmd = list(getattr(args, "cmd", [])) if args.command == "run" else []
+    if cmd[:1] == ["--"]:  # only the separator: a "--" inside the command is the command's own
+        cmd = cmd[1:]
     if args.command == "run" and not cmd:
         print("lakeops-stack run: give the command after --", file=sys.stderr)
         return 2
