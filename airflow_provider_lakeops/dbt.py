@@ -235,8 +235,13 @@ def lakeops_dbt_task_group(
         # not with the first, where the other table does not exist yet
         test_indirect_selection=TestIndirectSelection.BUILDABLE,
     )
+    from cosmos.dbt.executable import get_system_dbt
+
     render_config = RenderConfig(
         load_method=LoadMode.DBT_MANIFEST,
+        # RenderConfig's default is computed once, when Cosmos is imported; Cosmos then rejects it if
+        # PATH changed since (e.g. a venv's bin/ added). Resolve it now, as Cosmos' check does.
+        dbt_executable_path=get_system_dbt(),
         test_behavior=TestBehavior.AFTER_EACH,
         select=list(select),
         exclude=list(exclude),

@@ -40,6 +40,7 @@ from typing import IO, Any
 __all__ = ["LocalStack", "StackError", "airflow_env", "free_port", "migrate_airflow_db"]
 
 LOCAL_REGION = "us-east-1"
+ALERTS_TOPIC = "lakeops-alerts"
 LOCAL_ACCOUNT_ID = "123456789012"  # moto's default account
 LAKE_BUCKET = "lakeops-lake"
 SNOWFLAKE_DATABASE = "LAKEOPS"
@@ -335,12 +336,28 @@ class LocalStack:
         _wait_until(child, lambda: _http_ok(f"http://127.0.0.1:{port}/moto-api/data.json"), "HTTP",
                     self.start_timeout)
         self.moto_port = port
+        self._create_alerts_topic()
+
+    @property
+    def alerts_topic_arn(self) -> str:
+        """The SNS topic the example DAGs' failure callbacks publish to (on moto)."""
+        return f"arn:aws:sns:{LOCAL_REGION}:123456789012:{ALERTS_TOPIC}"
+
+    def _create_alerts_topic(self) -> None:
+        import boto3  # testing-only module: boto3 comes with the amazon extra
+
+        sns = boto3.client("sns", endpoint_url=self.moto_endpoint, region_name=LOCAL_REGION,
+                           aws_access_key_id="testing", aws_secret_access_key="testing")
+        arn = sns.create_topic(Name=ALERTS_TOPIC)["TopicArn"]
+        if arn != self.alerts_topic_arn:  # moto's default account; fail loudly if that ever changes
+            raise StackError(f"moto created the alerts topic as {arn}, expected {self.alerts_topic_arn}")
 
     def reset_moto(self) -> None:
-        """Forget every AWS resource (``POST /moto-api/reset``)."""
+        """Forget every AWS resource (``POST /moto-api/reset``) but the alerts topic, created again."""
         req = urllib.request.Request(f"{self.moto_endpoint}/moto-api/reset", method="POST")
         with urllib.request.urlopen(req, timeout=10):
             pass
+        self._create_alerts_topic()
 
     # ----------------------------------------------------------- fakesnow
     def _write_tls_files(self) -> tuple[Path, Path]:
@@ -470,6 +487,8 @@ class LocalStack:
         env = {f"AIRFLOW_CONN_{cid.upper()}": json.dumps(c) for cid, c in self.connections().items()}
         env.update(self._spark_env() if _has_pyspark() else {})
         env["LAKEOPS_LAKE_DIR"] = str(self.lake_dir)
+        if self.moto_port is not None:
+            env["LAKEOPS_ALERTS_TOPIC_ARN"] = self.alerts_topic_arn
         env["LAKEOPS_HOME"] = str(self.home.resolve())
         bin_dir = _bin_dir()
         path = os.environ.get("PATH", "")

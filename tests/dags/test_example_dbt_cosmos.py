@@ -9,12 +9,15 @@ from __future__ import annotations
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import pytest
 
 from airflow_provider_lakeops.dbt import RESULTS_XCOM_KEY, ensure_manifest
 from airflow_provider_lakeops.lineage.graph import write_lineage_html
 from airflow_provider_lakeops.sample_data import PII_COLUMNS, write_events
+from airflow_provider_lakeops.testing.warehouse import release_duckdb
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "example_dags"
@@ -32,16 +35,6 @@ def _silver(lake: Path, day: str = "2025-10-31", rows: int = 300, **kwargs) -> P
     folder = lake / "silver" / "customer_behavior" / f"dt={day}"
     write_events(folder, rows, fmt="parquet", day=day, **kwargs)
     return folder
-
-
-def _release_duckdb() -> None:
-    """dbt-duckdb keeps its connection after an in-process run: close it so the file can be reopened."""
-    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-
-    env = DuckDBConnectionManager._ENV
-    if env is not None:
-        env.close()
-    DuckDBConnectionManager.close_all_connections()
 
 
 def _query(db: Path, sql: str) -> list:
@@ -117,7 +110,7 @@ def test_dbt_task_group_builds_models_runs_tests_and_emits_lineage(
     assert set(states) == {f"dbt.{m}.{kind}" for m in MODELS for kind in ("run", "test")} | {"publish_marts"}
 
     # the warehouse: de-duplicated staging, one fact row per customer and day, no PII anywhere
-    _release_duckdb()
+    release_duckdb()
     db = lake / "lakeops.duckdb"
     assert _query(db, "select count(*) from main.stg_customer_behavior") == [[expected_events]]
     assert _query(db, "select count(*), count(distinct customer_id) from main.fct_customer_engagement") == [
@@ -173,9 +166,17 @@ def test_failing_dbt_tests_fail_the_task_and_stop_downstream(
     manifest, tmp_path, monkeypatch, lakeops_airflow_db, lakeops_lineage
 ):
     lake = tmp_path / "lake"
-    summary = write_events(lake / "silver" / "customer_behavior" / "dt=2025-10-31", 200, fmt="parquet",
-                           defect_rate=0.3)
-    assert summary.defects["null_key"] > 0
+    folder = lake / "silver" / "customer_behavior" / "dt=2025-10-31"
+    summary = write_events(folder, 200, fmt="parquet", defect_rate=0.3)
+    assert summary.defects["null_key"] > 0  # left out by staging (as the MERGE skips them): no failure
+    # a keyed row without an event type breaks an error-level test
+    path = next(folder.glob("part-*.parquet"))
+    table = pq.read_table(path)
+    rows = table.to_pylist()
+    broken = [i for i, r in enumerate(rows) if r["customer_id"] is not None and r["event_id"] is not None][:5]
+    for i in broken:
+        rows[i]["event_type"] = None
+    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), path)
     monkeypatch.setenv("LAKEOPS_LAKE_DIR", str(lake))
     dag = _dag(DAG_ID, "example_dbt_cosmos.py")
     for task in dag.tasks:  # no retry in the test: the failure is in the data, a retry cannot help
@@ -192,8 +193,9 @@ def test_failing_dbt_tests_fail_the_task_and_stop_downstream(
 
     results = _xcom(dr, "dbt.stg_customer_behavior.test", RESULTS_XCOM_KEY)
     failed = {n["unique_id"].split(".")[2] for n in results["nodes"] if n["status"] == "fail"}
-    assert {"not_null_stg_customer_behavior_event_id", "not_null_stg_customer_behavior_customer_id"} <= failed
-    assert results["test_failures"] >= summary.defects["null_key"] - 1  # rows, counted by dbt
+    assert "not_null_stg_customer_behavior_event_type" in failed
+    assert "not_null_stg_customer_behavior_customer_id" not in failed
+    assert results["test_failures"] >= len(broken)  # rows, counted by dbt
     # unknown event types and negative amounts are warnings, not failures
     warned = {n["unique_id"].split(".")[2] for n in results["nodes"] if n["status"] == "warn"}
     assert any(name.startswith("accepted_values_stg_customer_behavior_event_type") for name in warned)

@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from airflow_provider_lakeops.sample_data import write_events
+from airflow_provider_lakeops.testing.warehouse import release_duckdb
 
 pytestmark = pytest.mark.integration
 
@@ -40,15 +41,6 @@ def _silver(lake: Path, day: str) -> Path:
     return lake / "silver" / "customer_behavior" / f"dt={day}"
 
 
-def _release_duckdb() -> None:
-    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-
-    env = DuckDBConnectionManager._ENV
-    if env is not None:
-        env.close()
-    DuckDBConnectionManager.close_all_connections()
-
-
 def _dbt(args: list[str], lake: Path, work: Path, project: Path = PROJECT):
     """Run dbt in-process against ``lake``; artifacts go to ``work`` (never into the repository)."""
     from dbt.cli.main import dbtRunner
@@ -60,7 +52,7 @@ def _dbt(args: list[str], lake: Path, work: Path, project: Path = PROJECT):
             "--target-path", str(work / "target"), "--log-path", str(work / "logs"), "--quiet",
         ])
     finally:
-        _release_duckdb()
+        release_duckdb()
     return result
 
 
@@ -81,6 +73,8 @@ def _expected(lake: Path) -> tuple[dict[tuple, dict], dict[tuple, object]]:
     latest: dict[tuple, dict] = {}
     for row in table.to_pylist():
         key = (row["customer_id"], row["event_id"])
+        if None in key:  # left out by staging, as the MERGE skips them
+            continue
         if key not in latest or row["updated_at"] > latest[key]["updated_at"]:
             latest[key] = row
     days: dict[tuple, dict] = defaultdict(lambda: {"events": 0, "sessions": set(), "counts": defaultdict(int),
@@ -191,6 +185,29 @@ def test_unknown_event_types_and_negative_amounts_only_warn(tmp_path):
     _assert_fct_matches(lake)
 
 
+def test_rows_with_a_null_key_are_left_out_and_reported_as_warnings(tmp_path):
+    """Like the Snowflake MERGE (which skips them), staging leaves null-key rows out; the source tests warn."""
+    lake = tmp_path / "lake"
+    folder = _silver(lake, "2025-10-31")
+    write_events(folder, 200, fmt="parquet", clean=True)
+    path = folder / "part-00000.parquet"
+    table = pq.read_table(path)
+    rows = table.to_pylist()
+    rows[0]["customer_id"] = None
+    rows[1]["event_id"] = None
+    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), path)
+
+    result = _dbt(["build"], lake, tmp_path)
+
+    assert result.success, _statuses(result)
+    statuses = _statuses(result)
+    assert statuses["source_not_null_lakeops_customer_behavior_customer_id"] == "warn"
+    assert statuses["source_not_null_lakeops_customer_behavior_event_id"] == "warn"
+    assert statuses["not_null_stg_customer_behavior_customer_id"] == "pass"
+    assert _rows(lake, "select count(*) from main.stg_customer_behavior") == [(198,)]
+    _assert_fct_matches(lake)
+
+
 def test_parse_command_writes_a_manifest_that_later_runs_rerender(tmp_path):
     """The Makefile's command; the lake folder at run time wins over the one seen at parse time."""
     project = tmp_path / "dbt"
@@ -217,7 +234,7 @@ def test_parse_command_writes_a_manifest_that_later_runs_rerender(tmp_path):
         result = dbtRunner().invoke(["run", "--project-dir", str(project), "--profiles-dir", str(project),
                                      "--target", "local", "--select", "stg_customer_behavior", "--quiet"])
     finally:
-        _release_duckdb()
+        release_duckdb()
     assert result.success
     assert _rows(lake, "select count(*) from main.stg_customer_behavior") == [(100,)]
 

@@ -1,8 +1,9 @@
 {#-
   One row per (customer_id, event_id): typed, renamed, the latest updated_at wins.
   Re-sends (exact duplicates) and updates (same keys, later updated_at) collapse to one row.
-  Rows with a null key are kept on purpose: the not_null tests then fail the run instead of
-  silently dropping data the data-quality gate should have stopped. PII columns are not selected.
+  Rows with a null key are left out, as the Snowflake MERGE skips them (a null key can never
+  match, so keeping them would duplicate them on every rerun): the data-quality gate upstream
+  counts them, and the source's warn-level not_null tests report them. PII columns are not selected.
   Cross-database: only dbt's type and cast macros and ANSI SQL, so it runs on duckdb and Snowflake.
 -#}
 with source as (
@@ -28,6 +29,7 @@ typed as (
             cast(cast(event_ts as {{ dbt.type_timestamp() }}) as date)
         ) as event_date
     from source
+    where customer_id is not null and event_id is not null
 
 ),
 
