@@ -8,7 +8,7 @@ STAMP := $(VENV)/.install-stamp
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 PYTEST_ARGS ?=
 
-.PHONY: install lock test demo lint bench clean help
+.PHONY: install system-deps lock test demo lint bench clean help
 
 help:
 	@echo "make demo    - run the daily pipeline end to end on the embedded local stack"
@@ -29,10 +29,21 @@ $(STAMP): requirements.lock pyproject.toml $(wildcard dbt/models/*/*.sql dbt/mod
 
 install: $(STAMP)
 
+# Debian's Chromium renders the lineage page in a test. Installed when missing and apt-get is usable
+# (root); otherwise that test skips with the reason (and fails under CI=true).
+system-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium (headless page rendering in tests)"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 || \
+	      { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends chromium >/dev/null; }; \
+	  else echo "warning: chromium is missing and apt-get is not usable; the lineage rendering test will skip"; fi; }
+
 lock:
 	$(BIN)/uv pip compile requirements.in --override overrides.txt -o requirements.lock --python-version 3.11
 
-test: $(STAMP)
+test: $(STAMP) system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 demo: $(STAMP)

@@ -35,7 +35,7 @@ from airflow.providers.amazon.aws.operators.s3 import S3CreateBucketOperator
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, Param
 
-from airflow_provider_lakeops.assets import CUSTOMER_BEHAVIOR_TABLE, mart_assets
+from airflow_provider_lakeops.assets import CUSTOMER_BEHAVIOR_TABLE, mart_assets, silver_asset
 from airflow_provider_lakeops.dbt import lakeops_dbt_task_group, resolve_target
 from airflow_provider_lakeops.notifications.callbacks import lakeops_callbacks
 from airflow_provider_lakeops.operators.glue import GlueRegisterTableOperator
@@ -111,6 +111,7 @@ with DAG(
         spark_conn_id="spark_default",
         hmac_key_conn_id="lakeops_pii_key",
         spark_conf={"spark.sql.shuffle.partitions": "4"},
+        outlets=[silver_asset(LAKE)],  # an Asset for consumers; lineage comes from the operator itself
     )
 
     create_bucket = S3CreateBucketOperator(task_id="create_lake_bucket", bucket_name=BUCKET)

@@ -1,64 +1,215 @@
-"""``make demo``: run the daily DAG on the embedded local stack and print what it did."""
+"""``make demo``: run the daily DAG twice on the embedded local stack and print what each step did.
+
+The first run builds every layer (landing, data-quality result, silver, Glue table, Snowflake
+table, dbt marts); the second run of the same day shows the pipeline is idempotent: the MERGE
+reports 0 inserted / 0 updated / 0 deleted and the Glue table keeps its version.
+
+Each run is a real ``airflow dags test`` in a subprocess (its log goes to
+``.lakeops/demo/logs/run-<n>.log``); the summary is read back from the run's metadata database
+(task states, durations, XComs), the lake and the OpenLineage file transport.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from airflow_provider_lakeops.testing.stack import LocalStack, StackError, airflow_env, migrate_airflow_db
 
 DAG_ID = "lakeops_customer_behavior_daily"
 DAY = "2025-10-31"
+ROWS = 5000
+
+
+def _task_rows(db: Path, run_id: str) -> list[tuple[str, str, float]]:
+    """``(task_id, state, seconds)`` of every task of the run, in start order."""
+    with sqlite3.connect(db) as con:
+        rows = con.execute(
+            "SELECT task_id, state, (julianday(end_date) - julianday(start_date)) * 86400.0 "
+            "FROM task_instance WHERE dag_id = ? AND run_id = ? ORDER BY start_date",
+            (DAG_ID, run_id),
+        ).fetchall()
+    return [(t, s or "none", float(d or 0.0)) for t, s, d in rows]
+
+
+def _latest_run_id(db: Path) -> str:
+    with sqlite3.connect(db) as con:
+        row = con.execute(
+            "SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", (DAG_ID,)
+        ).fetchone()
+    if row is None:
+        raise RuntimeError(f"no run of {DAG_ID} in {db}")
+    return str(row[0])
+
+
+def _xcoms(db: Path, run_id: str) -> dict[str, Any]:
+    """The ``return_value`` XComs of the run (JSON in the metadata DB), by task id."""
+    with sqlite3.connect(db) as con:
+        rows = con.execute(
+            "SELECT task_id, value FROM xcom WHERE dag_id = ? AND run_id = ? "
+            "AND key IN ('return_value', 'dbt_results')",
+            (DAG_ID, run_id),
+        ).fetchall()
+    out: dict[str, Any] = {}
+    for task_id, value in rows:
+        try:
+            decoded = json.loads(value) if isinstance(value, (str, bytes)) else value
+            out[task_id] = json.loads(decoded) if isinstance(decoded, str) else decoded
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+def _describe(task_id: str, x: dict[str, Any]) -> str:
+    """One line per step, from its XCom (counts only: no values, no PII)."""
+    if task_id == "land_events":
+        defects = ", ".join(f"{k} {v}" for k, v in sorted(x.get("defects", {}).items()) if v)
+        return f"{x.get('rows', 0):,} rows in {len(x.get('files', []))} file(s); defects: {defects or 'none'}"
+    if task_id == "validate_events":
+        exps = x.get("expectations", [])
+        failed_warn = sum(1 for e in exps if e.get("status") == "failed" and e.get("severity") == "warn")
+        failed_err = sum(1 for e in exps if e.get("status") != "passed" and e.get("severity") == "error")
+        return (f"{'passed' if x.get('success') else 'FAILED'}: {len(exps)} expectations on "
+                f"{x.get('rows', 0):,} rows; {failed_err} error-level and {failed_warn} warn-level failed")
+    if task_id == "mask_pii":
+        masked = x.get("masked_columns", {})
+        per = ", ".join(f"{k}: {', '.join(v)}" for k, v in sorted(masked.items()) if v)
+        guard = x.get("leak_guard", {})
+        return (f"{x.get('rows_out', 0):,} rows to silver; masked {per}; leak guard {guard.get('status')} "
+                f"on {guard.get('sampled_rows', 0):,} sampled rows")
+    if task_id == "register_silver":
+        columns = f"{len(x.get('columns_added') or [])} column(s) added, " if x.get("action") != "created" else ""
+        return (f"Glue table lakeops.customer_behavior {x.get('action')} (version {x.get('table_version')}), "
+                f"{columns}{x.get('partitions_added', 0)} partition(s) added")
+    if task_id.startswith("dbt."):
+        parts = [f"{kind} " + ", ".join(f"{n} {status}" for status, n in sorted(x.get(kind, {}).items()))
+                 for kind in ("models", "tests") if x.get(kind)]
+        return "; ".join(parts)
+    if task_id == "merge_to_snowflake":
+        return f"{x.get('inserted', 0):,} inserted, {x.get('updated', 0):,} updated, {x.get('deleted', 0):,} deleted"
+    return ""
+
+
+def _print_run(n: int, db: Path, seconds: float) -> dict[str, Any]:
+    run_id = _latest_run_id(db)
+    tasks = _task_rows(db, run_id)
+    xcoms = _xcoms(db, run_id)
+    print(f"\nrun {n}: {DAG_ID} {DAY} ({run_id}) in {seconds:.1f} s")
+    for task_id, state, secs in tasks:
+        detail = _describe(task_id, xcoms.get(task_id) or {}) if isinstance(xcoms.get(task_id), dict) else ""
+        print(f"  {task_id:<34} {state:<8} {secs:6.1f} s  {detail}")
+    return {"run_id": run_id, "tasks": tasks, "xcoms": xcoms}
 
 
 def main() -> int:
     repo = Path(__file__).resolve().parents[2]
     home = Path(os.environ.get("LAKEOPS_HOME", repo / ".lakeops" / "demo")).resolve()
     started = time.monotonic()
+    for sub in ("lake", "lineage", "airflow", "logs", "cosmos_cache"):  # each demo starts from nothing
+        shutil.rmtree(home / sub, ignore_errors=True)
     env = airflow_env(home)
     env["AIRFLOW__CORE__DAGS_FOLDER"] = str(repo / "example_dags")
+    env["AIRFLOW__LAKEOPS__METRICS_BACKEND"] = "cloudwatch"  # operators' metrics go to moto's CloudWatch
+    db = Path(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].removeprefix("sqlite:///"))
+    logs = home / "logs"
     try:
         with LocalStack(home) as stack:
             env.update(stack.env())
             migrate_airflow_db(env)
-            print(f"local stack up: moto {stack.moto_endpoint}, fakesnow https://localhost:{stack.snowflake_port}")
+            print(f"local stack up in {time.monotonic() - started:.1f} s: moto {stack.moto_endpoint}, "
+                  f"fakesnow https://localhost:{stack.snowflake_port}, Spark local[2]; lake {stack.lake_dir}")
+            summaries = []
             for attempt in (1, 2):
                 t = time.monotonic()
                 cmd = [str(Path(sys.executable).parent / "airflow"), "dags", "test", DAG_ID, DAY,
-                       "-c", json.dumps({"day": DAY, "rows": 5000})]
-                result = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True)
-                status = "ok" if result.returncode == 0 else f"FAILED ({result.returncode})"
-                print(f"run {attempt}: airflow dags test {DAG_ID} {DAY}: {status} in {time.monotonic() - t:.1f} s")
-                if result.returncode != 0:
-                    print(result.stdout[-3000:], result.stderr[-3000:], sep="\n")
-                    return result.returncode
-            landing = stack.lake_dir / "landing" / "customer_events" / f"dt={DAY}"
-            rows = sum(1 for f in landing.glob("part-*.jsonl") for _ in open(f))
-            print(f"landed rows: {rows:,} in {landing}")
-            silver = stack.lake_dir / "silver" / "customer_behavior" / f"dt={DAY}"
-            if silver.exists():
-                print(f"silver Parquet files: {len(list(silver.glob('*.parquet')))} in {silver}")
-            events = stack.lineage_file
-            n = sum(1 for _ in open(events)) if events.exists() else 0
-            print(f"OpenLineage events written: {n} in {events}")
-            if events.exists():
-                from airflow_provider_lakeops.lineage.graph import write_lineage_html
-
-                out = home / "lineage.html"
-                write_lineage_html(events, out, dag_id=DAG_ID)
-                print(f"lineage picture: {out}")
+                       "-f", str(repo / "example_dags" / f"{DAG_ID}.py"),  # parse this file only
+                       "-c", json.dumps({"day": DAY, "rows": ROWS})]
+                log_file = logs / f"run-{attempt}.log"
+                log_file.parent.mkdir(parents=True, exist_ok=True)
+                with open(log_file, "w") as log:
+                    result = subprocess.run(cmd, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+                                            check=False)
+                summaries.append(_print_run(attempt, db, time.monotonic() - t))
+                failed = [task for task, state, _ in summaries[-1]["tasks"] if state != "success"]
+                if result.returncode != 0 or failed:
+                    print(f"run {attempt} FAILED (exit {result.returncode}; tasks not successful: "
+                          f"{', '.join(failed) or '-'}); log: {log_file}", file=sys.stderr)
+                    print(log_file.read_text()[-4000:], file=sys.stderr)
+                    return result.returncode or 1
+            if not _print_outputs(stack, home, summaries):
+                print("demo: the rerun of the same day changed the end state (see above)", file=sys.stderr)
+                return 1
     except StackError as exc:
         print(f"demo: the local stack could not start: {exc}", file=sys.stderr)
         return 3
     except KeyboardInterrupt:
         print("demo: interrupted; every service stopped", file=sys.stderr)
         return 130
-    print(f"demo finished in {time.monotonic() - started:.1f} s; every service stopped")
+    print(f"\ndemo finished in {time.monotonic() - started:.1f} s; every service stopped")
     return 0
+
+
+def _print_outputs(stack: LocalStack, home: Path, summaries: list[dict[str, Any]]) -> bool:
+    """Print what the pipeline left behind; return whether the rerun was idempotent."""
+    first, second = (s["xcoms"] for s in summaries)
+    merge1, merge2 = first.get("merge_to_snowflake", {}), second.get("merge_to_snowflake", {})
+    glue1, glue2 = first.get("register_silver", {}), second.get("register_silver", {})
+    idempotent = (
+        (merge2.get("inserted"), merge2.get("updated"), merge2.get("deleted")) == (0, 0, 0)
+        and glue2.get("action") == "unchanged"
+        and glue2.get("table_version") == glue1.get("table_version")
+    )
+    print(f"\nrerun of the same day: MERGE {merge2.get('inserted')}/{merge2.get('updated')}/{merge2.get('deleted')}, "
+          f"Glue {glue2.get('action')} at version {glue2.get('table_version')} -> "
+          f"{'idempotent' if idempotent else 'NOT idempotent'}")
+    print(f"Snowflake (fakesnow) LAKEOPS.PUBLIC.CUSTOMER_BEHAVIOR: {merge1.get('inserted', 0):,} rows")
+
+    warehouse = stack.lake_dir / "lakeops.duckdb"
+    if warehouse.exists():
+        from airflow_provider_lakeops.testing.warehouse import warehouse_rows
+
+        for table in ("stg_customer_behavior", "dim_customer", "fct_customer_engagement"):
+            ((count,),) = warehouse_rows(stack.lake_dir, f"select count(*) from main.{table}")
+            print(f"dbt {table}: {count:,} rows in {warehouse}")
+        top = warehouse_rows(stack.lake_dir, "select customer_id, event_date, engagement_score, engagement_tier "
+                             "from main.fct_customer_engagement order by engagement_score desc, customer_id limit 3")
+        for row in top:
+            print(f"    customer {row[0]} on {row[1]}: engagement {row[2]} ({row[3]})")
+    docs = stack.lake_dir / "dq" / "docs"
+    if docs.exists():
+        print(f"GX Data Docs: {docs / 'index.html'}")
+
+    events = stack.lineage_file
+    if events.exists():
+        from airflow_provider_lakeops.lineage.graph import write_lineage_html
+
+        lines = [json.loads(line) for line in open(events) if line.strip()]
+        jobs = {e["job"]["name"] for e in lines if e.get("job", {}).get("name", "").startswith(f"{DAG_ID}.")}
+        datasets = {(d["namespace"], d["name"]) for e in lines for d in e.get("outputs", [])}
+        print(f"OpenLineage: {len(lines)} events for {len(jobs)} tasks, {len(datasets)} output datasets, in {events}")
+        out = home / "lineage.html"
+        write_lineage_html(events, out, dag_id=DAG_ID)
+        print(f"lineage picture: {out}")
+    _print_cloudwatch(stack)
+    return idempotent
+
+
+def _print_cloudwatch(stack: LocalStack) -> None:
+    import boto3
+
+    cw = boto3.client("cloudwatch", endpoint_url=stack.moto_endpoint, region_name="us-east-1",
+                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    names = sorted({m["MetricName"] for page in cw.get_paginator("list_metrics").paginate(Namespace="Lakeops")
+                    for m in page["Metrics"]})
+    print(f"CloudWatch (moto) namespace Lakeops: {len(names)} metric names: {', '.join(names[:12])}"
+          f"{' ...' if len(names) > 12 else ''}")
 
 
 if __name__ == "__main__":

@@ -34,10 +34,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["LocalStack", "StackError", "airflow_env", "free_port", "migrate_airflow_db"]
+__all__ = ["LocalStack", "StackError", "airflow_env", "free_port", "lineage_transport", "migrate_airflow_db"]
 
 LOCAL_REGION = "us-east-1"
 ALERTS_TOPIC = "lakeops-alerts"
@@ -173,6 +174,26 @@ def _http_ok(url: str, context: Any = None) -> bool:
         return bool(200 <= resp.status < 500)
 
 
+def lineage_transport(events_file: Path, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The OpenLineage transport of the local stack: the JSON-lines file, plus Marquez when asked.
+
+    With ``OPENLINEAGE_URL`` in ``environ`` (default ``os.environ``) the events go to the file *and*
+    to that HTTP backend (``OPENLINEAGE_ENDPOINT``, default ``api/v1/lineage``; ``OPENLINEAGE_API_KEY``
+    as a bearer key), through a composite transport that keeps going when one of them fails. The
+    stack must set a transport (the tests read the file), and a set transport makes the client ignore
+    ``OPENLINEAGE_URL``: this is how both work together.
+    """
+    env = os.environ if environ is None else environ
+    file_transport: dict[str, Any] = {"type": "file", "log_file_path": str(events_file), "append": True}
+    url = env.get("OPENLINEAGE_URL", "").strip()
+    if not url:
+        return file_transport
+    http: dict[str, Any] = {"type": "http", "url": url, "endpoint": env.get("OPENLINEAGE_ENDPOINT") or "api/v1/lineage"}
+    if env.get("OPENLINEAGE_API_KEY"):
+        http["auth"] = {"type": "api_key", "apiKey": env["OPENLINEAGE_API_KEY"]}
+    return {"type": "composite", "continue_on_failure": True, "transports": [file_transport, http]}
+
+
 def airflow_env(home: Path) -> dict[str, str]:
     """Environment for a throw-away Airflow home under ``home`` (set it before importing airflow)."""
     home = home.resolve()
@@ -185,9 +206,7 @@ def airflow_env(home: Path) -> dict[str, str]:
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(airflow_home / "logs"),
-        "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
-            {"type": "file", "log_file_path": str(home / "lineage" / "events.jsonl"), "append": True}
-        ),
+        "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(lineage_transport(home / "lineage" / "events.jsonl")),
         "AIRFLOW__OPENLINEAGE__NAMESPACE": "lakeops-local",
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         "AIRFLOW__COSMOS__ENABLE_CACHE_DBT_LS": "False",

@@ -79,7 +79,7 @@ def _asset_events(dr) -> set[str]:
 
 
 def _page_text(path: Path) -> str:
-    """The text nodes of an HTML page (Chromium is not installed here: parse instead of render)."""
+    """The text nodes of an HTML page (parsed; the daily DAG's test renders one in Chromium)."""
     chunks: list[str] = []
     parser = HTMLParser()
     parser.handle_data = chunks.append  # type: ignore[method-assign]

@@ -187,3 +187,39 @@ def test_every_task_emitted_lineage(runs, lakeops_lineage):
     dbt_outputs = {name for task_id in _states(runs["first"]) if task_id.startswith("dbt.")
                    for _, name in io(task_id)[1]}
     assert any(name.endswith("fct_customer_engagement") for name in dbt_outputs), dbt_outputs
+
+
+def test_what_the_pipeline_writes_is_published_as_assets(runs):
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        uris = {r[0] for r in session.execute(
+            select(AssetModel.uri).join(AssetEvent, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetEvent.source_dag_id == DAG_ID, AssetEvent.source_run_id == runs["first"].run_id)
+        ).all()}
+    assert f"file://{runs['lake']}/silver/customer_behavior" in uris
+    assert "snowflake://lakeops/LAKEOPS/PUBLIC/CUSTOMER_BEHAVIOR" in uris
+    assert {"duckdb://lakeops/main/dim_customer", "duckdb://lakeops/main/fct_customer_engagement"} <= uris
+
+
+def test_lineage_picture_renders_every_job_and_dataset_in_chromium(runs, lakeops_lineage, tmp_path):
+    from airflow_provider_lakeops.lineage.graph import write_lineage_html
+    from airflow_provider_lakeops.testing.browser import dom_text, render_dom, require_chromium
+
+    browser = require_chromium()
+    page = tmp_path / "lineage.html"
+    graph = write_lineage_html(lakeops_lineage.path, page, dag_id=DAG_ID)
+    dom = render_dom(page, browser=browser)
+    text = dom_text(dom)
+
+    assert "<svg" in dom
+    events = lakeops_lineage.task_events(DAG_ID, run_id=runs["first"].run_id)
+    jobs = {e["job"]["name"] for e in events}
+    datasets = {d["name"] for e in events for d in (*e.get("inputs", []), *e.get("outputs", []))}
+    assert {f"{DAG_ID}.{t}" for t in _states(runs["first"])} <= jobs
+    assert datasets  # the run's files, Glue table, Snowflake table and dbt models
+    for name in jobs | datasets:
+        assert name in text, f"{name} is not on the rendered page"
+    assert len(graph.jobs) >= len(jobs)

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from airflow_provider_lakeops.testing.stack import lineage_transport
+
 pytestmark = pytest.mark.integration
 
 EMIT = r"""
@@ -90,7 +92,9 @@ def _emit(job: str, env: dict[str, str], tmp_path: Path, bytecode: str) -> str:
 def test_composite_transport_writes_the_file_and_posts_to_marquez(marquez, tmp_path, bytecode):
     url, received = marquez
     events_file = tmp_path / "events.jsonl"
-    transport = {"type": "composite", "continue_on_failure": True, "transports": [
+    # what the local stack (make demo, the tests) sets when OPENLINEAGE_URL is exported
+    transport = lineage_transport(events_file, {"OPENLINEAGE_URL": url})
+    assert transport == {"type": "composite", "continue_on_failure": True, "transports": [
         {"type": "file", "log_file_path": str(events_file), "append": True},
         {"type": "http", "url": url, "endpoint": "api/v1/lineage"},
     ]}
@@ -105,6 +109,13 @@ def test_composite_transport_writes_the_file_and_posts_to_marquez(marquez, tmp_p
     assert posted["outputs"][0]["name"] == "lakeops.main.stg_customer_behavior"
     [written] = [json.loads(line) for line in events_file.read_text().splitlines() if line.strip()]
     assert written["run"]["runId"] == posted["run"]["runId"]
+
+
+def test_the_local_stack_writes_only_the_file_without_openlineage_url(tmp_path):
+    events_file = tmp_path / "events.jsonl"
+    assert lineage_transport(events_file, {}) == {"type": "file", "log_file_path": str(events_file), "append": True}
+    keyed = lineage_transport(events_file, {"OPENLINEAGE_URL": "https://ol.example", "OPENLINEAGE_API_KEY": "k"})
+    assert keyed["transports"][1]["auth"] == {"type": "api_key", "apiKey": "k"}
 
 
 def test_openlineage_url_is_used_when_no_airflow_transport_is_set(marquez, tmp_path, bytecode):

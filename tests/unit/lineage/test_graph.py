@@ -1,7 +1,7 @@
 """The lineage picture: graph building from OpenLineage events, layout, the self-contained HTML page, the CLI.
 
-Chromium is not installed on these machines, so the page is checked by parsing it (html.parser for
-the text, ElementTree for the SVG) instead of rendering it in a headless browser.
+Here the page is checked by parsing it (html.parser for the text, ElementTree for the SVG); the
+daily DAG's test renders a real run's page in headless Chromium.
 """
 
 from __future__ import annotations
