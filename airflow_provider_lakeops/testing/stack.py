@@ -208,6 +208,11 @@ def airflow_env(home: Path) -> dict[str, str]:
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(airflow_home / "logs"),
         "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(lineage_transport(home / "lineage" / "events.jsonl")),
         "AIRFLOW__OPENLINEAGE__NAMESPACE": "lakeops-local",
+        # emit on success/failure in a bounded thread, not a forked copy of the (large) test or
+        # demo process, and give it time on a loaded 2-core machine: with the default fork and 10 s,
+        # events of quick tasks were lost when the machine was busy
+        "AIRFLOW__OPENLINEAGE__EXECUTE_IN_THREAD": "True",
+        "AIRFLOW__OPENLINEAGE__EXECUTION_TIMEOUT": "60",
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         "AIRFLOW__COSMOS__ENABLE_CACHE_DBT_LS": "False",
         "AIRFLOW__COSMOS__CACHE_DIR": str(home / "cosmos_cache"),
