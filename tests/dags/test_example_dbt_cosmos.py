@@ -17,6 +17,7 @@ import pytest
 from airflow_provider_lakeops.dbt import RESULTS_XCOM_KEY, ensure_manifest
 from airflow_provider_lakeops.lineage.graph import write_lineage_html
 from airflow_provider_lakeops.sample_data import PII_COLUMNS, write_events
+from airflow_provider_lakeops.testing.dagrun import asset_event_uris, xcom_value
 from airflow_provider_lakeops.testing.warehouse import release_duckdb
 
 REPO = Path(__file__).resolve().parents[2]
@@ -50,32 +51,6 @@ def _dag(dag_id: str, filename: str):
     bag = DagBag(dag_folder=str(EXAMPLES / filename))
     assert bag.import_errors == {}
     return bag.get_dag(dag_id)
-
-
-def _xcom(dr, task_id: str, key: str):
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        row = session.scalars(
-            select(XComModel).where(XComModel.dag_id == dr.dag_id, XComModel.run_id == dr.run_id,
-                                    XComModel.task_id == task_id, XComModel.key == key)
-        ).first()
-        return XComModel.deserialize_value(row) if row is not None else None
-
-
-def _asset_events(dr) -> set[str]:
-    from airflow.models.asset import AssetEvent, AssetModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        rows = session.execute(
-            select(AssetModel.uri).join(AssetEvent, AssetEvent.asset_id == AssetModel.id)
-            .where(AssetEvent.source_dag_id == dr.dag_id, AssetEvent.source_run_id == dr.run_id)
-        ).all()
-    return {r[0] for r in rows}
 
 
 def _page_text(path: Path) -> str:
@@ -139,11 +114,11 @@ def test_dbt_task_group_builds_models_runs_tests_and_emits_lineage(
         assert _names(test["inputs"]) == outputs, model
 
     # each dbt task recorded its results; the fact's tests include the relationships test to dim_customer
-    fct_tests = _xcom(dr, "dbt.fct_customer_engagement.test", RESULTS_XCOM_KEY)
+    fct_tests = xcom_value(dr, "dbt.fct_customer_engagement.test", RESULTS_XCOM_KEY)
     assert fct_tests["tests"] == {"pass": len(fct_tests["nodes"])}
     assert fct_tests["test_failures"] == 0
     assert any(".relationships_fct_customer_engagement_customer_id" in n["unique_id"] for n in fct_tests["nodes"])
-    assert _xcom(dr, "dbt.fct_customer_engagement.run", RESULTS_XCOM_KEY)["models"] == {"success": 1}
+    assert xcom_value(dr, "dbt.fct_customer_engagement.run", RESULTS_XCOM_KEY)["models"] == {"success": 1}
 
     # the lineage picture of this DAG names every task of the run and every dataset the dbt tasks touched
     graph = write_lineage_html(lakeops_lineage.path, tmp_path / "lineage.html", dag_id=DAG_ID)
@@ -157,7 +132,7 @@ def test_dbt_task_group_builds_models_runs_tests_and_emits_lineage(
     assert {(d.namespace, d.name) for d in graph.datasets.values()} >= {source}
 
     # Assets: the marts (ours, after the tests) and the physical tables Cosmos records
-    events = _asset_events(dr)
+    events = asset_event_uris(dr)
     assert {"duckdb://lakeops/main/dim_customer", "duckdb://lakeops/main/fct_customer_engagement"} <= events
     assert any(uri.endswith("/lakeops/main/fct_customer_engagement") and str(db) in uri for uri in events)
 
@@ -191,7 +166,7 @@ def test_failing_dbt_tests_fail_the_task_and_stop_downstream(
     for task_id in ("dbt.dim_customer.run", "dbt.fct_customer_engagement.run", "publish_marts"):
         assert states[task_id] == "upstream_failed", task_id
 
-    results = _xcom(dr, "dbt.stg_customer_behavior.test", RESULTS_XCOM_KEY)
+    results = xcom_value(dr, "dbt.stg_customer_behavior.test", RESULTS_XCOM_KEY)
     failed = {n["unique_id"].split(".")[2] for n in results["nodes"] if n["status"] == "fail"}
     assert "not_null_stg_customer_behavior_event_type" in failed
     assert "not_null_stg_customer_behavior_customer_id" not in failed
@@ -201,7 +176,7 @@ def test_failing_dbt_tests_fail_the_task_and_stop_downstream(
     assert any(name.startswith("accepted_values_stg_customer_behavior_event_type") for name in warned)
 
     assert lakeops_lineage.task_events(DAG_ID, "dbt.stg_customer_behavior.test", "FAIL", run_id=dr.run_id)
-    assert not {uri for uri in _asset_events(dr) if uri.startswith("duckdb://lakeops/")}
+    assert not {uri for uri in asset_event_uris(dr) if uri.startswith("duckdb://lakeops/")}
 
 
 def test_consumer_dag_is_scheduled_on_the_merged_table_asset(lakeops_airflow_db):
@@ -217,4 +192,4 @@ def test_consumer_dag_is_scheduled_on_the_merged_table_asset(lakeops_airflow_db)
     dr = dag.test()  # a manual run: no triggering events, the task reports zero
 
     assert dr.state == "success"
-    assert _xcom(dr, "report_triggering_events", "return_value") == 0
+    assert xcom_value(dr, "report_triggering_events", "return_value") == 0

@@ -14,6 +14,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from airflow_provider_lakeops.sample_data import write_events
+from airflow_provider_lakeops.testing.dagrun import xcom_value
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
@@ -21,19 +22,6 @@ REPO = Path(__file__).resolve().parents[2]
 DAG_ID = "example_pii_masking"
 TASK_ID = "mask_customer_events"
 DAY = "2025-10-31"
-
-
-def _xcom(dr, task_id: str):
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        row = session.scalars(
-            select(XComModel).where(XComModel.dag_id == dr.dag_id, XComModel.run_id == dr.run_id,
-                                    XComModel.task_id == task_id, XComModel.key == "return_value")
-        ).first()
-        return XComModel.deserialize_value(row) if row is not None else None
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +58,7 @@ def test_run_succeeds_and_writes_the_silver_partition(pii_run):
 
 
 def test_report_is_the_xcom_and_carries_no_key(pii_run):
-    report = _xcom(pii_run["dr"], TASK_ID)
+    report = xcom_value(pii_run["dr"], TASK_ID)
     assert report["status"] == "ok"
     assert report["rows_in"] == report["rows_out"] == 500
     assert report["partitions_written"] == [f"dt={DAY}"]

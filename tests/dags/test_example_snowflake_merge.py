@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from airflow_provider_lakeops.sample_data import PII_COLUMNS, write_events
+from airflow_provider_lakeops.testing.dagrun import xcom_value
 
 REPO = Path(__file__).resolve().parents[2]
 DAG_ID = "example_snowflake_merge"
@@ -28,21 +29,8 @@ def _silver(lake: Path) -> Path:
     return folder
 
 
-def _xcom(dr, task_id: str):
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        row = session.scalars(
-            select(XComModel).where(XComModel.dag_id == dr.dag_id, XComModel.run_id == dr.run_id,
-                                    XComModel.task_id == task_id, XComModel.key == "return_value")
-        ).first()
-        return XComModel.deserialize_value(row) if row is not None else None
-
-
 def _counts(dr, task_id: str) -> tuple[int, int, int]:
-    result = _xcom(dr, task_id)
+    result = xcom_value(dr, task_id)
     return result["inserted"], result["updated"], result["deleted"]
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from airflow_provider_lakeops.testing.dagrun import asset_event_uris, xcom_value
 from airflow_provider_lakeops.testing.warehouse import warehouse_rows
 
 DAG_ID = "lakeops_customer_behavior_daily"
@@ -23,19 +24,6 @@ ROWS = 3000
 TARGET = "LAKEOPS.PUBLIC.CUSTOMER_BEHAVIOR"
 
 pytestmark = pytest.mark.integration
-
-
-def _xcom(dr, task_id: str, key: str = "return_value"):
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        row = session.scalars(
-            select(XComModel).where(XComModel.dag_id == dr.dag_id, XComModel.run_id == dr.run_id,
-                                    XComModel.task_id == task_id, XComModel.key == key)
-        ).first()
-        return XComModel.deserialize_value(row) if row is not None else None
 
 
 def _states(dr) -> dict[str, str]:
@@ -73,7 +61,7 @@ def test_landing_has_the_day(runs):
 
 
 def test_quality_gate_passed_with_warnings_and_wrote_its_result(runs):
-    summary = _xcom(runs["first"], "validate_events")
+    summary = xcom_value(runs["first"], "validate_events")
     assert summary["success"] is True
     assert summary["rows"] == ROWS
     warned = [e for e in summary["expectations"] if e["severity"] == "warn" and e["status"] == "failed"]
@@ -98,7 +86,7 @@ def test_silver_holds_masked_rows_only(runs):
     assert not emails & raw_emails
     assert all(re.fullmatch(r"[0-9a-f]{64}", e) for e in emails)  # keyed HMAC-SHA256 tokens (policy: hmac)
     assert all(re.fullmatch(r"\*\*\*-\*\*-(\d{4}|\*{4})", s) for s in set(table.column("ssn").to_pylist()) - {None})
-    report = _xcom(runs["first"], "mask_pii")
+    report = xcom_value(runs["first"], "mask_pii")
     assert report["status"] == "ok"
     assert report["rows_out"] == ROWS
     assert report["leak_guard"]["status"] == "passed"
@@ -107,8 +95,8 @@ def test_silver_holds_masked_rows_only(runs):
 def test_glue_table_registered_once_and_unchanged_on_rerun(runs):
     from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
 
-    first = _xcom(runs["first"], "register_silver")
-    second = _xcom(runs["second"], "register_silver")
+    first = xcom_value(runs["first"], "register_silver")
+    second = xcom_value(runs["second"], "register_silver")
     assert first["action"] in {"created", "updated"}
     assert second["action"] == "unchanged"
     assert second["table_version"] == first["table_version"]
@@ -128,8 +116,8 @@ def test_merge_loads_each_key_once_and_the_rerun_reports_zeros(runs):
     table = ds.dataset(silver, format="parquet").to_table(columns=["customer_id", "event_id"])
     keys = {k for k in zip(table.column("customer_id").to_pylist(), table.column("event_id").to_pylist(),
                            strict=True) if None not in k}
-    first = _xcom(runs["first"], "merge_to_snowflake")
-    second = _xcom(runs["second"], "merge_to_snowflake")
+    first = xcom_value(runs["first"], "merge_to_snowflake")
+    second = xcom_value(runs["second"], "merge_to_snowflake")
     assert (first["inserted"], first["updated"], first["deleted"]) == (len(keys), 0, 0)
     assert (second["inserted"], second["updated"], second["deleted"]) == (0, 0, 0)
     rows = SnowflakeHook(snowflake_conn_id="snowflake_default").get_records(
@@ -139,7 +127,7 @@ def test_merge_loads_each_key_once_and_the_rerun_reports_zeros(runs):
 
 def test_dbt_built_the_marts_from_silver(runs):
     stg = warehouse_rows(runs["lake"], "select count(*), count(distinct event_key) from main.stg_customer_behavior")
-    merged = _xcom(runs["first"], "merge_to_snowflake")["inserted"]
+    merged = xcom_value(runs["first"], "merge_to_snowflake")["inserted"]
     assert stg == [(merged, merged)]  # the same keys as the MERGE: null keys left out, one row per key
     fct = warehouse_rows(runs["lake"], "select count(*), sum(events) from main.fct_customer_engagement")
     assert fct[0][0] > 0
@@ -190,15 +178,7 @@ def test_every_task_emitted_lineage(runs, lakeops_lineage):
 
 
 def test_what_the_pipeline_writes_is_published_as_assets(runs):
-    from airflow.models.asset import AssetEvent, AssetModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        uris = {r[0] for r in session.execute(
-            select(AssetModel.uri).join(AssetEvent, AssetEvent.asset_id == AssetModel.id)
-            .where(AssetEvent.source_dag_id == DAG_ID, AssetEvent.source_run_id == runs["first"].run_id)
-        ).all()}
+    uris = asset_event_uris(runs["first"])
     assert f"file://{runs['lake']}/silver/customer_behavior" in uris
     assert "snowflake://lakeops/LAKEOPS/PUBLIC/CUSTOMER_BEHAVIOR" in uris
     assert {"duckdb://lakeops/main/dim_customer", "duckdb://lakeops/main/fct_customer_engagement"} <= uris

@@ -56,6 +56,14 @@ def _dbt(args: list[str], lake: Path, work: Path, project: Path = PROJECT):
     return result
 
 
+def _edit_rows(path: Path, edit) -> None:
+    """Rewrite one Parquet file after ``edit`` changed its rows in place (same schema)."""
+    table = pq.read_table(path)
+    rows = table.to_pylist()
+    edit(rows)
+    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), path)
+
+
 def _statuses(result) -> dict[str, str]:
     return {r.node.name: str(r.status) for r in result.result.results}
 
@@ -167,13 +175,13 @@ def test_unknown_event_types_and_negative_amounts_only_warn(tmp_path):
     lake = tmp_path / "lake"
     folder = _silver(lake, "2025-10-31")
     write_events(folder, 200, fmt="parquet", clean=True)
-    path = folder / "part-00000.parquet"
-    table = pq.read_table(path)
-    rows = table.to_pylist()
-    rows[0]["event_type"] = "unknown_event"
-    priced = next(i for i, r in enumerate(rows) if r["event_type"] == "purchase" and i > 0)
-    rows[priced]["amount"] = -12.5
-    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), path)
+
+    def break_rows(rows: list[dict]) -> None:
+        rows[0]["event_type"] = "unknown_event"
+        priced = next(i for i, r in enumerate(rows) if r["event_type"] == "purchase" and i > 0)
+        rows[priced]["amount"] = -12.5
+
+    _edit_rows(folder / "part-00000.parquet", break_rows)
 
     result = _dbt(["build"], lake, tmp_path)
 
@@ -190,12 +198,12 @@ def test_rows_with_a_null_key_are_left_out_and_reported_as_warnings(tmp_path):
     lake = tmp_path / "lake"
     folder = _silver(lake, "2025-10-31")
     write_events(folder, 200, fmt="parquet", clean=True)
-    path = folder / "part-00000.parquet"
-    table = pq.read_table(path)
-    rows = table.to_pylist()
-    rows[0]["customer_id"] = None
-    rows[1]["event_id"] = None
-    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), path)
+
+    def null_keys(rows: list[dict]) -> None:
+        rows[0]["customer_id"] = None
+        rows[1]["event_id"] = None
+
+    _edit_rows(folder / "part-00000.parquet", null_keys)
 
     result = _dbt(["build"], lake, tmp_path)
 
