@@ -128,9 +128,12 @@ def scan(
         F.explode(F.array(*[F.struct(F.lit(i).alias("i"), F.col(f"c{i}").alias("v")) for i in range(len(columns))]))
         .alias("cell")
     ).select("cell.i", "cell.v")
-    counts = cells.groupBy("i").agg(
-        F.count(F.lit(1)).alias("__rows"),
-        *[F.sum(F.when(pattern_matches(p, F.col("v")), 1).otherwise(0)).alias(p) for p in patterns],
+    # each distinct (column, text) pair is matched once and weighs as many rows as carry it:
+    # ids and timestamps are unique, but codes, categories, dates and flags repeat a lot
+    distinct = cells.groupBy("i", "v").agg(F.count(F.lit(1)).alias("n"))
+    counts = distinct.groupBy("i").agg(
+        F.sum("n").alias("__rows"),
+        *[F.sum(F.when(pattern_matches(p, F.col("v")), F.col("n")).otherwise(0)).alias(p) for p in patterns],
     ).collect()
     sampled = max((row["__rows"] for row in counts), default=0)
     findings = []

@@ -82,6 +82,8 @@ IPV6_REGEX = (
 )
 _EMAIL_SHAPE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 _SSN_SHAPE = r"^[0-9]{3}-?[0-9]{2}-?[0-9]{4}$"
+_IPV4_SHAPE = f"^{IPV4_REGEX}$"
+_IPV6_SHAPE = f"^{IPV6_REGEX}$"
 _TRUNC_UNITS = {"year": "year", "quarter": "quarter", "month": "month", "week": "week", "day": "day"}
 
 
@@ -94,13 +96,82 @@ def _text(col: Column | str) -> Column:
 
 
 def _masked(col: Column | str, valid: Column, masked: Column, malformed: str) -> Column:
-    """``masked`` where ``valid``, ``malformed`` for any other non-null value, null for null.
-
-    ``valid`` comes first on purpose: Spark evaluates the first condition of a CASE for every
-    row, so the sub-expressions it shares with ``masked`` (the trimmed text, the digits) are
-    computed once per row instead of once per use (common sub-expression elimination).
-    """
+    """``masked`` where ``valid``, ``malformed`` for any other non-null value, null for null."""
     return F.when(valid, masked).when(_col(col).isNotNull(), F.lit(malformed))
+
+
+# Each masking strategy is split in two: a *helper* (the costly part several branches need:
+# the trimmed text, the digits) and a *finisher* that builds the masked value from the helper.
+# The public functions below inline the helper; apply_policy() computes every helper once per
+# row in a first projection and the finishers in a second one. Spark's common sub-expression
+# elimination does not reach into the branches of a CASE, so a single expression would run
+# regexp_replace twice per phone number and trim up to ten times per IP address; Catalyst
+# keeps the two projections apart (CollapseProject never duplicates a non-trivial expression)
+# and compiles both into the same whole-stage-codegen function, so the output is identical.
+def _trimmed(col: Column | str) -> Column:
+    return F.trim(_text(col))
+
+
+def _digits(col: Column | str) -> Column:
+    return F.regexp_replace(_text(col), "[^0-9]", "")
+
+
+def _finish_email(col: Column, text: Column, keep_chars: int) -> Column:
+    local = F.substring_index(text, "@", 1)
+    domain = F.substring_index(text, "@", -1)
+    kept = F.least(F.lit(keep_chars), F.char_length(local) - 1)
+    masked = F.concat(local.substr(F.lit(1), kept), F.lit("***@"), domain)
+    return _masked(col, text.rlike(_EMAIL_SHAPE), masked, "***@***")
+
+
+def _finish_phone(col: Column, digits: Column, min_digits: int) -> Column:
+    count = F.char_length(digits)
+    ok = (count >= min_digits) & (count <= 15)
+    masked = F.concat(F.lit("***-***-"), F.substring(digits, -4, 4))
+    return _masked(col, ok, masked, "***-***-****")
+
+
+def _finish_ssn(col: Column, text: Column) -> Column:
+    masked = F.concat(F.lit("***-**-"), F.substring(text, -4, 4))
+    return _masked(col, text.rlike(_SSN_SHAPE), masked, "***-**-****")
+
+
+def _finish_name(col: Column, text: Column) -> Column:
+    masked = F.concat(F.substring(text, 1, 1), F.lit("****"))
+    return _masked(col, text != "", masked, "****")  # not char_length(): no scan of the text
+
+
+def _finish_ip(col: Column, text: Column) -> Column:
+    # ``text`` is trimmed, not lower-cased: an IPv4 address has no letters, so it matches with
+    # or without lower(), and lower() (ICU case mapping) is paid only by the rows that are not
+    # IPv4 addresses (it never turns another character into a digit, a dot, a colon or a-f)
+    v4 = F.concat(F.substring_index(text, ".", 2), F.lit(".***.***"))
+    low = F.lower(text)
+    empty = F.array().cast(T.ArrayType(T.StringType()))
+    left = F.substring_index(low, "::", 1)
+    right = F.substring_index(low, "::", -1)
+    left_groups = F.when(left == "", empty).otherwise(F.split(left, ":"))
+    right_groups = F.when(right == "", empty).otherwise(F.split(right, ":"))
+    zeros = F.array_repeat(F.lit("0"), F.lit(8) - F.size(left_groups) - F.size(right_groups))
+    groups = F.when(
+        low.contains("::"), F.concat(left_groups, zeros, right_groups)
+    ).otherwise(F.split(low, ":"))
+    v6 = F.concat(F.array_join(F.slice(groups, 1, 3), ":"), F.lit(":****:****:****:****:****"))
+    return (
+        F.when(text.rlike(_IPV4_SHAPE), v4)
+        .when(low.rlike(_IPV6_SHAPE), v6)
+        .when(col.isNotNull(), F.lit("***"))
+    )
+
+
+def _check_keep_chars(keep_chars: int) -> None:
+    if isinstance(keep_chars, bool) or not isinstance(keep_chars, int) or keep_chars < 0:
+        raise ValueError(f"keep_chars must be a non-negative integer, got {keep_chars!r}")
+
+
+def _check_min_digits(min_digits: int) -> None:
+    if isinstance(min_digits, bool) or not isinstance(min_digits, int) or not 4 <= min_digits <= 15:
+        raise ValueError(f"min_digits must be an integer from 4 to 15, got {min_digits!r}")
 
 
 # ------------------------------------------------------------------------------- strategies
@@ -113,64 +184,33 @@ def mask_email(col: Column | str, keep_chars: int = 1) -> Column:
     """``jane.doe@example.com`` -> ``j***@example.com``: the first ``keep_chars`` characters of the
     local part (never all of it) and the domain. Anything that is not ``local@domain.tld`` with
     a single ``@`` becomes ``***@***``."""
-    if isinstance(keep_chars, bool) or not isinstance(keep_chars, int) or keep_chars < 0:
-        raise ValueError(f"keep_chars must be a non-negative integer, got {keep_chars!r}")
-    text = F.trim(_text(col))
-    local = F.substring_index(text, "@", 1)
-    domain = F.substring_index(text, "@", -1)
-    kept = F.least(F.lit(keep_chars), F.char_length(local) - 1)
-    masked = F.concat(local.substr(F.lit(1), kept), F.lit("***@"), domain)
-    return _masked(col, text.rlike(_EMAIL_SHAPE), masked, "***@***")
+    _check_keep_chars(keep_chars)
+    return _finish_email(_col(col), _trimmed(col), keep_chars)
 
 
 def mask_phone(col: Column | str, min_digits: int = 10) -> Column:
     """``555-123-4567`` -> ``***-***-4567`` (the last four digits). A value with fewer than
     ``min_digits`` or more than 15 digits becomes ``***-***-****``."""
-    if isinstance(min_digits, bool) or not isinstance(min_digits, int) or not 4 <= min_digits <= 15:
-        raise ValueError(f"min_digits must be an integer from 4 to 15, got {min_digits!r}")
-    digits = F.regexp_replace(_text(col), "[^0-9]", "")
-    count = F.char_length(digits)
-    ok = (count >= min_digits) & (count <= 15)
-    masked = F.concat(F.lit("***-***-"), F.substring(digits, -4, 4))
-    return _masked(col, ok, masked, "***-***-****")
+    _check_min_digits(min_digits)
+    return _finish_phone(_col(col), _digits(col), min_digits)
 
 
 def mask_ssn(col: Column | str) -> Column:
     """``123-45-6789`` (or ``123456789``) -> ``***-**-6789``; anything else -> ``***-**-****``."""
-    text = F.trim(_text(col))
-    masked = F.concat(F.lit("***-**-"), F.substring(text, -4, 4))
-    return _masked(col, text.rlike(_SSN_SHAPE), masked, "***-**-****")
+    return _finish_ssn(_col(col), _trimmed(col))
 
 
 def mask_name(col: Column | str) -> Column:
     """``Jane Doe`` -> ``J****``: the first character and four stars (the length is hidden).
     An empty or blank value becomes ``****``."""
-    text = F.trim(_text(col))
-    masked = F.concat(F.substring(text, 1, 1), F.lit("****"))
-    return _masked(col, F.char_length(text) > 0, masked, "****")
+    return _finish_name(_col(col), _trimmed(col))
 
 
 def mask_ip(col: Column | str) -> Column:
     """IPv4 ``192.168.1.20`` -> ``192.168.***.***`` (a /16); IPv6 keeps the first three groups
     (a /48) with ``::`` expanded: ``2001:db8::1`` -> ``2001:db8:0:****:****:****:****:****``.
     Anything else (including zone ids and IPv4-mapped forms) becomes ``***``."""
-    text = F.lower(F.trim(_text(col)))
-    v4 = F.concat(F.substring_index(text, ".", 2), F.lit(".***.***"))
-    empty = F.array().cast(T.ArrayType(T.StringType()))
-    left = F.substring_index(text, "::", 1)
-    right = F.substring_index(text, "::", -1)
-    left_groups = F.when(left == "", empty).otherwise(F.split(left, ":"))
-    right_groups = F.when(right == "", empty).otherwise(F.split(right, ":"))
-    zeros = F.array_repeat(F.lit("0"), F.lit(8) - F.size(left_groups) - F.size(right_groups))
-    groups = F.when(
-        text.contains("::"), F.concat(left_groups, zeros, right_groups)
-    ).otherwise(F.split(text, ":"))
-    v6 = F.concat(F.array_join(F.slice(groups, 1, 3), ":"), F.lit(":****:****:****:****:****"))
-    return (
-        F.when(text.rlike(f"^{IPV4_REGEX}$"), v4)
-        .when(text.rlike(f"^{IPV6_REGEX}$"), v6)
-        .when(_col(col).isNotNull(), F.lit("***"))
-    )
+    return _finish_ip(_col(col), _trimmed(col))
 
 
 def redact(col: Column | str, value: str | None = None, data_type: T.DataType | str | None = None) -> Column:
@@ -211,6 +251,28 @@ class HmacKey:
         return f"HmacKey(fingerprint={self.fingerprint!r})"
 
 
+def _pads_frame(spark: SparkSession, ipad: bytearray, opad: bytearray) -> DataFrame:
+    """A one-row DataFrame of the two pad blocks, held by the JVM (a ``LocalRelation``).
+
+    ``spark.createDataFrame`` of Python rows would be a Python RDD: evaluating the scalar
+    subquery would then start a Spark job and a Python worker on every run (~0.3 s). Spark
+    Connect sessions (no JVM handle) take that path anyway.
+    """
+    schema = T.StructType([T.StructField("ipad", T.BinaryType()), T.StructField("opad", T.BinaryType())])
+    jspark = getattr(spark, "_jsparkSession", None)
+    if jspark is None:
+        return spark.createDataFrame([(ipad, opad)], schema)
+    from pyspark.sql import DataFrame as _DataFrame
+
+    jvm: Any = spark.sparkContext._jvm
+    gateway: Any = spark.sparkContext._gateway
+    values = gateway.new_array(jvm.java.lang.Object, 2)
+    values[0], values[1] = ipad, opad
+    rows = jvm.java.util.ArrayList()
+    rows.add(jvm.org.apache.spark.sql.RowFactory.create(values))
+    return _DataFrame(jspark.createDataFrame(rows, jspark.parseDataType(schema.json())), spark)
+
+
 def hmac_key(spark: SparkSession, key: bytes, fingerprint: str = "") -> HmacKey:
     """Prepare ``key`` for :func:`hmac_sha256`.
 
@@ -224,7 +286,7 @@ def hmac_key(spark: SparkSession, key: bytes, fingerprint: str = "") -> HmacKey:
     block = block.ljust(64, b"\0")
     ipad = bytearray(b ^ 0x36 for b in block)
     opad = bytearray(b ^ 0x5C for b in block)
-    pads = spark.createDataFrame([(ipad, opad)], "ipad binary, opad binary")
+    pads = _pads_frame(spark, ipad, opad)
     if hasattr(pads, "scalar"):  # pyspark >= 4.0
         ipad_col, opad_col = pads.select("ipad").scalar(), pads.select("opad").scalar()
     else:  # Spark 3.5 (e.g. EMR 7): the same scalar subquery through a temporary view
@@ -285,22 +347,65 @@ def strategy_column(
     return STRATEGY_FUNCTIONS[strategy](col, **params)
 
 
+def _staged_email(col: Column, helper: Column, keep_chars: int = 1) -> Column:
+    _check_keep_chars(keep_chars)
+    return _finish_email(col, helper, keep_chars)
+
+
+def _staged_phone(col: Column, helper: Column, min_digits: int = 10) -> Column:
+    _check_min_digits(min_digits)
+    return _finish_phone(col, helper, min_digits)
+
+
+#: strategy -> (helper over the input column, finisher(column, helper, **params)); the same
+#: pieces the public functions are made of, used by apply_policy() in two projections.
+_STAGED: dict[str, tuple[Any, Any]] = {
+    "email": (_trimmed, _staged_email),
+    "phone": (_digits, _staged_phone),
+    "ssn": (_trimmed, _finish_ssn),
+    "name": (_trimmed, _finish_name),
+    "ip": (_trimmed, _finish_ip),
+}
+
+
+def _helper_prefix(columns: list[str]) -> str:
+    taken = {c.casefold() for c in columns}
+    prefix = "__lakeops_mask_"
+    while any(c.startswith(prefix) for c in taken):
+        prefix = f"_{prefix}"
+    return prefix
+
+
 def apply_policy(df: DataFrame, policy: Any, key: HmacKey | None = None) -> DataFrame:
-    """Apply a :class:`~spark_apps.pii_policy.PiiPolicy` to ``df``: one ``select`` of native
-    expressions, columns in their input order and with their input names.
+    """Apply a :class:`~spark_apps.pii_policy.PiiPolicy` to ``df``: native expressions only,
+    columns in their input order and with their input names.
+
+    The per-row work each strategy needs several times (the trimmed text, the digits) is
+    computed once, in a first projection of helper columns that the second one drops.
 
     :raises spark_apps.pii_policy.PolicyError: the policy does not fit the columns (missing
         column, or an unlisted column in strict mode).
     """
     policy.check_columns(df.columns)
     fields = {f.name: f.dataType for f in df.schema.fields}
+    rules = {name: policy.rule_for(name) for name in df.columns}
+    prefix = _helper_prefix(df.columns)
+    helpers: dict[str, str] = {}
+    helper_cols = []
+    for name, rule in rules.items():
+        if rule is not None and rule.strategy in _STAGED:
+            helpers[name] = f"{prefix}{len(helpers)}"
+            helper_cols.append(_STAGED[rule.strategy][0](df[name]).alias(helpers[name]))
+    staged = df.select(*[df[name] for name in df.columns], *helper_cols) if helper_cols else df
     out = []
-    for name in df.columns:
-        rule = policy.rule_for(name)
-        column = df[name]
+    for name, rule in rules.items():
+        column = staged[name]
         if rule is None or rule.strategy == "keep":
             out.append(column)
-            continue
-        expr = strategy_column(rule.strategy, column, rule.params, data_type=fields[name], key=key)
-        out.append(expr.alias(name))
-    return df.select(*out)
+        elif name in helpers:
+            finish = _STAGED[rule.strategy][1]
+            out.append(finish(column, staged[helpers[name]], **rule.params).alias(name))
+        else:
+            expr = strategy_column(rule.strategy, column, rule.params, data_type=fields[name], key=key)
+            out.append(expr.alias(name))
+    return staged.select(*out)

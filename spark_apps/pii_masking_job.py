@@ -260,10 +260,12 @@ def run(spark: SparkSession, options: JobOptions, key: bytes | None = None) -> d
     else:
         guard = leak_guard.GuardResult(status="skipped", columns_scanned=[], patterns=[])
 
-    # one pass: count in and out while writing
-    obs_in, obs_out = Observation("lakeops_pii_in"), Observation("lakeops_pii_out")
-    observed_source = source.observe(obs_in, F.count(F.lit(1)).alias("rows"))
-    out = _add_columns(masking.apply_policy(observed_source, policy, hkey), options)
+    # one pass: count the rows (and collect the partitions) while writing. Masking maps every
+    # input row to exactly one output row, so one count serves as rows_in and rows_out: a second
+    # observation under the masking projection would split its whole-stage-codegen pipeline and
+    # copy every input row once more.
+    obs_out = Observation("lakeops_pii_out")
+    out = masked
     metrics = [F.count(F.lit(1)).alias("rows")]
     if options.partition_by:
         folders = [
@@ -279,8 +281,8 @@ def run(spark: SparkSession, options: JobOptions, key: bytes | None = None) -> d
         writer = writer.partitionBy(*options.partition_by)
     writer.parquet(options.output_path)
 
-    rows_in = int(obs_in.get.get("rows", 0))
     out_metrics = obs_out.get
+    rows_in = int(out_metrics.get("rows", 0))
     partitions = list(out_metrics.get("partitions") or []) if options.partition_by else []
     masked_by_strategy: dict[str, list[str]] = {}
     for column, strategy in policy.masked_columns.items():

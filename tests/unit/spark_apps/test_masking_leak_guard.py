@@ -65,6 +65,14 @@ def test_unmasked_email_column_is_reported_by_name_not_value(spark):
     assert "user" not in message
 
 
+def test_repeated_values_count_once_per_row(spark):
+    rows = [("jane@example.com", "same note")] * 25 + [(f"id-{i}", "same note") for i in range(15)]
+    df = spark.createDataFrame(rows, "contact string, notes string")
+    result = scan(df, ["contact", "notes"], sample_rows=1000)
+    assert result.sampled_rows == 40
+    assert result.findings == [{"column": "contact", "pattern": "email", "rows": 25}]
+
+
 def test_phone_hidden_in_free_text(spark):
     rows = [("ok",), ("ping me on 555-867-5309 after 6",), ("fine",)]
     result = scan(spark.createDataFrame(rows, "comment string"), ["comment"])

@@ -78,6 +78,9 @@ CASES = {
         ("fe80::1", "fe80:0:0:****:****:****:****:****"),
         ("1:2::3:4:5:6:7", "1:2:0:****:****:****:****:****"),
         ("::1", "0:0:0:****:****:****:****:****"),
+        ("  10.1.2.3 ", "10.1.***.***"),
+        ("FE80::1", "fe80:0:0:****:****:****:****:****"),
+        ("2001:DB8:0:0:0:0:0:1", "2001:db8:0:****:****:****:****:****"),
         ("256.1.1.1", "***"),
         ("192.168.001.001", "***"),
         ("1.2.3", "***"),
@@ -227,6 +230,47 @@ def test_apply_policy_keeps_order_names_and_types(spark):
     assert row.id == 1
     assert row.email == hmac.new(KEY, b"jane@example.com", hashlib.sha256).hexdigest()
     assert (row.phone, row.ip, row.amount) == ("***-***-4567", "10.1.***.***", None)
+
+
+def test_apply_policy_equals_the_strategy_functions(spark):
+    """apply_policy() computes the helpers (trimmed text, digits) in a first projection: same
+    output as the single-expression public functions, parameters included."""
+    values = sorted({v for cases in CASES.values() for v, _ in cases if v is not None})
+    names = ["e", "e3", "p", "p7", "s", "n", "i"]
+    df = spark.createDataFrame([(v,) * len(names) for v in [*values, None]], ", ".join(f"{n} string" for n in names))
+    policy = parse_policy({"columns": {
+        "e": "email", "e3": {"strategy": "email", "keep_chars": 3}, "p": "phone",
+        "p7": {"strategy": "phone", "min_digits": 7}, "s": "ssn", "n": "name", "i": "ip",
+    }})
+    staged = M.apply_policy(df, policy)
+    assert staged.columns == names
+    direct = df.select(
+        M.mask_email("e").alias("e"), M.mask_email("e3", keep_chars=3).alias("e3"), M.mask_phone("p").alias("p"),
+        M.mask_phone("p7", min_digits=7).alias("p7"), M.mask_ssn("s").alias("s"), M.mask_name("n").alias("n"),
+        M.mask_ip("i").alias("i"),
+    )
+    assert staged.exceptAll(direct).count() == 0
+    assert direct.exceptAll(staged).count() == 0
+    assert staged.count() == len(values) + 1
+
+
+def test_apply_policy_runs_each_costly_helper_once(spark):
+    df = spark.createDataFrame([("555-123-4567", " 10.0.0.1 ")], "phone string, ip string")
+    out = M.apply_policy(df, parse_policy({"columns": {"phone": "phone", "ip": "ip"}}))
+    plan = out._jdf.queryExecution().optimizedPlan().toString()
+    assert plan.count("regexp_replace(") == 1
+    assert plan.count("trim(") == 1
+    assert [tuple(r) for r in out.collect()] == [("***-***-4567", "10.0.***.***")]
+
+
+def test_hmac_key_needs_no_python_worker(spark):
+    hkey = M.hmac_key(spark, KEY)
+    df = spark.createDataFrame([("a@b.com",)], "v string")
+    out = df.select(M.hmac_sha256(df["v"], hkey).alias("h"))
+    assert out.collect()[0].h == hmac.new(KEY, b"a@b.com", hashlib.sha256).hexdigest()
+    plan = out._jdf.queryExecution().executedPlan().toString()
+    assert "LocalTableScan" in plan  # the pads are held by the JVM, not a Python RDD
+    assert "ExistingRDD" not in plan.replace("Scan ExistingRDD[v", "")
 
 
 def test_apply_policy_hmac_of_a_number_hashes_its_text(spark):
