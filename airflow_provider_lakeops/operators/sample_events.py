@@ -71,6 +71,9 @@ class GenerateSampleEventsOperator(BaseOperator):
 
         if not str(self.output_path).strip():
             raise ValueError("output_path is empty: give the landing folder")
+        if "://" in str(self.output_path):
+            raise ValueError(f"output_path must be a local folder, got {self.output_path!r}: the generator "
+                             "writes local files (land them, then copy to object storage with a transfer operator)")
         rows = self._as_int("rows", self.rows)
         seed = self._as_int("seed", self.seed)
         clean = str(self.clean).lower() in {"true", "1", "yes"}
