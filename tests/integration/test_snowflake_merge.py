@@ -15,25 +15,11 @@ from airflow_provider_lakeops.exceptions import MergeError, SchemaEvolutionError
 from airflow_provider_lakeops.operators import _merge_sql as msql
 from airflow_provider_lakeops.operators._snowflake_identifiers import TableName
 from airflow_provider_lakeops.operators.snowflake import SnowflakeMergeOperator
+from tests.integration._snowflake import q
 
 pytestmark = pytest.mark.integration
 
 COLS = "customer_id NUMBER(38,0), event_id VARCHAR, amount FLOAT, updated_at TIMESTAMP_NTZ(6)"
-
-
-@pytest.fixture(scope="module")
-def sf(lakeops_stack):
-    from airflow.providers.snowflake.hooks.snowflake import SnowflakeHook
-
-    conn = SnowflakeHook(snowflake_conn_id="snowflake_default").get_conn()
-    yield conn
-    conn.close()
-
-
-def q(sf, sql: str, params: Any = None) -> list[tuple]:
-    cur = sf.cursor()
-    cur.execute(sql, params)
-    return cur.fetchall() if cur.description else []
 
 
 @pytest.fixture

@@ -15,25 +15,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from airflow_provider_lakeops.operators.snowflake import SnowflakeMergeOperator
+from tests.integration._snowflake import q
 
 pytestmark = pytest.mark.integration
 
 BUCKET = "lakeops-lake"
-
-
-@pytest.fixture(scope="module")
-def sf(lakeops_stack):
-    from airflow.providers.snowflake.hooks.snowflake import SnowflakeHook
-
-    conn = SnowflakeHook(snowflake_conn_id="snowflake_default").get_conn()
-    yield conn
-    conn.close()
-
-
-def q(sf, sql: str, params: Any = None) -> list[tuple]:
-    cur = sf.cursor()
-    cur.execute(sql, params)
-    return cur.fetchall() if cur.description else []
 
 
 def ts(day: int, hour: int = 0) -> datetime:
