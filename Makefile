@@ -8,7 +8,8 @@ STAMP := $(VENV)/.install-stamp
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps lock test demo lint bench clean help
+.PHONY: install system-deps jvm-deps lock test demo lint bench clean help
+JVM_STAMP := build/jvm/.stamp
 
 help:
 	@echo "make demo    - run the daily pipeline end to end on the embedded local stack"
@@ -27,26 +28,32 @@ $(STAMP): requirements.lock pyproject.toml $(wildcard dbt/models/*/*.sql dbt/mod
 	$(BIN)/python -m airflow_provider_lakeops.dbt parse --project-dir dbt
 	@touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) $(JVM_STAMP)
 
-# Debian's Chromium renders the lineage page in a test. Installed when missing and apt-get is usable
-# (root); otherwise that test skips with the reason (and fails under CI=true).
+# Debian packages the local stack runs: MariaDB and PostgreSQL (own servers, own ports, started by
+# the stack; never the system services), Chromium (renders the lineage page in a test). Installed when
+# missing and apt-get is usable (root); otherwise the tests that need them skip with the reason (and
+# fail under CI=true). infra/apt-install keeps the package's own service from starting.
 system-deps:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing Debian's chromium (headless page rendering in tests)"; \
-	    export DEBIAN_FRONTEND=noninteractive; \
-	    apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 || \
-	      { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends chromium >/dev/null; }; \
-	  else echo "warning: chromium is missing and apt-get is not usable; the lineage rendering test will skip"; fi; }
+	@bash infra/apt-install mariadbd:mariadb-server initdb:postgresql chromium:chromium
+
+# The JVM servers' jars from Maven Central (infra/jvm/pom.xml): Kafka + Connect, the Debezium
+# plugins, Spark's Kafka source. Maven caches them in ~/.m2; build/jvm is refreshed when the poms change.
+$(JVM_STAMP): $(wildcard infra/jvm/pom.xml infra/jvm/*/pom.xml)
+	@command -v mvn >/dev/null || { echo "mvn is missing: install Maven (apt-get install maven)"; exit 1; }
+	rm -rf build/jvm
+	mvn -q -B -f infra/jvm/pom.xml dependency:copy-dependencies
+	@touch $(JVM_STAMP)
+
+jvm-deps: $(JVM_STAMP)
 
 lock:
 	$(BIN)/uv pip compile requirements.in --override overrides.txt -o requirements.lock --python-version 3.11
 
-test: $(STAMP) system-deps
+test: $(STAMP) $(JVM_STAMP) system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-demo: $(STAMP)
+demo: $(STAMP) $(JVM_STAMP) system-deps
 	$(BIN)/python -m airflow_provider_lakeops.testing.demo
 
 lint: $(STAMP)

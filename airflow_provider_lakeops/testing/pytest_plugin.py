@@ -7,6 +7,14 @@ Fixtures (all session-scoped unless said otherwise):
     ``lakeops_pii_key``) are set as ``AIRFLOW_CONN_*`` variables for the whole session.
 ``lakeops_spark_cluster``
     a Spark standalone master + worker; adds the ``spark_cluster`` connection.
+``lakeops_cdc``
+    the real CDC servers: a Kafka broker (KRaft), a Kafka Connect worker with the Debezium plugins,
+    MariaDB (binary log) and PostgreSQL (``wal_level=logical``); exports ``kafka_default``,
+    ``kafka_connect_default``, ``postgres_default`` / ``postgres_cdc``, ``mysql_default`` /
+    ``mysql_cdc`` and ``LAKEOPS_SPARK_KAFKA_JARS`` for the session. Needs ``make jvm-deps`` and
+    ``make system-deps``; where they are missing the tests skip with the reason (fail under CI=true).
+``lakeops_databases``
+    MariaDB and PostgreSQL only (no JVM), with the same connections.
 ``lakeops_airflow_db``
     migrates the metadata DB of the current ``AIRFLOW_HOME`` once (needed by ``dag.test()``).
 ``lakeops_lineage`` (function-scoped)
@@ -26,7 +34,8 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_lakeops.testing.lineage import LineageLog
-from airflow_provider_lakeops.testing.stack import LocalStack, migrate_airflow_db
+from airflow_provider_lakeops.testing.services import on_ci
+from airflow_provider_lakeops.testing.stack import LocalStack, StackError, migrate_airflow_db
 
 
 def _stack_home(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
@@ -72,6 +81,45 @@ def lakeops_spark_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             yield stack
         finally:
             _restore(saved)
+
+
+def _servers_stack(home: Path, **servers: bool) -> Iterator[LocalStack]:
+    stack = LocalStack(home, moto=False, snowflake=False, **servers)
+    try:
+        stack.start()
+    except StackError as exc:
+        message = f"the local stack's CDC servers could not start: {exc}"
+        if on_ci():
+            pytest.fail(f"{message}\nCI=true requires them", pytrace=False)
+        pytest.skip(message)
+    try:
+        saved = _export(stack.env())
+        try:
+            yield stack
+        finally:
+            _restore(saved)
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="session")
+def lakeops_cdc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """Kafka + Kafka Connect (Debezium) + MariaDB + PostgreSQL, real servers, for the session."""
+    yield from _servers_stack(_stack_home(tmp_path_factory, "cdc"), kafka_connect=True, mariadb=True,
+                              postgres=True)
+
+
+@pytest.fixture(scope="session")
+def lakeops_databases(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[LocalStack]:
+    """MariaDB + PostgreSQL for the session (the CDC stack's, when a test of the session uses it)."""
+    if _wants_cdc(request):  # one set of servers per session
+        yield request.getfixturevalue("lakeops_cdc")
+        return
+    yield from _servers_stack(_stack_home(tmp_path_factory, "databases"), mariadb=True, postgres=True)
+
+
+def _wants_cdc(request: pytest.FixtureRequest) -> bool:
+    return any("lakeops_cdc" in getattr(item, "fixturenames", ()) for item in request.session.items)
 
 
 @pytest.fixture(scope="session")

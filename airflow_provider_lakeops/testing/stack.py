@@ -7,6 +7,9 @@ The stack stands in for the cloud on a laptop or a CI runner:
   (which always speaks https) reaches it unchanged;
 * optionally a **Spark standalone cluster** (a master and a worker launched with the pyspark
   package's own ``bin/spark-class``);
+* optionally the **CDC servers**, real ones: a Kafka broker (KRaft), a Kafka Connect worker with
+  Debezium on its plugin path (jars from ``make jvm-deps``), and MariaDB and PostgreSQL from
+  Debian's packages, each with its own data folder and port (see ``_servers.py``);
 * an **Airflow home** with a SQLite metadata DB and the OpenLineage file transport.
 
 Every server runs as a child process in its own process group, started with
@@ -22,13 +25,10 @@ Example::
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -36,7 +36,17 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
+
+from airflow_provider_lakeops.testing import _servers
+from airflow_provider_lakeops.testing._process import (
+    Child,
+    StackError,
+    free_port,
+    http_ok,
+    port_is_free,
+    wait_until,
+)
 
 __all__ = ["LocalStack", "StackError", "airflow_env", "free_port", "lineage_transport", "migrate_airflow_db"]
 
@@ -46,36 +56,6 @@ LOCAL_ACCOUNT_ID = "123456789012"  # moto's default account
 LAKE_BUCKET = "lakeops-lake"
 SNOWFLAKE_DATABASE = "LAKEOPS"
 SNOWFLAKE_SCHEMA = "PUBLIC"
-
-
-class StackError(RuntimeError):
-    """A local-stack server could not be started; the message says which one and why."""
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """Return a TCP port that is free on ``host`` right now."""
-    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def _port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-        return True
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Ask the kernel to SIGTERM this child when its parent dies (Linux only)."""
-    os.setsid()
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        with contextlib.suppress(Exception):
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _bin_dir() -> str:
@@ -89,89 +69,6 @@ def _spark_home() -> str:
     if spec is None or not spec.submodule_search_locations:
         raise StackError("pyspark is not installed: install the 'testing' extra to start a Spark cluster")
     return str(Path(next(iter(spec.submodule_search_locations))))
-
-
-class _Child:
-    """One server process with its log file."""
-
-    def __init__(self, name: str, argv: list[str], log_path: Path, env: dict[str, str] | None = None):
-        self.name = name
-        self.argv = argv
-        self.log_path = log_path
-        self.env = env
-        self.proc: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
-
-    def start(self) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.log_path, "ab")
-        try:
-            self.proc = subprocess.Popen(
-                self.argv,
-                stdout=self._log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=self.env,
-                preexec_fn=_die_with_parent,
-            )
-        except OSError as exc:
-            self._log.close()
-            raise StackError(f"{self.name}: could not run {self.argv[0]!r}: {exc}") from exc
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def log_tail(self, lines: int = 15) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def stop(self, timeout: float = 10.0) -> None:
-        proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=timeout)
-        elif proc is not None:
-            # the leader exited: make sure nothing of its group survives (the JVM forks)
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-
-def _wait_until(
-    child: _Child, probe: Any, what: str, timeout: float, interval: float = 0.2
-) -> None:
-    deadline = time.monotonic() + timeout
-    last_error = ""
-    while time.monotonic() < deadline:
-        if not child.alive():
-            raise StackError(
-                f"{child.name} exited during start-up (log: {child.log_path}):\n{child.log_tail()}"
-            )
-        try:
-            if probe():
-                return
-        except Exception as exc:  # the probe fails until the server answers
-            last_error = repr(exc)
-        time.sleep(interval)
-    raise StackError(
-        f"{child.name} did not answer {what} within {timeout:.0f} s (last error: {last_error}); "
-        f"log: {child.log_path}\n{child.log_tail()}"
-    )
-
-
-def _http_ok(url: str, context: Any = None) -> bool:
-    with urllib.request.urlopen(url, timeout=2, context=context) as resp:
-        return bool(200 <= resp.status < 500)
 
 
 def lineage_transport(events_file: Path, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -250,6 +147,12 @@ class LocalStack:
     :param moto: start the moto server.
     :param snowflake: start the fakesnow server over TLS.
     :param spark_cluster: start a Spark standalone master and worker.
+    :param kafka: start a Kafka broker (KRaft, single node).
+    :param kafka_connect: start a Kafka Connect worker (distributed mode) with the Debezium plugins;
+        implies ``kafka``.
+    :param mariadb: start MariaDB with a binary log (the MySQL-protocol CDC source).
+    :param postgres: start PostgreSQL with ``wal_level=logical`` (GX SQL source, Debezium ``pgoutput``).
+    :param jvm_dir: where ``make jvm-deps`` put the jars (default ``$LAKEOPS_JVM_DIR`` or ``./build/jvm``).
     :param start_timeout: seconds to wait for each server to answer.
     """
 
@@ -260,18 +163,33 @@ class LocalStack:
         moto: bool = True,
         snowflake: bool = True,
         spark_cluster: bool = False,
+        kafka: bool = False,
+        kafka_connect: bool = False,
+        mariadb: bool = False,
+        postgres: bool = False,
+        jvm_dir: str | os.PathLike[str] | None = None,
         start_timeout: float = 60.0,
     ) -> None:
         self.home = Path(home)
         self.want_moto = moto
         self.want_snowflake = snowflake
         self.want_spark_cluster = spark_cluster
+        self.want_kafka = kafka or kafka_connect
+        self.want_kafka_connect = kafka_connect
+        self.want_mariadb = mariadb
+        self.want_postgres = postgres
+        self.jvm_dir_arg = jvm_dir
         self.start_timeout = start_timeout
+        self.kafka_bootstrap: str | None = None
+        self.kafka_connect_url: str | None = None
+        self.mariadb: _servers.DatabaseServer | None = None
+        self.postgres: _servers.DatabaseServer | None = None
+        self.start_seconds: dict[str, float] = {}
         self.moto_port: int | None = None
         self.snowflake_port: int | None = None
         self.spark_master_port: int | None = None
         self.spark_master_ui_port: int | None = None
-        self._children: list[_Child] = []
+        self._children: list[Child] = []
 
     # ------------------------------------------------------------------ paths
     @property
@@ -327,7 +245,22 @@ class LocalStack:
             if self.want_snowflake:
                 self._start_fakesnow()
             if self.want_spark_cluster:
-                self._start_spark_cluster()
+                self._timed("spark", self._start_spark_cluster)
+            if self.want_mariadb:
+                self.mariadb = self._timed("mariadb", lambda: _servers.start_mariadb(
+                    self._spawn, self._server_dir("mariadb"), self.start_timeout))
+            if self.want_postgres:
+                self.postgres = self._timed("postgres", lambda: _servers.start_postgres(
+                    self._spawn, self._server_dir("postgres"), self.start_timeout))
+            if self.want_kafka:
+                jars = _servers.jvm_dir(self.jvm_dir_arg)
+                self.kafka_bootstrap = self._timed("kafka", lambda: _servers.start_kafka(
+                    self._spawn, self._server_dir("kafka"), jars, max(self.start_timeout, 90)))
+                if self.want_kafka_connect:
+                    bootstrap = self.kafka_bootstrap
+                    self.kafka_connect_url = self._timed("kafka_connect", lambda: _servers.start_connect(
+                        self._spawn, self._server_dir("kafka-connect"), jars, bootstrap,
+                        max(self.start_timeout, 180)))
         except BaseException:
             self.stop()
             raise
@@ -338,16 +271,30 @@ class LocalStack:
         while self._children:
             self._children.pop().stop()
         self.moto_port = self.snowflake_port = self.spark_master_port = None
+        self.kafka_bootstrap = self.kafka_connect_url = None
+        self.mariadb = self.postgres = None
+        _servers.remove_cluster_dir(self._server_dir("postgres"))
 
-    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> _Child:
-        child = _Child(name, argv, self.home / "logs" / f"{name}.log", env)
+    def _server_dir(self, name: str) -> Path:
+        """The data folder of one server (emptied at each start: the stack's servers start fresh)."""
+        return self.home.resolve() / "servers" / name
+
+    def _timed(self, name: str, start: Any) -> Any:
+        began = time.monotonic()
+        result = start()
+        self.start_seconds[name] = round(time.monotonic() - began, 1)
+        return result
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None, *,
+               user: tuple[int, int] | None = None) -> Child:
+        child = Child(name, argv, self.home / "logs" / f"{name}.log", env, user=user)
         child.start()
         self._children.append(child)
         return child
 
     @staticmethod
     def _pick_port(port: int | None = None) -> int:
-        if port is not None and not _port_is_free(port):
+        if port is not None and not port_is_free(port):
             raise StackError(f"port {port} on 127.0.0.1 is already in use")
         return port or free_port()
 
@@ -357,7 +304,7 @@ class LocalStack:
         child = self._spawn(
             "moto", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
         )
-        _wait_until(child, lambda: _http_ok(f"http://127.0.0.1:{port}/moto-api/data.json"), "HTTP",
+        wait_until(child, lambda: http_ok(f"http://127.0.0.1:{port}/moto-api/data.json"), "HTTP",
                     self.start_timeout)
         self.moto_port = port
         self._create_alerts_topic()
@@ -415,11 +362,11 @@ class LocalStack:
         # any HTTP answer (fakesnow has no health route) means the TLS server is up
         def probe() -> bool:
             try:
-                return _http_ok(f"https://localhost:{port}/", context)
+                return http_ok(f"https://localhost:{port}/", context)
             except urllib.error.HTTPError:
                 return True
 
-        _wait_until(child, probe, "TLS", self.start_timeout)
+        wait_until(child, probe, "TLS", self.start_timeout)
         self.snowflake_port = port
 
     # --------------------------------------------------------------- spark
@@ -436,7 +383,7 @@ class LocalStack:
              "--port", str(master_port), "--webui-port", str(ui_port)],
             env,
         )
-        _wait_until(master, lambda: _http_ok(f"http://127.0.0.1:{ui_port}/json/"), "HTTP", 90)
+        wait_until(master, lambda: http_ok(f"http://127.0.0.1:{ui_port}/json/"), "HTTP", 90)
         worker = self._spawn(
             "spark-worker",
             [str(spark_class), "org.apache.spark.deploy.worker.Worker",
@@ -450,7 +397,7 @@ class LocalStack:
                 state = json.load(resp)
             return any(w.get("state") == "ALIVE" for w in state.get("workers", []))
 
-        _wait_until(worker, worker_alive, "worker registration", 90)
+        wait_until(worker, worker_alive, "worker registration", 90)
         self.spark_master_port, self.spark_master_ui_port = master_port, ui_port
 
     def _spark_env(self, spark_home: str | None = None) -> dict[str, str]:
@@ -462,6 +409,14 @@ class LocalStack:
             "SPARK_LOCAL_DIRS": str(self.home.resolve() / "spark-tmp"),
             "SPARK_WORKER_DIR": str(self.home.resolve() / "spark-work"),
         }
+
+    def spark_kafka_jars(self) -> list[str]:
+        """The jars of Spark's Kafka source (``spark.jars``), as ``make jvm-deps`` copied them."""
+        folder = _servers.jvm_dir(self.jvm_dir_arg) / "spark-kafka"
+        jars = sorted(str(p) for p in folder.glob("*.jar"))
+        if not jars:
+            raise StackError(f"no jars in {folder}: run 'make jvm-deps'")
+        return jars
 
     # ---------------------------------------------------------- connections
     def connections(self) -> dict[str, dict[str, Any]]:
@@ -497,6 +452,23 @@ class LocalStack:
                     "session_parameters": {"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False},
                 },
             }
+        if self.kafka_bootstrap is not None:
+            conns["kafka_default"] = {"conn_type": "kafka", "extra": {"bootstrap.servers": self.kafka_bootstrap}}
+        if self.kafka_connect_url is not None:
+            port = int(self.kafka_connect_url.rsplit(":", 1)[1])
+            conns["kafka_connect_default"] = {"conn_type": "kafka_connect", "host": "127.0.0.1", "port": port,
+                                              "schema": "http"}
+        if self.mariadb is not None:
+            db = self.mariadb
+            mysql = {"conn_type": "mysql", "host": db.host, "port": db.port,
+                     "extra": {"client": "mysql-connector-python"}}
+            conns["mysql_cdc"] = {**mysql, "login": db.cdc_user, "password": db.cdc_password}
+            conns["mysql_default"] = {**mysql, "login": db.admin_user, "password": db.admin_password}
+        if self.postgres is not None:
+            db = self.postgres
+            pg = {"conn_type": "postgres", "host": db.host, "port": db.port, "schema": "postgres"}
+            conns["postgres_default"] = {**pg, "login": db.admin_user, "password": db.admin_password}
+            conns["postgres_cdc"] = {**pg, "login": db.cdc_user, "password": db.cdc_password}
         if self.spark_master_port is not None:
             conns["spark_cluster"] = {
                 "conn_type": "spark",
@@ -514,6 +486,9 @@ class LocalStack:
         if self.moto_port is not None:
             env["LAKEOPS_ALERTS_TOPIC_ARN"] = self.alerts_topic_arn
         env["LAKEOPS_HOME"] = str(self.home.resolve())
+        if self.kafka_bootstrap is not None:
+            env["LAKEOPS_KAFKA_BOOTSTRAP"] = self.kafka_bootstrap
+            env["LAKEOPS_SPARK_KAFKA_JARS"] = ",".join(self.spark_kafka_jars())
         bin_dir = _bin_dir()
         path = os.environ.get("PATH", "")
         if bin_dir not in path.split(os.pathsep):

@@ -13,7 +13,7 @@ import pytest
 
 from airflow_provider_lakeops.operators.great_expectations import GXValidateOperator
 from airflow_provider_lakeops.sample_data import write_events
-from airflow_provider_lakeops.testing.services import on_ci, require_tcp
+from airflow_provider_lakeops.testing.services import on_ci
 
 pytestmark = pytest.mark.integration
 
@@ -171,8 +171,9 @@ def test_sqlite_missing_table_is_a_clear_error(sqlite_conn):
 
 # ------------------------------------------------------------------ PostgreSQL
 @pytest.mark.services
-def test_postgres_table(monkeypatch):
-    require_tcp("127.0.0.1", 5432, "PostgreSQL")
+def test_postgres_table(monkeypatch, lakeops_databases):
+    """The stack's own PostgreSQL (own cluster, own port): nothing on the machine is assumed."""
+    pg = lakeops_databases.postgres
     import importlib.util
 
     if not any(importlib.util.find_spec(m) for m in ("psycopg2", "psycopg")):
@@ -182,7 +183,8 @@ def test_postgres_table(monkeypatch):
         pytest.skip(message)
     import sqlalchemy as sa
 
-    url = "postgresql://postgres@127.0.0.1:5432/postgres"
+    url = sa.engine.URL.create("postgresql", username=pg.admin_user, password=pg.admin_password,
+                               host=pg.host, port=pg.port, database="postgres")
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         conn.execute(sa.text("DROP TABLE IF EXISTS public.gx_events"))
@@ -191,13 +193,15 @@ def test_postgres_table(monkeypatch):
         conn.execute(sa.text("INSERT INTO public.gx_events VALUES (:a, :b, :c, :d)"),
                      [dict(zip("abcd", row, strict=True)) for row in ROWS])
     monkeypatch.setenv("AIRFLOW_CONN_GX_POSTGRES", json.dumps(
-        {"conn_type": "postgres", "host": "127.0.0.1", "port": 5432, "login": "postgres", "schema": "postgres"}))
+        {"conn_type": "postgres", "host": pg.host, "port": pg.port, "login": pg.admin_user,
+         "password": pg.admin_password, "schema": "postgres"}))
     try:
         op = GXValidateOperator(task_id="pg_gate", conn_id="gx_postgres", table="public.gx_events",
                                 expectations=SQL_EXPECTATIONS, suite_name="pg_events", on_failure="warn")
         summary, _ = run(op)
         dataset = assert_sql_outcome(summary, op)
-        assert (dataset.namespace, dataset.name) == ("postgres://127.0.0.1:5432", "postgres.public.gx_events")
+        assert (dataset.namespace, dataset.name) == (f"postgres://127.0.0.1:{pg.port}", "postgres.public.gx_events")
+        assert pg.admin_password not in json.dumps(summary)
     finally:
         with engine.begin() as conn:
             conn.execute(sa.text("DROP TABLE IF EXISTS public.gx_events"))
