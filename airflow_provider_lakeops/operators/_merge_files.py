@@ -58,12 +58,35 @@ def _is_data_file(name: str) -> bool:
     return name.endswith(".parquet") and not name.startswith(("_", "."))
 
 
+def _hidden(part: str) -> bool:
+    return part.startswith(("_", "."))
+
+
+def _partition_values(relative: Path) -> dict[str, str] | None:
+    """``{column: value}`` of the ``column=value`` folders of a file's relative path; ``None`` when a
+    folder is hidden (``_*``/``.*``, e.g. ``_spark_metadata``) or is not a ``column=value`` folder."""
+    from urllib.parse import unquote
+
+    values: dict[str, str] = {}
+    for part in relative.parts[:-1]:
+        if _hidden(part) or "=" not in part:
+            return None
+        column, _, value = part.partition("=")
+        values[unquote(column)] = unquote(value)
+    return values
+
+
 def collect_parquet(location: str, dest: Path, aws_conn_id: str | None, log: Any) -> list[Path]:
     """Local paths (in ``dest``) of the Parquet files at ``location``; empty when it holds none.
 
-    :param location: a file, a folder (its ``*.parquet`` files, not recursive, hidden ``_*``/``.*``
-        skipped) or ``s3://bucket/prefix/`` (the same rules under the prefix).
+    :param location: a file, a folder or ``s3://bucket/prefix/``. A folder's ``*.parquet`` files are
+        taken, and those of its Hive-style partition folders (``dt=2025-10-31/``, nested too), whose
+        ``column=value`` pairs become columns of the rows (as strings; ``__HIVE_DEFAULT_PARTITION__``
+        is NULL). Hidden ``_*``/``.*`` files and folders and empty files are skipped; a folder that is
+        neither hidden nor ``column=value`` is refused (it would be silently ignored otherwise).
     :raises FileNotFoundError: a local ``location`` does not exist.
+    :raises ValueError: a non-partition sub-folder holds data files, or a partition column is also a
+        column of the files.
     """
     dest.mkdir(parents=True)
     if location.startswith(("s3://", "s3a://")):
@@ -71,14 +94,42 @@ def collect_parquet(location: str, dest: Path, aws_conn_id: str | None, log: Any
     path = Path(location[len("file://"):] if location.startswith("file://") else location)
     if not path.exists():
         raise FileNotFoundError(f"source_parquet {location!r} does not exist")
-    found = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.is_file() and _is_data_file(p.name))
-    links = []
-    for i, src in enumerate(found):
-        link = dest / f"part-{i:05d}.parquet"
-        link.symlink_to(src.resolve())
-        links.append(link)
-    log.info("Found %s Parquet file(s) in %s", len(links), location)
-    return links
+    if path.is_file():
+        found = [(path, {})]
+    else:
+        found = []
+        for file in sorted(p for p in path.rglob("*.parquet") if p.is_file()):
+            relative = file.relative_to(path)
+            if any(_hidden(part) for part in relative.parts) or file.stat().st_size == 0:
+                continue
+            values = _partition_values(relative)
+            if values is None:
+                raise ValueError(f"source_parquet {location!r}: {relative.parent} is not a column=value partition "
+                                 "folder; point source_parquet at the table's root or at one partition")
+            found.append((file, values))
+    files = [_materialise(src, values, dest / f"part-{i:05d}.parquet") for i, (src, values) in enumerate(found)]
+    partitions = {tuple(sorted(v)) for _, v in found if v}
+    log.info("Found %s Parquet file(s) in %s%s", len(files), location,
+             f" (partition columns {', '.join(sorted({c for p in partitions for c in p}))})" if partitions else "")
+    return files
+
+
+def _materialise(src: Path, partition: dict[str, str], target: Path) -> Path:
+    """Link a plain file; write a partitioned file's rows with its partition columns appended."""
+    if not partition:
+        target.symlink_to(src.resolve())
+        return target
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(src)
+    for column, value in partition.items():
+        if column in table.column_names:
+            raise ValueError(f"partition column {column!r} of {src.parent.name} is also a column of the files")
+        text = None if value == "__HIVE_DEFAULT_PARTITION__" else value
+        table = table.append_column(column, pa.array([text] * table.num_rows, type=pa.string()))
+    pq.write_table(table, target)
+    return target
 
 
 def _download_s3(location: str, dest: Path, aws_conn_id: str | None, log: Any) -> list[Path]:
@@ -91,18 +142,29 @@ def _download_s3(location: str, dest: Path, aws_conn_id: str | None, log: Any) -
     if prefix and not single and not prefix.endswith("/"):
         prefix += "/"  # a folder: never match the sibling 'dt=2025-10-3' of 'dt=2025-10-31'
     client = S3Hook(aws_conn_id=aws_conn_id).get_conn()
-    keys: list[str] = []
+    found: list[tuple[str, dict[str, str]]] = []
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for obj in page.get("Contents", []):
             key = obj["Key"]
-            rest = key[len(prefix):]
-            if (single and key == prefix) or (not single and "/" not in rest and _is_data_file(rest)):
-                keys.append(key)
+            if single:
+                if key == prefix:
+                    found.append((key, {}))
+                continue
+            relative = Path(key[len(prefix):])
+            if not _is_data_file(relative.name) or any(_hidden(p) for p in relative.parts) or not obj.get("Size"):
+                continue
+            values = _partition_values(relative)
+            if values is None:
+                raise ValueError(f"source_parquet {location!r}: {relative.parent} is not a column=value partition "
+                                 "folder; point source_parquet at the table's root or at one partition")
+            found.append((key, values))
     files = []
-    for i, key in enumerate(sorted(keys)):
-        target = dest / f"part-{i:05d}.parquet"
-        client.download_file(bucket, key, str(target))
-        files.append(target)
+    download = dest.parent / "downloads"
+    download.mkdir(exist_ok=True)
+    for i, (key, values) in enumerate(sorted(found)):
+        raw = download / f"object-{i:05d}.parquet"
+        client.download_file(bucket, key, str(raw))
+        files.append(_materialise(raw, values, dest / f"part-{i:05d}.parquet"))
     log.info("Downloaded %s Parquet file(s) from s3://%s/%s", len(files), bucket, prefix)
     return files
 

@@ -115,8 +115,9 @@ class SnowflakeMergeOperator(BaseOperator):
     :param source_table: a table or view to merge from (templated).
     :param source_sql: a ``SELECT`` (or ``WITH``) query to merge from; ``.sql`` files allowed (templated).
     :param source_parquet: a local Parquet file or folder, or ``s3://bucket/prefix/``; the files
-        (``*.parquet``, not ``_*``/``.*``, not recursive) are staged to a transient table with
-        ``PUT`` + ``COPY INTO`` (templated).
+        (``*.parquet``, not ``_*``/``.*``, not empty) are staged to a transient table with
+        ``PUT`` + ``COPY INTO`` (templated). Hive-style partition folders (``dt=.../``) are read
+        too, their values as (string) columns.
     :param mode: ``merge`` (upsert + CDC deletes), ``append`` (insert keys the target lacks) or
         ``overwrite`` (replace the contents in one transaction).
     :param update_columns: target columns a match may update (default: every non-key column the source has).
@@ -134,6 +135,9 @@ class SnowflakeMergeOperator(BaseOperator):
     :param add_new_columns: add source columns the target lacks (``ALTER TABLE ... ADD COLUMN``)
         instead of failing.
     :param create_target_if_missing: create the target from the source's columns and types.
+    :param require_data: fail when ``source_parquet`` holds no data file (the default: a folder that
+        should hold a batch but is empty is a broken upstream, not a quiet success); ``False`` when an
+        empty batch is expected.
     :param snowflake_conn_id: the Snowflake connection (the official provider's ``snowflake`` type).
     :param aws_conn_id: the AWS connection used to download ``s3://`` Parquet files.
     :return: ``{"inserted", "updated", "deleted", "query_ids", "statements"}`` (XCom): the MERGE's own
@@ -173,6 +177,7 @@ class SnowflakeMergeOperator(BaseOperator):
         only_newer: bool = True,
         add_new_columns: bool = False,
         create_target_if_missing: bool = False,
+        require_data: bool = True,
         snowflake_conn_id: str = "snowflake_default",
         aws_conn_id: str | None = "aws_default",
         **kwargs: Any,
@@ -213,6 +218,7 @@ class SnowflakeMergeOperator(BaseOperator):
         self.only_newer = only_newer
         self.add_new_columns = add_new_columns
         self.create_target_if_missing = create_target_if_missing
+        self.require_data = require_data
         self.snowflake_conn_id = snowflake_conn_id
         self.aws_conn_id = aws_conn_id
         self._lineage: dict[str, Any] | None = None
@@ -255,6 +261,9 @@ class SnowflakeMergeOperator(BaseOperator):
                 if self.source_parquet is not None:
                     files = collect_parquet(str(self.source_parquet), Path(tmp) / "files", self.aws_conn_id, self.log)
                     if not files:
+                        if self.require_data:
+                            raise MergeError(f"no Parquet files under {self.source_parquet}; nothing was written. "
+                                             "Pass require_data=False if an empty batch is expected")
                         self.log.warning("No Parquet files under %s: nothing to merge", self.source_parquet)
                         return self._finish(context, session, {}, started)
                     columns, originals = parquet_columns(files)

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from airflow_provider_lakeops.exceptions import MergeError
 from airflow_provider_lakeops.operators.snowflake import SnowflakeMergeOperator
 from tests.integration._snowflake import q
 
@@ -108,13 +109,45 @@ def test_cdc_deletes_from_parquet_and_lineage(sf, tmp_path, target):
     assert output.outputFacets["outputStatistics"].rowCount == 2
 
 
-def test_empty_folder_is_a_noop_and_missing_folder_fails(sf, tmp_path, target):
+def test_empty_folder_is_a_noop_when_allowed_and_missing_folder_fails(sf, tmp_path, target):
     empty = tmp_path / "empty"
     empty.mkdir()
-    result = merge(source_parquet=str(empty), target_table=target, create_target_if_missing=True)["result"]
+    result = merge(source_parquet=str(empty), target_table=target, create_target_if_missing=True,
+                   require_data=False)["result"]
     assert (result["inserted"], result["updated"], result["deleted"], result["statements"]) == (0, 0, 0, 0)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         merge(source_parquet=str(tmp_path / "nope"), target_table=target)
+
+
+def test_empty_folder_fails_by_default_and_writes_nothing(sf, tmp_path, target):
+    empty = tmp_path / "empty"
+    (empty / "dt=2025-10-31").mkdir(parents=True)
+    (empty / "dt=2025-10-31" / "part-00000.parquet").write_bytes(b"")  # an empty file is no data
+    with pytest.raises(MergeError, match="no Parquet files under .*require_data=False"):
+        merge(source_parquet=str(empty), target_table=target, create_target_if_missing=True)
+    assert q(sf, f"SELECT COUNT(*) FROM LAKEOPS.INFORMATION_SCHEMA.TABLES WHERE table_name = '{target}'") == [(0,)]
+
+
+def test_hive_partitioned_folder_merges_every_partition_with_its_columns(sf, tmp_path, target):
+    root = tmp_path / "bronze"
+    write_folder(root / "ingest_date=2025-10-30" / "batch=0000000000-a", batch([1, 2], [1.0, 2.0], [30, 30]))
+    write_folder(root / "ingest_date=2025-10-31" / "batch=0000000001-a", batch([3], [3.0], [31]))
+    (root / "_spark_metadata").mkdir()
+    (root / "_spark_metadata" / "0.parquet").write_text("not data")
+    result = merge(source_parquet=str(root), target_table=target, create_target_if_missing=True)["result"]
+    assert result["inserted"] == 3
+    rows = q(sf, f"SELECT event_id, ingest_date, batch FROM {target} ORDER BY event_id")
+    assert rows == [("evt-1", "2025-10-30", "0000000000-a"), ("evt-2", "2025-10-30", "0000000000-a"),
+                    ("evt-3", "2025-10-31", "0000000001-a")]
+    assert merge(source_parquet=str(root), target_table=target)["result"]["inserted"] == 0
+
+
+def test_a_folder_that_is_not_a_partition_is_refused(sf, tmp_path, target):
+    root = tmp_path / "mixed"
+    write_folder(root / "dt=2025-10-31", batch([1], [1.0], [31]))
+    write_folder(root / "old_copy", batch([2], [2.0], [31]))
+    with pytest.raises(ValueError, match="old_copy is not a column=value partition folder"):
+        merge(source_parquet=str(root), target_table=target, create_target_if_missing=True)
 
 
 def test_files_with_conflicting_schemas_fail_before_anything_is_written(sf, tmp_path, target):
@@ -147,7 +180,7 @@ def test_s3_prefix_is_downloaded_and_staged(sf, lakeops_stack, target):
     for key, table in ((f"{prefix}/part-0.parquet", batch([1, 2], [1.0, 2.0], [1, 1])),
                        (f"{prefix}/part-1.parquet", batch([2, 3], [5.0, 3.0], [3, 1])),
                        (f"{prefix}1/part-0.parquet", batch([9], [9.0], [1])),        # a sibling prefix
-                       (f"{prefix}/nested/part-0.parquet", batch([8], [8.0], [1]))):  # not recursive
+                       (f"{prefix}/_temporary/part-0.parquet", batch([8], [8.0], [1]))):  # hidden: skipped
         buf = io.BytesIO()
         pq.write_table(table, buf)
         s3.put_object(Bucket=BUCKET, Key=key, Body=buf.getvalue())
@@ -160,3 +193,9 @@ def test_s3_prefix_is_downloaded_and_staged(sf, lakeops_stack, target):
     assert (lineage.inputs[0].namespace, lineage.inputs[0].name) == (f"s3://{BUCKET}", prefix)
     rerun = merge(source_parquet=f"s3://{BUCKET}/{prefix}/", target_table=target)["result"]
     assert (rerun["inserted"], rerun["updated"], rerun["deleted"]) == (0, 0, 0)
+    # a sub-folder that is not a partition would be invisible data: refused, naming it
+    buf = io.BytesIO()
+    pq.write_table(batch([7], [7.0], [1]), buf)
+    s3.put_object(Bucket=BUCKET, Key=f"{prefix}/nested/part-0.parquet", Body=buf.getvalue())
+    with pytest.raises(ValueError, match="nested is not a column=value partition folder"):
+        merge(source_parquet=f"s3://{BUCKET}/{prefix}", target_table=target)
