@@ -6,9 +6,10 @@ Submitted by ``KafkaStreamingSubmitOperator``; runnable by hand with ``spark-sub
 What one run does:
 
 1. **Source.** ``kafka``: Spark's Kafka source (``subscribe``, ``startingOffsets``,
-   ``maxOffsetsPerTrigger``, ``failOnDataLoss`` and the ``kafka.*`` client/security options read
-   from ``--kafka-options-file``, so no secret is ever on the command line); it needs the
-   ``spark-sql-kafka-0-10`` package. ``file``: a folder of JSON-lines files (Spark's file source;
+   ``maxOffsetsPerTrigger``, ``failOnDataLoss``, ``kafka.isolation.level`` (``read_committed`` by
+   default) and the ``kafka.*`` client/security options read from ``--kafka-options-file``, so no
+   secret is ever on the command line); it needs the ``spark-sql-kafka-0-10`` jars of the same Spark
+   release in ``spark.jars`` (checked at start: ``streaming_options.check_spark_kafka_jars``). ``file``: a folder of JSON-lines files (Spark's file source;
    dot-files are ignored, so publish files atomically: write ``.name.tmp``, then rename). Both end
    in the same columns - ``value`` plus the source position - and share every step below.
 2. **Parse** each record against the explicit schema of ``--schema-file``. A record that is not a
@@ -18,11 +19,14 @@ What one run does:
    stops the stream.
 3. **Debezium** (``--debezium``): the change-event envelope (``op``, ``before``/``after``,
    ``ts_ms``, optionally inside ``payload``) is unwrapped; a delete keeps its key from ``before``
-   and lands with ``op = 'd'`` for the warehouse MERGE's delete branch. Tombstones (null values
-   after a delete) are skipped and counted.
+   and lands with ``op = 'd'`` for the warehouse MERGE's delete branch. Every row carries
+   ``_source_position`` (a fixed-width string whose order is the source database's change order:
+   PostgreSQL LSNs, MySQL/MariaDB binlog file/pos/row, snapshot reads first; see
+   ``streaming_options.debezium_position``) and ``_source_ts`` (``source.ts_ms``). Tombstones (null
+   values after a delete) are skipped and counted.
 4. **Write** bronze Parquet under ``ingest_date=YYYY-MM-DD/batch=<batch id>-<query id>/`` with
-   the ingestion metadata (``_ingested_at``, ``_source_topic/_partition/_offset/_timestamp`` or
-   ``_source_file``), and the quarantine (JSON lines) the same way, from one ``foreachBatch``:
+   the ingestion metadata (``_ingested_at``, ``_kafka_topic/_partition/_offset/_timestamp`` or
+   ``_source_file``/``_source_file_ts``), and the quarantine (JSON lines) the same way, from one ``foreachBatch``:
    pass 1 writes bronze and counts every row (observed metrics, no cache); only a batch with bad
    records makes a pass 2, which caches those rows and writes the quarantine.
 5. **Exactly once.** The checkpoint records each batch's offsets before the batch runs and a
@@ -63,6 +67,7 @@ __all__ = [
     "BatchWriter",
     "CheckpointMismatchError",
     "KafkaSourceUnavailableError",
+    "check_versions",
     "files_to_raw",
     "kafka_to_raw",
     "main",
@@ -72,10 +77,15 @@ __all__ = [
     "source_options",
 ]
 
-SOURCE_COLUMNS = ("_source_topic", "_source_partition", "_source_offset", "_source_timestamp", "_source_file")
-METADATA_COLUMNS = ("op", "op_ts", "_ingested_at", *SOURCE_COLUMNS)
+#: where a record was read: Kafka coordinates, or the landing file (file source)
+SOURCE_COLUMNS = ("_kafka_topic", "_kafka_partition", "_kafka_offset", "_kafka_timestamp", "_source_file",
+                  "_source_file_ts")
+#: Debezium: the change's position and commit time in the source database (null otherwise)
+POSITION_COLUMNS = ("_source_position", "_source_ts")
+METADATA_COLUMNS = ("op", "op_ts", *POSITION_COLUMNS, "_ingested_at", *SOURCE_COLUMNS)
 PARTITION_COLUMNS = ("ingest_date", "batch")
-QUARANTINE_COLUMNS = ("_reason", "_raw", "op", "_ingested_at", *SOURCE_COLUMNS)
+QUARANTINE_COLUMNS = ("_reason", "_raw", "op", "_source_position", "_ingested_at", *SOURCE_COLUMNS)
+_SOURCE_FIELDS = ["lsn", "sequence", "file", "pos", "row", "snapshot", "ts_ms"]
 _CORRUPT = "_corrupt_record"
 _PARSE = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT}
 _MAX_BATCH_DETAILS = 20
@@ -166,6 +176,7 @@ def source_options(config: Any) -> dict[str, str]:
         return dict(opts.kafka_source_options(
             client_options=client, topics=config.topics, starting_offsets=config.starting_offsets,
             max_offsets_per_trigger=config.max_offsets_per_trigger, fail_on_data_loss=config.fail_on_data_loss,
+            isolation_level=config.isolation_level,
         ))
     options = {}
     if config.max_files_per_trigger is not None:
@@ -177,11 +188,12 @@ def kafka_to_raw(df: DataFrame) -> DataFrame:
     """Kafka records (the Kafka source's schema) -> ``value`` + source position columns."""
     return df.select(
         F.col("value").cast("string").alias("value"),
-        F.col("topic").cast("string").alias("_source_topic"),
-        F.col("partition").cast("int").alias("_source_partition"),
-        F.col("offset").cast("long").alias("_source_offset"),
-        F.col("timestamp").cast("timestamp").alias("_source_timestamp"),
+        F.col("topic").cast("string").alias("_kafka_topic"),
+        F.col("partition").cast("int").alias("_kafka_partition"),
+        F.col("offset").cast("long").alias("_kafka_offset"),
+        F.col("timestamp").cast("timestamp").alias("_kafka_timestamp"),
         F.lit(None).cast("string").alias("_source_file"),
+        F.lit(None).cast("timestamp").alias("_source_file_ts"),
     )
 
 
@@ -189,11 +201,12 @@ def files_to_raw(df: DataFrame) -> DataFrame:
     """Lines of the text source -> ``value`` + source position (file path and modification time)."""
     return df.select(
         F.col("value"),
-        F.lit(None).cast("string").alias("_source_topic"),
-        F.lit(None).cast("int").alias("_source_partition"),
-        F.lit(None).cast("long").alias("_source_offset"),
-        F.col("_metadata.file_modification_time").cast("timestamp").alias("_source_timestamp"),
+        F.lit(None).cast("string").alias("_kafka_topic"),
+        F.lit(None).cast("int").alias("_kafka_partition"),
+        F.lit(None).cast("long").alias("_kafka_offset"),
+        F.lit(None).cast("timestamp").alias("_kafka_timestamp"),
         F.col("_metadata.file_path").alias("_source_file"),
+        F.col("_metadata.file_modification_time").cast("timestamp").alias("_source_file_ts"),
     )
 
 
@@ -206,8 +219,9 @@ def read_source(spark: SparkSession, config: Any) -> DataFrame:
         except Exception as exc:
             if "DATA_SOURCE_NOT_FOUND" in str(exc) or "Failed to find data source" in str(exc):
                 raise KafkaSourceUnavailableError(
-                    "Spark has no Kafka source: submit with --packages "
-                    f"{opts.kafka_package(spark.version)} (or put the jar on the classpath)"
+                    f"Spark {spark.version} has no Kafka source: pass the jars of "
+                    f"{opts.kafka_package(spark.version)} (and its token provider, kafka-clients, "
+                    "commons-pool2) in spark.jars ('make jvm-deps' copies them to build/jvm/spark-kafka/)"
                 ) from None
             raise
         return kafka_to_raw(stream)
@@ -254,13 +268,14 @@ def _typed(text: Column, type_: str) -> Column:
 def parse_records(raw: DataFrame, spec: Any, debezium: bool = False) -> DataFrame:
     """Parse ``value`` against ``spec`` (a ``SchemaSpec``); flag bad records with ``_reason``.
 
-    Output: the schema's typed fields, ``op``, ``op_ts``, ``_raw`` (bad records only), ``_reason``
-    (``;``-separated, null for good records), ``_skip`` (Debezium tombstones) and the source columns.
+    Output: the schema's typed fields, ``op``, ``op_ts``, ``_source_position``, ``_source_ts``,
+    ``_raw`` (bad records only), ``_reason`` (``;``-separated, null for good records), ``_skip``
+    (Debezium tombstones) and the source columns.
     """
     value = F.col("value")
     blank = value.isNull() | (F.trim(value) == "")
     if debezium:
-        env_names = ["payload", "before", "after", "op", "ts_ms"]
+        env_names = ["payload", "before", "after", "op", "ts_ms", "source"]
         df = raw.withColumn("_env", F.from_json(value, _loose(env_names), _PARSE))
         df = df.withColumn("_inner", F.when(F.col("_env.payload").isNotNull(),
                                             F.from_json(F.col("_env.payload"), _loose(env_names[1:]), _PARSE)))
@@ -271,24 +286,28 @@ def parse_records(raw: DataFrame, spec: Any, debezium: bool = False) -> DataFram
 
         df = df.select("*", pick("op").alias("op"), pick("ts_ms").alias("_ts_ms"),
                        pick("before").alias("_before"), pick("after").alias("_after"),
+                       F.from_json(pick("source"), _loose(_SOURCE_FIELDS), _PARSE).alias("_src"),
                        (~blank & (F.col(f"_env.{_CORRUPT}").isNotNull() | F.col(f"_inner.{_CORRUPT}").isNotNull()
                                   | F.col("_env").isNull())).alias("_bad_envelope"))
         op = F.col("op")
         known = op.isin(*opts.DEBEZIUM_OPS)
         df = df.withColumn("_record", F.when(known, F.when(op == opts.DELETE_OP, F.col("_before"))
                                                     .otherwise(F.col("_after"))))
+        df = _with_position(df)
         envelope_checks = [
             (F.col("_bad_envelope"), "malformed_json"),
             (~blank & ~F.col("_bad_envelope") & op.isNull(), "debezium_missing_op"),
             (op.isNotNull() & ~known, "debezium_unknown_op"),
             (known & (op == opts.DELETE_OP) & F.col("_record").isNull(), "debezium_missing_before"),
             (known & (op != opts.DELETE_OP) & F.col("_record").isNull(), "debezium_missing_after"),
+            (known & F.col("_bad_position"), "debezium_bad_position"),
         ]
         skip = blank  # tombstones follow deletes; they carry no row
         is_delete = op == opts.DELETE_OP
     else:
         df = raw.select("*", F.lit(None).cast("string").alias("op"), F.lit(None).cast("string").alias("_ts_ms"),
-                        F.when(~blank, value).alias("_record"))
+                        F.when(~blank, value).alias("_record"), F.lit(None).cast("string").alias("_position"),
+                        F.lit(None).cast("string").alias("_src_ts_ms"))
         envelope_checks = [(blank, "empty_record")]
         skip = F.lit(False)
         is_delete = F.lit(False)
@@ -320,11 +339,44 @@ def parse_records(raw: DataFrame, spec: Any, debezium: bool = False) -> DataFram
         *[F.col(f"_t_{f.name}").alias(f.name) for f in spec.fields],
         F.col("op"),
         _typed(F.col("_ts_ms"), "timestamp").alias("op_ts"),
+        F.when(~bad, F.col("_position")).alias("_source_position"),
+        _typed(F.col("_src_ts_ms"), "timestamp").alias("_source_ts"),
         *[F.col(c) for c in SOURCE_COLUMNS],
         F.when(bad, F.col("_reasons")).alias("_reason"),
         (skip & ~bad).alias("_skip"),
         F.when(bad, F.col("value")).alias("_raw"),  # kept for bad records only
     )
+
+
+def _digits(text: Column, width: int) -> Column:
+    """``text`` is a non-negative integer of at most ``width`` digits."""
+    return text.rlike(f"^[0-9]{{1,{width}}}$")
+
+
+def _with_position(df: DataFrame) -> DataFrame:
+    """``_position`` (``_source_position``), ``_bad_position`` and ``_src_ts_ms`` from ``_src``.
+
+    The Spark form of ``streaming_options.debezium_position`` (same layout, tested to agree).
+    """
+    src = F.col("_src")
+    snapshot = F.lower(F.coalesce(src["snapshot"], F.lit("false"))).isin(*opts.SNAPSHOT_VALUES)
+    phase = F.when(snapshot, F.lit("0")).otherwise(F.lit("1"))
+    lsn = src["lsn"]
+    previous = F.try_element_at(F.from_json(src["sequence"], T.ArrayType(T.StringType())), F.lit(1))
+    number = F.regexp_extract(F.coalesce(src["file"], F.lit("")), r"\.([0-9]+)$", 1)
+    pos, row = src["pos"], src["row"]
+    is_pg = lsn.isNotNull()
+    is_binlog = ~is_pg & src["file"].isNotNull() & pos.isNotNull()
+
+    def pad(text: Column, width: int) -> Column:
+        return F.lpad(F.coalesce(text, F.lit("0")), width, "0")
+
+    pg = F.concat_ws("-", phase, pad(previous, 20), pad(lsn, 20), F.lit("0" * 10))
+    binlog = F.concat_ws("-", phase, pad(number, 20), pad(pos, 20), pad(row, 10))
+    bad = (is_pg & (~_digits(lsn, 20) | (previous.isNotNull() & ~_digits(previous, 20)))) | (
+        is_binlog & (~_digits(number, 20) | ~_digits(pos, 20) | (row.isNotNull() & ~_digits(row, 10))))
+    return df.select("*", F.when(is_pg, pg).when(is_binlog, binlog).alias("_position"),
+                     F.coalesce(bad, F.lit(False)).alias("_bad_position"), src["ts_ms"].alias("_src_ts_ms"))
 
 
 def add_ingest_columns(parsed: DataFrame) -> DataFrame:
@@ -365,13 +417,16 @@ class BatchWriter:
             F.count(F.lit(1)).alias("rows_in"),
             F.sum(bad.cast("long")).alias("quarantined"),
             F.sum(F.col("_skip").cast("long")).alias("skipped"),
+            F.sum((good & F.col("op").isNotNull() & F.col("_source_position").isNull()).cast("long"))
+            .alias("no_position"),
             *[F.sum((good & (F.col("op") == op)).cast("long")).alias(f"op_{op}") for op in opts.DEBEZIUM_OPS],
         )
         columns = [*self.spec.names, *METADATA_COLUMNS, *PARTITION_COLUMNS]
         self._overwrite(counted.filter(good).select(*columns), self.config.bronze_path, "parquet")
         metrics = observation.get
         bronze_seconds = time.monotonic() - started
-        rows_in, quarantined, skipped = (int(metrics.get(k) or 0) for k in ("rows_in", "quarantined", "skipped"))
+        rows_in, quarantined, skipped, no_position = (
+            int(metrics.get(k) or 0) for k in ("rows_in", "quarantined", "skipped", "no_position"))
         ops = {op: int(metrics.get(f"op_{op}") or 0) for op in opts.DEBEZIUM_OPS}
         reasons: Counter[str] = Counter()
         if quarantined:  # pass 2, only when there is something to quarantine: the bad rows, cached
@@ -387,7 +442,7 @@ class BatchWriter:
         self.batches.append({
             "batch_id": batch_id, "partition": batch, "rows_in": rows_in,
             "rows_bronze": rows_in - quarantined - skipped, "rows_quarantined": quarantined,
-            "rows_skipped": skipped, "quarantine_reasons": dict(reasons),
+            "rows_skipped": skipped, "rows_without_position": no_position, "quarantine_reasons": dict(reasons),
             "operations": {op: n for op, n in ops.items() if n},
             "seconds": round(time.monotonic() - started, 3), "bronze_seconds": round(bronze_seconds, 3),
         })
@@ -414,9 +469,26 @@ def check_fingerprint(spark: SparkSession, config: Any) -> None:
     write_text(spark, config.fingerprint_path, json.dumps(current, sort_keys=True))
 
 
+def check_versions(spark: SparkSession, config: Any) -> None:
+    """The running Spark satisfies ``SPARK_REQUIREMENT`` and the Kafka jars in ``spark.jars`` match it.
+
+    The operator checks the worker's pyspark before it submits; this checks the Spark that really
+    runs the app (a cluster may differ). Jars given some other way (``--packages``, the cluster's
+    classpath) are not seen here.
+    """
+    opts.check_spark_version(spark.version, "the running Spark")
+    if config.source != "kafka":
+        return
+    jars = opts.parse_jar_list(spark.sparkContext.getConf().get("spark.jars", ""))
+    if any("spark-sql-kafka" in j for j in jars):
+        for warning in opts.check_spark_kafka_jars(jars, spark.version, what="the running Spark"):
+            print(f"kafka_customer_events: {warning}", file=sys.stderr)
+
+
 def run(spark: SparkSession, config: Any) -> dict[str, Any]:
     """Run the stream described by ``config`` (a validated ``StreamConfig``); return the report."""
     config.validate()
+    check_versions(spark, config)
     started = time.monotonic()
     spec = opts.load_schema_spec(resolve_local_file(config.schema_file))
     check_fingerprint(spark, config)
@@ -477,6 +549,7 @@ def _report(config: Any, writer: BatchWriter, query_id: str, run_id: str, start_
         "rows_bronze": sum(b["rows_bronze"] for b in batches),
         "rows_quarantined": sum(b["rows_quarantined"] for b in batches),
         "rows_skipped": sum(b["rows_skipped"] for b in batches),
+        "rows_without_position": sum(b["rows_without_position"] for b in batches),
         "quarantine_reasons": dict(sorted(reasons.items())),
         "operations": dict(sorted(ops.items())),
         "start_offsets": start_offsets,

@@ -13,7 +13,10 @@ It holds:
 * :func:`kafka_source_options` / :func:`kafka_client_options_from_connection` - the options of
   Spark's Kafka source, and their translation from the Airflow Kafka provider's connection extra
   (librdkafka names) to the Java client names Spark's source needs;
-* :func:`fingerprint_mismatches` - what makes a checkpoint unsafe to reuse.
+* :func:`fingerprint_mismatches` - what makes a checkpoint unsafe to reuse;
+* :data:`SPARK_REQUIREMENT` / :func:`check_spark_kafka_jars` - the Spark versions the app runs on,
+  and whether the ``spark-sql-kafka`` jars match the Spark that will load them;
+* :func:`debezium_position` - the reference (pure-Python) form of the bronze ``_source_position``.
 """
 
 from __future__ import annotations
@@ -30,9 +33,15 @@ __all__ = [
     "DEBEZIUM_OPS",
     "DELETE_OP",
     "FINGERPRINT_FILE",
+    "ISOLATION_LEVELS",
+    "POSITION_WIDTH",
+    "SPARK_REQUIREMENT",
     "FieldSpec",
     "SchemaSpec",
     "StreamConfig",
+    "check_spark_kafka_jars",
+    "check_spark_version",
+    "debezium_position",
     "fingerprint_mismatches",
     "is_secret_option",
     "kafka_client_options_from_connection",
@@ -40,6 +49,7 @@ __all__ = [
     "kafka_source_options",
     "load_schema_spec",
     "normalize_path",
+    "parse_jar_list",
 ]
 
 #: Debezium's ``op`` values; ``d`` (delete) is what the Snowflake MERGE's delete handling matches.
@@ -63,9 +73,20 @@ SCHEMA_TYPES: dict[str, str] = {
 }
 #: Columns the app adds; a schema field may not use these names.
 RESERVED_COLUMNS = frozenset({
-    "op", "op_ts", "ingest_date", "batch", "_ingested_at", "_source_topic", "_source_partition",
-    "_source_offset", "_source_timestamp", "_source_file", "_raw", "_reason", "_corrupt_record",
+    "op", "op_ts", "ingest_date", "batch", "_ingested_at", "_source_position", "_source_ts",
+    "_kafka_topic", "_kafka_partition", "_kafka_offset", "_kafka_timestamp", "_source_file",
+    "_source_file_ts", "_raw", "_reason", "_corrupt_record",
 })
+#: Kafka consumer isolation levels; ``read_committed`` hides aborted transactions and open ones.
+ISOLATION_LEVELS = ("read_committed", "read_uncommitted")
+
+#: The Spark versions the app runs on: ``Column.try_cast`` and the ``_metadata`` column need 4.0.
+SPARK_REQUIREMENT = ">=4.0,<5"
+_SPARK_MIN, _SPARK_BELOW = (4, 0), (5, 0)
+_VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)")
+# spark-sql-kafka-0-10_2.13-4.2.0.jar, spark-token-provider-kafka-0-10_2.13-4.2.0.jar
+_SPARK_KAFKA_JAR_RE = re.compile(
+    r"^(spark-sql-kafka-0-10|spark-token-provider-kafka-0-10)_(\d+\.\d+)-(\d+\.\d+\.\d+[^/]*?)\.jar$")
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,127}$")
 _TOPIC_RE = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 _INTERVAL_RE = re.compile(
@@ -258,12 +279,18 @@ def kafka_source_options(
     starting_offsets: str = "earliest",
     max_offsets_per_trigger: int | None = None,
     fail_on_data_loss: bool = True,
+    isolation_level: str = "read_committed",
 ) -> dict[str, str]:
     """The complete option map of ``spark.readStream.format("kafka")``.
 
     ``client_options`` are the ``kafka.*`` settings (bootstrap servers, security) from
     :func:`kafka_client_options_from_connection`; every other key is a Spark source option.
+    ``isolation_level`` becomes ``kafka.isolation.level`` (it wins over a connection's value): with
+    ``read_committed`` records of aborted transactions never land, and Spark's offset reader stops
+    at the last stable offset, so an open transaction is read once it commits.
     """
+    if isolation_level not in ISOLATION_LEVELS:
+        raise ValueError(f"isolation_level must be one of {ISOLATION_LEVELS}, got {isolation_level!r}")
     if not client_options.get("kafka.bootstrap.servers"):
         raise ValueError("kafka.bootstrap.servers is required for the Kafka source")
     bad = [k for k in client_options if not k.startswith("kafka.")]
@@ -273,6 +300,7 @@ def kafka_source_options(
     options["subscribe"] = ",".join(topics)
     options["startingOffsets"] = starting_offsets
     options["failOnDataLoss"] = "true" if fail_on_data_loss else "false"
+    options["kafka.isolation.level"] = isolation_level
     if max_offsets_per_trigger is not None:
         options["maxOffsetsPerTrigger"] = str(int(max_offsets_per_trigger))
     return options
@@ -285,6 +313,122 @@ def kafka_package(spark_version: str, scala_version: str = "2.13") -> str:
     if scala_version not in ("2.12", "2.13"):
         raise ValueError(f"scala_version must be '2.12' or '2.13', got {scala_version!r}")
     return f"org.apache.spark:spark-sql-kafka-0-10_{scala_version}:{spark_version}"
+
+
+# ------------------------------------------------------------------------- Spark versions
+def _version(text: str) -> tuple[int, int, int] | None:
+    match = _VERSION_RE.match(str(text or ""))
+    return (int(match[1]), int(match[2]), int(match[3])) if match else None
+
+
+def check_spark_version(spark_version: str, what: str = "Spark") -> None:
+    """Raise ``ValueError`` unless ``spark_version`` satisfies :data:`SPARK_REQUIREMENT`."""
+    parsed = _version(spark_version)
+    if parsed is None:
+        raise ValueError(f"{what} version {spark_version!r} is not a Spark version such as '4.2.0'")
+    if not _SPARK_MIN <= parsed[:2] < _SPARK_BELOW:
+        raise ValueError(f"the streaming app needs Spark {SPARK_REQUIREMENT}; {what} is {spark_version}: "
+                         "install pyspark 4.x (the tested pin is in requirements.lock)")
+
+
+def parse_jar_list(jars: str | Sequence[str] | None) -> list[str]:
+    """``"a.jar,b.jar"`` or ``["a.jar", "b.jar"]`` -> the list of non-empty entries, in order."""
+    if jars is None:
+        return []
+    items = jars.split(",") if isinstance(jars, str) else [str(j) for j in jars]
+    return [j.strip() for j in items if j and j.strip()]
+
+
+def check_spark_kafka_jars(jars: Sequence[str], spark_version: str, scala_version: str | None = None,
+                           what: str = "Spark") -> list[str]:
+    """Check that the ``spark-sql-kafka`` jars in ``jars`` were built for ``spark_version``.
+
+    Spark's Kafka source is compiled against one Spark release: a jar of another minor version fails
+    inside the JVM with ``NoSuchMethodError``/``ClassNotFoundException`` at the first batch, which
+    is why the check runs before anything is submitted (operator) and again inside the app (the
+    cluster's own Spark). A different patch release only gives a warning.
+
+    :param jars: the ``spark.jars`` entries (paths or URIs; only the file names are read).
+    :param spark_version: the Spark that will load them (the installed pyspark, or ``spark.version``).
+    :param scala_version: the cluster's Scala version, when known (``2.13``).
+    :param what: how to name ``spark_version`` in messages (``"the installed pyspark"``).
+    :return: warnings (patch-level differences).
+    :raises ValueError: no ``spark-sql-kafka-0-10`` jar, or a jar of another Spark major.minor / Scala.
+    """
+    check_spark_version(spark_version, what)
+    spark = _version(spark_version)
+    warnings: list[str] = []
+    found = False
+    for entry in jars:
+        name = entry.rstrip("/").rsplit("/", 1)[-1]
+        match = _SPARK_KAFKA_JAR_RE.match(name)
+        if match is None:
+            continue
+        artifact, scala, version = match[1], match[2], match[3]
+        found = found or artifact == "spark-sql-kafka-0-10"
+        jar = _version(version)
+        if scala_version and scala != scala_version:
+            raise ValueError(f"{name} is built for Scala {scala}, but the cluster's Spark uses Scala "
+                             f"{scala_version}: use the {artifact}_{scala_version} jars")
+        if jar is None or spark is None or jar[:2] != spark[:2]:
+            raise ValueError(
+                f"{name} is built for Spark {version}, but {what} is {spark_version}: Spark's Kafka source "
+                f"must match the Spark that loads it. Use the {artifact}_{scala}-{spark_version} jars "
+                f"(infra/jvm/pom.xml, 'make jvm-deps') or install pyspark=={version}")
+        if jar != spark:
+            warnings.append(f"{name} is built for Spark {version} and {what} is {spark_version} "
+                            "(same minor release: expected to work, but only matching versions are tested)")
+    if not found:
+        shown = ", ".join(j.rstrip("/").rsplit("/", 1)[-1] for j in jars) or "none"
+        raise ValueError(f"the jars ({shown}) hold no spark-sql-kafka-0-10 jar: Spark has no Kafka source "
+                         "without it ('make jvm-deps' copies it to build/jvm/spark-kafka/)")
+    return warnings
+
+
+# ----------------------------------------------------------------------- Debezium position
+#: Width of ``_source_position``: phase, '-', 20 digits, '-', 20 digits, '-', 10 digits.
+POSITION_WIDTH = 54
+#: ``source.snapshot`` values of an initial (or blocking) snapshot; ``incremental`` reads stream.
+SNAPSHOT_VALUES = ("true", "first", "first_in_data_collection", "last_in_data_collection", "last")
+
+
+def debezium_position(source: Mapping[str, Any] | None) -> str | None:
+    """The ``_source_position`` of a Debezium change event's ``source`` block (reference form).
+
+    A fixed-width string whose lexicographic order is the order of the changes in the source
+    database, for one connector: ``<phase>-<a>-<b>-<c>``, zero-padded. ``phase`` is ``0`` for
+    snapshot reads and ``1`` for streamed changes (a snapshot is older than what streams after it).
+
+    * PostgreSQL (``source.lsn``): ``a`` = the commit LSN before this transaction
+      (``source.sequence[0]``, transactions arrive in commit order), ``b`` = the change's own LSN
+      (increasing inside a transaction), ``c`` = 0.
+    * MySQL / MariaDB (``source.file``/``pos``/``row``): ``a`` = the binlog file's number,
+      ``b`` = ``pos``, ``c`` = ``row`` (a row inside one binlog event).
+
+    The Spark app computes the same string with Spark columns (``kafka_customer_events``).
+
+    :return: the position, or None when the block names neither an LSN nor a binlog position.
+    :raises ValueError: a position field that is not a non-negative integer.
+    """
+    if not source:
+        return None
+    phase = "0" if str(source.get("snapshot") or "false").lower() in SNAPSHOT_VALUES else "1"
+
+    def digits(value: Any, width: int, name: str) -> str:
+        text = "0" if value is None else str(value)
+        if not text.isdigit() or len(text) > width:
+            raise ValueError(f"source.{name} is not a non-negative integer of at most {width} digits")
+        return text.zfill(width)
+
+    if source.get("lsn") is not None:
+        sequence = source.get("sequence")
+        previous = json.loads(sequence)[0] if isinstance(sequence, str) and sequence.startswith("[") else None
+        return f"{phase}-{digits(previous, 20, 'sequence')}-{digits(source['lsn'], 20, 'lsn')}-{'0' * 10}"
+    if source.get("file") is not None and source.get("pos") is not None:
+        number = str(source["file"]).rsplit(".", 1)[-1]
+        return (f"{phase}-{digits(number, 20, 'file')}-{digits(source['pos'], 20, 'pos')}-"
+                f"{digits(source.get('row'), 10, 'row')}")
+    return None
 
 
 def _validate_starting_offsets(value: str, topics: Sequence[str]) -> None:
@@ -334,6 +478,7 @@ class StreamConfig:
     starting_offsets: str = "earliest"
     max_offsets_per_trigger: int | None = None
     fail_on_data_loss: bool = True
+    isolation_level: str = "read_committed"
     landing_path: str | None = None
     max_files_per_trigger: int | None = None
     debezium: bool = False
@@ -376,6 +521,8 @@ class StreamConfig:
             if not self.kafka_options_file:
                 raise ValueError("kafka_options_file is required for the Kafka source (bootstrap servers)")
             _validate_starting_offsets(self.starting_offsets, self.topics)
+            if self.isolation_level not in ISOLATION_LEVELS:
+                raise ValueError(f"isolation_level must be one of {ISOLATION_LEVELS}, got {self.isolation_level!r}")
             if self.landing_path or self.max_files_per_trigger is not None:
                 raise ValueError("landing_path / max_files_per_trigger are for the file source only")
         else:
@@ -425,7 +572,8 @@ class StreamConfig:
                 "--schema-file", self.schema_file, "--trigger", self.trigger]
         if self.source == "kafka":
             args += ["--topics", ",".join(self.topics), "--starting-offsets", self.starting_offsets,
-                     "--fail-on-data-loss", "true" if self.fail_on_data_loss else "false"]
+                     "--fail-on-data-loss", "true" if self.fail_on_data_loss else "false",
+                     "--isolation-level", self.isolation_level]
             if self.kafka_options_file:
                 args += ["--kafka-options-file", self.kafka_options_file]
             if self.max_offsets_per_trigger is not None:
@@ -459,6 +607,7 @@ class StreamConfig:
         p.add_argument("--starting-offsets", default="earliest")
         p.add_argument("--max-offsets-per-trigger", type=int)
         p.add_argument("--fail-on-data-loss", choices=("true", "false"), default="true")
+        p.add_argument("--isolation-level", choices=ISOLATION_LEVELS, default="read_committed")
         p.add_argument("--landing-path")
         p.add_argument("--max-files-per-trigger", type=int)
         p.add_argument("--debezium", action="store_true")

@@ -64,6 +64,13 @@ class KafkaConnectApiError(ConnectorDeploymentError):
         self.method = method
         self.path = path
 
+    @property
+    def transient(self) -> bool:
+        """Whether a later attempt may succeed: Connect unreachable, 409 (rebalance) or a 5xx answer."""
+        if self.status_code is None:
+            return True
+        return self.status_code in RETRY_STATUSES and "already exists" not in str(self)
+
 
 class KafkaConnectNotFoundError(KafkaConnectApiError):
     """404: the connector (or task, or plugin) does not exist."""
@@ -380,6 +387,16 @@ class KafkaConnectHook(BaseHook):
     def get_connector_status(self, name: str) -> dict[str, Any]:
         """``GET /connectors/{name}/status``: ``{name, connector: {state, worker_id}, tasks: [...], type}``."""
         return self.request("GET", f"/connectors/{_segment(name)}/status", connector=name)
+
+    def get_connector_topics(self, name: str) -> list[str]:
+        """``GET /connectors/{name}/topics``: the topics the connector has produced to since it was created.
+
+        Kafka Connect tracks them (``topic.tracking.enable``, on by default) as records go out, so a
+        connector that has written nothing yet has none; the real 4.3 worker answers 200 with an
+        empty list even for a connector that does not exist.
+        """
+        body = self.request("GET", f"/connectors/{_segment(name)}/topics", connector=name) or {}
+        return sorted(str(t) for t in (body.get(name) or {}).get("topics") or [])
 
     def get_task_status(self, name: str, task_id: int) -> dict[str, Any]:
         """``GET /connectors/{name}/tasks/{id}/status``."""

@@ -47,7 +47,7 @@ class DbApiHookLike(Protocol):
 class PreflightProblem:
     """One missing prerequisite: what (``check``, ``name``), why (``message``) and the fix (``fix``)."""
 
-    check: str  # binlog | binlog_format | binlog_row_image | server_id | table | grant
+    check: str  # binlog | binlog_format | binlog_row_image | server_id | table | grant (PostgreSQL: see postgres_preflight)
     name: str
     message: str
     fix: str
@@ -58,19 +58,25 @@ class PreflightProblem:
 
 @dataclass
 class PreflightReport:
-    """The server's settings, the connector user, the captured tables and the problems found."""
+    """The server's settings, the connector user, the captured tables and the problems found.
+
+    ``tables_with_rows`` lists the captured tables that hold rows (PostgreSQL preflight; a snapshot
+    of them produces records, so their topics must appear); ``source`` names the server kind.
+    """
 
     server: dict[str, Any]
     user: str
     tables: list[str]
     problems: list[PreflightProblem] = field(default_factory=list)
+    tables_with_rows: list[str] = field(default_factory=list)
+    source: str = "MySQL"
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
     def summary(self) -> str:
-        lines = [f"MySQL preflight for user {self.user} found {len(self.problems)} problem(s):"]
+        lines = [f"{self.source} preflight for user {self.user} found {len(self.problems)} problem(s):"]
         lines += [f"  - [{p.check}] {p.name}: {p.message}\n    fix: {p.fix}" for p in self.problems]
         return "\n".join(lines)
 

@@ -95,7 +95,7 @@ def collect_parquet(location: str, dest: Path, aws_conn_id: str | None, log: Any
     if not path.exists():
         raise FileNotFoundError(f"source_parquet {location!r} does not exist")
     if path.is_file():
-        found = [(path, {})]
+        found: list[tuple[Path, dict[str, str]]] = [(path, {})]
     else:
         found = []
         for file in sorted(p for p in path.rglob("*.parquet") if p.is_file()):

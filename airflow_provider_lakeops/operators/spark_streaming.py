@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
 __all__ = ["KafkaStreamingSubmitOperator", "find_spark_apps_dir", "load_streaming_options"]
 
+#: Comma-separated ``spark.jars`` of Spark's Kafka source, used when ``jars`` is not given
+#: (the local stack sets it to the jars ``make jvm-deps`` copied to ``build/jvm/spark-kafka/``).
+KAFKA_JARS_ENV = "LAKEOPS_SPARK_KAFKA_JARS"
 APP_FILE = "kafka_customer_events.py"
 OPTIONS_FILE = "streaming_options.py"
 DEFAULT_SCHEMA = "schemas/customer_event.json"
@@ -64,6 +67,11 @@ def load_streaming_options(folder: Path) -> ModuleType:
     sys.modules[_OPTIONS_MODULE] = module  # dataclasses look their module up while being built
     spec.loader.exec_module(module)
     return module
+
+
+def _jar_list(value: Any) -> list[str]:
+    """A ``spark.jars`` value (comma-separated) as a list."""
+    return [j.strip() for j in str(value or "").split(",") if j.strip()]
 
 
 class _CheckpointFiles:
@@ -145,6 +153,11 @@ class KafkaStreamingSubmitOperator(BaseOperator):
     ``BaseHook.get_connection`` (the Kafka provider need not be installed). They reach the app in a
     private file shipped with ``--files``, never on the command line.
 
+    Spark's Kafka source comes from jars passed as ``spark.jars`` (``jars``, else the
+    ``LAKEOPS_SPARK_KAFKA_JARS`` environment variable), never resolved with Ivy at run time. Before
+    submitting, their version is checked against the Spark that will load them (``spark_version``,
+    default the installed pyspark) and the app checks the running Spark again.
+
     :param bronze_path: output folder of the bronze Parquet (templated).
     :param checkpoint_path: the stream's checkpoint folder; one per query (templated).
     :param source: ``kafka`` (production) or ``file`` (a folder of JSON-lines files; local runs).
@@ -158,6 +171,8 @@ class KafkaStreamingSubmitOperator(BaseOperator):
     :param max_offsets_per_trigger: cap of Kafka records per micro-batch (templated).
     :param max_files_per_trigger: cap of files per micro-batch, file source (templated).
     :param fail_on_data_loss: fail when Kafka offsets were deleted before they were read.
+    :param isolation_level: ``read_committed`` (default: records of aborted transactions never land, open
+        transactions are read once committed) or ``read_uncommitted`` (templated).
     :param debezium: unwrap Debezium's full change-event envelope (``op``, ``before``/``after``, ``ts_ms``; no
         ``ExtractNewRecordState`` transform on the connector); deletes land with ``op = 'd'``.
     :param trigger: ``availableNow`` or ``processingTime`` (templated).
@@ -165,10 +180,14 @@ class KafkaStreamingSubmitOperator(BaseOperator):
     :param stop_after_seconds: stop a ``processingTime`` stream after this many seconds.
     :param schema_path: the record schema file; default the bundled ``customer_event.json`` (templated).
     :param spark_conn_id: the Spark connection (master, deploy mode).
-    :param spark_version: Spark version of the cluster, for the Kafka package; default the
+    :param jars: the jars of Spark's Kafka source (``spark-sql-kafka-0-10``, its token provider,
+        ``kafka-clients``, ``commons-pool2``), a list or a comma-separated string of paths or URIs,
+        passed as ``spark.jars``; default ``$LAKEOPS_SPARK_KAFKA_JARS`` (templated).
+    :param spark_version: Spark version of the cluster, checked against the jars; default the
         installed pyspark's.
-    :param kafka_package: Maven coordinate to use instead of ``spark-sql-kafka-0-10_<scala>:<version>``;
-        ``""`` adds none (the jar is already on the cluster).
+    :param kafka_package: instead of ``jars``: a Maven coordinate passed with ``--packages`` (Spark's
+        Ivy resolves it at every submit: only where Ivy reaches a repository), or ``""`` when the
+        cluster's classpath already has the Kafka source.
     :param scala_version: Scala version of the cluster's Spark (``2.13``).
     :param conf: extra Spark properties (templated).
     :param aws_conn_id: connection used to read S3 checkpoints.
@@ -182,7 +201,7 @@ class KafkaStreamingSubmitOperator(BaseOperator):
     template_fields: Sequence[str] = (
         "bronze_path", "checkpoint_path", "quarantine_path", "topics", "landing_path", "kafka_options",
         "starting_offsets", "max_offsets_per_trigger", "max_files_per_trigger", "trigger", "processing_time",
-        "schema_path", "conf",
+        "schema_path", "conf", "jars", "isolation_level",
     )
     template_fields_renderers = {"conf": "json", "kafka_options": "json"}
     ui_color = "#fde2e4"
@@ -202,12 +221,14 @@ class KafkaStreamingSubmitOperator(BaseOperator):
         max_offsets_per_trigger: int | str | None = None,
         max_files_per_trigger: int | str | None = None,
         fail_on_data_loss: bool = True,
+        isolation_level: str = "read_committed",
         debezium: bool = False,
         trigger: str = "availableNow",
         processing_time: str | None = None,
         stop_after_seconds: float | None = None,
         schema_path: str | None = None,
         spark_conn_id: str = "spark_default",
+        jars: str | list[str] | None = None,
         spark_version: str | None = None,
         kafka_package: str | None = None,
         scala_version: str = "2.13",
@@ -225,7 +246,9 @@ class KafkaStreamingSubmitOperator(BaseOperator):
             raise ValueError("topics is required when source='kafka'")
         if source == "file" and not landing_path:
             raise ValueError("landing_path is required when source='file'")
-        reserved = {"application", "application_args", "conn_id", "files", "py_files", "packages", "name"}
+        reserved = {"application", "application_args", "conn_id", "files", "py_files", "packages", "jars", "name"}
+        if jars and kafka_package is not None:
+            raise ValueError("give either jars (spark.jars) or kafka_package (--packages), not both")
         clash = sorted(reserved & set(submit_kwargs or {}))
         if clash:
             raise ValueError(f"submit_kwargs cannot set {clash}: the operator sets them")
@@ -241,12 +264,14 @@ class KafkaStreamingSubmitOperator(BaseOperator):
         self.max_offsets_per_trigger = max_offsets_per_trigger
         self.max_files_per_trigger = max_files_per_trigger
         self.fail_on_data_loss = fail_on_data_loss
+        self.isolation_level = isolation_level
         self.debezium = debezium
         self.trigger = trigger
         self.processing_time = processing_time
         self.stop_after_seconds = stop_after_seconds
         self.schema_path = schema_path
         self.spark_conn_id = spark_conn_id
+        self.jars = jars
         self.spark_version = spark_version
         self.kafka_package = kafka_package
         self.scala_version = scala_version
@@ -300,6 +325,7 @@ class KafkaStreamingSubmitOperator(BaseOperator):
             max_offsets_per_trigger=self._positive_int("max_offsets_per_trigger", self.max_offsets_per_trigger)
             if self.source == "kafka" else None,
             fail_on_data_loss=bool(self.fail_on_data_loss),
+            isolation_level=str(self.isolation_level),
             landing_path=str(self.landing_path) if self.source == "file" else None,
             max_files_per_trigger=self._positive_int("max_files_per_trigger", self.max_files_per_trigger)
             if self.source == "file" else None,
@@ -326,6 +352,8 @@ class KafkaStreamingSubmitOperator(BaseOperator):
         for key, value in (self.kafka_options or {}).items():
             if not str(key).startswith("kafka."):
                 raise ValueError(f"kafka_options keys must start with 'kafka.', got {key!r}")
+            if str(key) == "kafka.isolation.level":
+                raise ValueError("set the isolation level with isolation_level, not kafka_options")
             if opts.is_secret_option(str(key)):
                 raise ValueError(f"kafka_options[{key!r}] looks secret: put it in the {self.kafka_conn_id!r} "
                                  "connection's extra, never in a templated field")
@@ -340,7 +368,8 @@ class KafkaStreamingSubmitOperator(BaseOperator):
         """Build the Kafka source's option map as the app will (validating it) and log it, secrets hidden."""
         source = opts.kafka_source_options(
             client_options=client_options, topics=config.topics, starting_offsets=config.starting_offsets,
-            max_offsets_per_trigger=config.max_offsets_per_trigger, fail_on_data_loss=config.fail_on_data_loss)
+            max_offsets_per_trigger=config.max_offsets_per_trigger, fail_on_data_loss=config.fail_on_data_loss,
+            isolation_level=config.isolation_level)
         shown = {k: ("***" if opts.is_secret_option(k) else v) for k, v in sorted(source.items())}
         self.log.info("Kafka source options: %s", shown)
 
@@ -378,7 +407,7 @@ class KafkaStreamingSubmitOperator(BaseOperator):
         if client_options:
             self.log_source_options(opts, config, client_options)
         self._config = config
-        packages = self._packages(opts)
+        jars, packages = self.kafka_source_jars(opts)
         self.check_checkpoint(opts, config)
 
         workdir = Path(tempfile.mkdtemp(prefix="lakeops-streaming-"))
@@ -394,7 +423,7 @@ class KafkaStreamingSubmitOperator(BaseOperator):
             py_files = workdir / "lakeops_streaming.zip"
             with zipfile.ZipFile(py_files, "w") as zf:
                 zf.write(apps_dir / OPTIONS_FILE, OPTIONS_FILE)
-            self._hook = self._make_hook(context, config, packages, ",".join(files), str(py_files))
+            self._hook = self._make_hook(context, config, jars, packages, ",".join(files), str(py_files))
             self.log.info("Submitting %s (%s source, trigger %s) -> %s", APP_FILE, config.source,
                           config.trigger, config.bronze_path)
             self._submit(apps_dir / APP_FILE, config, report_path)
@@ -413,27 +442,45 @@ class KafkaStreamingSubmitOperator(BaseOperator):
         self._emit_metrics(context, report, time.monotonic() - started)
         return report
 
-    def _packages(self, opts: ModuleType) -> str | None:
+    def kafka_source_jars(self, opts: ModuleType) -> tuple[list[str], str | None]:
+        """``(spark.jars entries, --packages coordinate)`` for the Kafka source, version-checked.
+
+        :raises ValueError: no jars, a missing jar file, or jars of another Spark release (the message
+            names the installed pyspark and the jars' version).
+        """
         if self.source != "kafka":
-            return None
-        if self.kafka_package is not None:
-            return self.kafka_package or None
-        version = self.spark_version
+            return [], None
+        if self.kafka_package is not None:  # explicit: Ivy at submit, or nothing (on the cluster already)
+            return [], self.kafka_package or None
+        jars = opts.parse_jar_list(self.jars) or opts.parse_jar_list(os.environ.get(KAFKA_JARS_ENV))
+        if not jars:
+            raise ValueError(
+                "source='kafka' needs the jars of Spark's Kafka source: pass jars=[...] (the spark-sql-kafka-0-10 "
+                f"jars of your Spark; 'make jvm-deps' copies them to build/jvm/spark-kafka/), set {KAFKA_JARS_ENV}, "
+                "or kafka_package='' when the cluster already has them")
+        missing = [j for j in jars if "://" not in j and not Path(j).is_file()]
+        if missing:
+            raise ValueError(f"jars: {', '.join(missing)} do not exist (run 'make jvm-deps', or fix the paths)")
+        version, what = self.spark_version, "spark_version"
         if not version:
             try:
                 from importlib.metadata import version as dist_version
 
-                version = dist_version("pyspark")
+                version, what = dist_version("pyspark"), "the installed pyspark"
             except Exception:
-                raise ValueError("spark_version is required to choose the spark-sql-kafka package "
+                raise ValueError("spark_version is required to check the Kafka jars "
                                  "(pyspark is not installed on this worker)") from None
-        return str(opts.kafka_package(version, self.scala_version))
+        for warning in opts.check_spark_kafka_jars(jars, str(version), self.scala_version, what=what):
+            self.log.warning("%s", warning)
+        return jars, None
 
-    def _make_hook(self, context: Context, config: Any, packages: str | None, files: str,
+    def _make_hook(self, context: Context, config: Any, jars: list[str], packages: str | None, files: str,
                    py_files: str) -> SparkSubmitHook:
         from airflow.providers.apache.spark.hooks.spark_submit import SparkSubmitHook
 
         conf = dict(self.conf)
+        if jars:  # spark.jars: the same as --jars, and merged with what conf already lists
+            conf["spark.jars"] = ",".join(dict.fromkeys([*_jar_list(conf.get("spark.jars")), *jars]))
         if self.openlineage_inject_parent_job_info and context.get("ti") is not None:
             from airflow.providers.common.compat.openlineage.utils.spark import (
                 inject_parent_job_information_into_spark_properties,
@@ -508,8 +555,11 @@ class KafkaStreamingSubmitOperator(BaseOperator):
         else:
             inputs = [location_dataset(str(self.landing_path)).to_openlineage()]
         report = self._report or {}
-        fields = [*self._schema_fields, ("op", "string"), ("op_ts", "timestamp"),
-                  ("_ingested_at", "timestamp"), ("ingest_date", "string"), ("batch", "string")]
+        fields = [*self._schema_fields, ("op", "string"), ("op_ts", "timestamp"), ("_source_position", "string"),
+                  ("_source_ts", "timestamp"), ("_ingested_at", "timestamp"), ("_kafka_topic", "string"),
+                  ("_kafka_partition", "int"), ("_kafka_offset", "bigint"), ("_kafka_timestamp", "timestamp"),
+                  ("_source_file", "string"), ("_source_file_ts", "timestamp"), ("ingest_date", "string"),
+                  ("batch", "string")]
         schema = schema_dataset.SchemaDatasetFacet(
             fields=[schema_dataset.SchemaDatasetFacetFields(name=n, type=t) for n, t in fields])
         quarantine = self._config.quarantine_path if self._config is not None else \

@@ -1,7 +1,8 @@
 """``lakeops-stack``: run a command against the embedded local stack.
 
-``lakeops-stack run [--home DIR] [--spark-cluster] -- CMD ...`` starts moto and fakesnow (and a
-Spark cluster on request), migrates the Airflow metadata DB of ``DIR/airflow``, runs ``CMD`` with the
+``lakeops-stack run [--home DIR] [--spark-cluster] [--cdc] -- CMD ...`` starts moto and fakesnow (and
+a Spark cluster, and with ``--cdc`` Kafka, Kafka Connect with Debezium, MariaDB and PostgreSQL, on
+request), migrates the Airflow metadata DB of ``DIR/airflow``, runs ``CMD`` with the
 stack's connections in its environment, and stops every server afterwards, on failure and on
 Ctrl-C too. The exit code is the command's.
 
@@ -33,6 +34,8 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--spark-cluster", action="store_true", help="also start a Spark standalone cluster")
         p.add_argument("--dags-folder", help="DAGS_FOLDER for the Airflow home (default: HOME/airflow/dags)")
         p.add_argument("--no-snowflake", action="store_true", help="do not start fakesnow")
+        p.add_argument("--cdc", action="store_true",
+                       help="also start the CDC servers: Kafka, Kafka Connect (Debezium), MariaDB, PostgreSQL")
         if name == "run":
             p.add_argument("cmd", nargs=argparse.REMAINDER, help="the command, after --")
     return parser
@@ -55,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         print("lakeops-stack run: give the command after --", file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
-    stack = LocalStack(home, snowflake=not args.no_snowflake, spark_cluster=args.spark_cluster)
+    stack = LocalStack(home, snowflake=not args.no_snowflake, spark_cluster=args.spark_cluster,
+                       kafka_connect=args.cdc, mariadb=args.cdc, postgres=args.cdc)
     started = time.monotonic()
     try:
         with stack:

@@ -83,8 +83,10 @@ def lakeops_spark_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             _restore(saved)
 
 
-def _servers_stack(home: Path, **servers: bool) -> Iterator[LocalStack]:
-    stack = LocalStack(home, moto=False, snowflake=False, **servers)
+def _servers_stack(home: Path, *, kafka_connect: bool = False, mariadb: bool = False,
+                   postgres: bool = False) -> Iterator[LocalStack]:
+    stack = LocalStack(home, moto=False, snowflake=False, kafka_connect=kafka_connect, mariadb=mariadb,
+                       postgres=postgres)
     try:
         stack.start()
     except StackError as exc:

@@ -1,34 +1,63 @@
 """Wait, asynchronously, for a Kafka Connect connector and its tasks to reach a state.
 
-:class:`KafkaConnectorStateTrigger` polls ``GET /connectors/{name}/status`` through
-:class:`~airflow_provider_lakeops.hooks.kafka_connect.KafkaConnectHook` (the blocking call runs in
+:class:`KafkaConnectorStateTrigger` polls the connector through
+:class:`~airflow_provider_lakeops.hooks.kafka_connect.KafkaConnectHook` (the blocking calls run in
 a thread through ``sync_to_async``; the connection is fetched with ``aget_connection`` so the
 event loop never blocks on the supervisor). :func:`evaluate_status` is the one place that decides
-what a status body means; the operators' non-deferrable polling uses it too.
+what a status body means and :class:`ConnectorWait` the one place that decides when a wait is
+over; the operators' non-deferrable polling uses both too.
+
+What the real Kafka Connect 4.3 worker showed, and what the wait does about it:
+
+* right after ``PUT /connectors/{name}/config`` the status still describes the tasks of the
+  previous configuration (a FAILED task stayed FAILED in the first reads; a RUNNING one looks
+  RUNNING before it is stopped and restarted): with ``expected_config`` the wait first waits
+  until ``GET /connectors/{name}/config`` equals what was PUT and every task config from
+  ``GET /connectors/{name}/tasks`` agrees with it, and the status lists exactly those tasks;
+* right after ``POST /connectors/{name}/restart`` the status can still show the old FAILED state
+  (measured: FAILED at 0.04 s, RUNNING at 0.55 s): a restarted instance counts as failed only
+  once it was seen not FAILED, or :data:`RESTART_GRACE_SECONDS` after the restart;
+* a task can be RUNNING and fail a second later (Debezium's snapshot runs after ``start()``):
+  RUNNING counts only once every task stayed RUNNING for ``settle_seconds``;
+* Connect unreachable, timeouts and 5xx answers are transient: the wait goes on until its deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import os
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+if TYPE_CHECKING:
+    from airflow_provider_lakeops.hooks.kafka_connect import KafkaConnectHook
+
 __all__ = [
+    "RESTART_GRACE_SECONDS",
     "TARGET_STATES",
+    "ConnectorWait",
     "KafkaConnectorStateTrigger",
     "StatusVerdict",
+    "config_mismatches",
     "evaluate_status",
     "poll_delay",
+    "seal_config",
     "trim_trace",
 ]
 
 #: States a wait can target. ``DELETED`` means the connector is gone (404).
 TARGET_STATES = ("RUNNING", "PAUSED", "STOPPED", "DELETED")
 TRACE_MAX_CHARS = 2000
+#: After a restart, a FAILED state not yet preceded by another state counts as failed only after this.
+RESTART_GRACE_SECONDS = 10.0
+SEAL_PREFIX = "sealed:pbkdf2-sha256:"
+SEAL_ITERATIONS = 100_000
 
 
 def poll_delay(poll: int, poll_interval: float) -> float:
@@ -120,6 +149,185 @@ def evaluate_status(
     return StatusVerdict("pending", state, tasks, reason=f"connector is {state}; " + ", ".join(waiting))
 
 
+def _digest(value: str, salt: bytes) -> str:
+    return hashlib.pbkdf2_hmac("sha256", value.encode(), salt, SEAL_ITERATIONS).hex()
+
+
+def seal_config(config: Mapping[str, str], secret_keys: Collection[str]) -> dict[str, str]:
+    """``config`` with the values of ``secret_keys`` replaced by salted PBKDF2 digests.
+
+    The result can travel in trigger kwargs (the triggerer must recognise the new config, but
+    must never receive a password): :func:`config_mismatches` compares a live config with it.
+    """
+    sealed: dict[str, str] = {}
+    for key, value in config.items():
+        if key in secret_keys:
+            salt = os.urandom(16)
+            sealed[key] = f"{SEAL_PREFIX}{salt.hex()}:{_digest(str(value), salt)}"
+        else:
+            sealed[key] = str(value)
+    return sealed
+
+
+def _same(expected: str, actual: Any, cache: dict[tuple[str, str], bool]) -> bool:
+    if actual is None:
+        return False
+    actual = str(actual)
+    if not expected.startswith(SEAL_PREFIX):
+        return expected == actual
+    if (expected, actual) not in cache:
+        salt_hex, _, digest = expected[len(SEAL_PREFIX):].partition(":")
+        cache[(expected, actual)] = hmac.compare_digest(digest, _digest(actual, bytes.fromhex(salt_hex)))
+    return cache[(expected, actual)]
+
+
+def config_mismatches(
+    expected: Mapping[str, str], actual: Mapping[str, Any] | None, *, exact: bool = True,
+    cache: dict[tuple[str, str], bool] | None = None,
+) -> list[str]:
+    """Keys on which ``actual`` differs from ``expected`` (a :func:`seal_config` result or a plain config).
+
+    ``exact``: keys only one side has count too (a connector config); otherwise only keys both
+    have are compared (a task config adds keys such as ``task.class``).
+    """
+    if actual is None:
+        return sorted(expected)
+    cache = {} if cache is None else cache
+    keys = set(expected) | set(actual) if exact else set(expected) & set(actual)
+    return sorted(k for k in keys if k not in expected or not _same(expected[k], actual.get(k), cache))
+
+
+class ConnectorWait:
+    """The state of one wait: what to expect and since when everything has been RUNNING.
+
+    :meth:`observe` reads the worker (blocking; the trigger runs it in a thread) and returns a
+    :class:`StatusVerdict`; :meth:`judge` is the pure decision, for tests.
+
+    :param connector_name: the connector.
+    :param target_state: ``RUNNING``, ``PAUSED``, ``STOPPED`` or ``DELETED``.
+    :param settle_seconds: ``RUNNING`` only: every task must stay RUNNING this long.
+    :param expected_config: the config that was PUT (:func:`seal_config` form): the wait also
+        requires the connector config and every task config to be that one.
+    :param restarted: instances (``"connector"``, task ids) restarted just before the wait.
+    :param restart_grace_until: UNIX time until which a restarted instance's FAILED state may be
+        the one from before the restart, and a PAUSED/STOPPED state the one from before a resume.
+    :param trace_max_chars: trim failure traces to this length.
+    """
+
+    def __init__(
+        self,
+        connector_name: str,
+        target_state: str = "RUNNING",
+        *,
+        settle_seconds: float = 0.0,
+        expected_config: Mapping[str, str] | None = None,
+        restarted: Collection[str] = (),
+        restart_grace_until: float | None = None,
+        trace_max_chars: int = TRACE_MAX_CHARS,
+    ) -> None:
+        self.connector_name = connector_name
+        self.target_state = target_state
+        self.settle_seconds = settle_seconds
+        self.expected_config = dict(expected_config) if expected_config else None
+        self.restarted = [str(r) for r in restarted]
+        self.restart_grace_until = restart_grace_until
+        self.trace_max_chars = trace_max_chars
+        self.stable_since: float | None = None
+        self.last_error = ""
+        self._recovered: set[str] = set()
+        self._cache: dict[tuple[str, str], bool] = {}
+
+    def observe(self, hook: KafkaConnectHook, now: float | None = None) -> StatusVerdict:
+        """Read config, tasks and status (in that order) and judge them; transient errors are ``pending``.
+
+        :raises KafkaConnectApiError: an answer a retry cannot change (401, 403, 400...).
+        """
+        from airflow_provider_lakeops.hooks.kafka_connect import (
+            KafkaConnectApiError,
+            KafkaConnectNotFoundError,
+        )
+
+        name = self.connector_name
+        config: dict[str, Any] | None = None
+        tasks: list[dict[str, Any]] | None = None
+        try:
+            if self.expected_config is not None and self.target_state == "RUNNING":
+                config = hook.get_connector_config_or_none(name)
+                tasks = hook.get_tasks(name) if config is not None else None
+            try:
+                status: dict[str, Any] | None = hook.get_connector_status(name)
+            except KafkaConnectNotFoundError:
+                status = None
+        except KafkaConnectNotFoundError:  # deleted between two reads
+            status = None
+        except KafkaConnectApiError as exc:
+            if not exc.transient:
+                raise
+            self.stable_since = None
+            self.last_error = str(exc)
+            return StatusVerdict("pending", None, reason=f"Kafka Connect is not answering ({exc}); still waiting")
+        self.last_error = ""
+        return self.judge(status, config, tasks, time.time() if now is None else now)
+
+    def judge(
+        self, status: Mapping[str, Any] | None, config: Mapping[str, Any] | None = None,
+        tasks: list[dict[str, Any]] | None = None, now: float = 0.0,
+    ) -> StatusVerdict:
+        """The verdict for one set of reads (``config``/``tasks`` only matter with ``expected_config``)."""
+        verdict = evaluate_status(status, self.target_state, self.trace_max_chars)
+        in_grace = self.restart_grace_until is not None and now < self.restart_grace_until
+        if verdict.outcome == "blocked" and in_grace:  # a resume not yet visible in the status
+            verdict = StatusVerdict("pending", verdict.connector_state, verdict.task_states,
+                                    reason=f"the connector is still {verdict.connector_state} (the request is "
+                                    "not visible in the status yet)")
+        if verdict.outcome == "failed" and self.restarted:
+            states = {"connector": verdict.connector_state or "", **verdict.task_states}
+            self._recovered |= {i for i in self.restarted if states.get(i) not in (None, "FAILED")}
+            stale = [f for f in verdict.failed if f["id"] in self.restarted and f["id"] not in self._recovered]
+            if stale and in_grace and len(stale) == len(verdict.failed):
+                verdict = StatusVerdict("pending", verdict.connector_state, verdict.task_states,
+                                        reason="the restart is not visible in the status yet (FAILED from before it)")
+        if verdict.outcome == "done" and self.expected_config is not None and self.target_state == "RUNNING":
+            verdict = self._check_config(verdict, config, tasks)
+        if verdict.outcome != "done":
+            self.stable_since = None
+            return verdict
+        if self.target_state != "RUNNING" or self.settle_seconds <= 0:
+            return verdict
+        if self.stable_since is None:
+            self.stable_since = now
+        held = now - self.stable_since
+        if held < self.settle_seconds:
+            return StatusVerdict("pending", verdict.connector_state, verdict.task_states,
+                                 reason=f"RUNNING for {held:.1f} s of the {self.settle_seconds:g} s settle period")
+        return verdict
+
+    def _check_config(
+        self, verdict: StatusVerdict, config: Mapping[str, Any] | None, tasks: list[dict[str, Any]] | None
+    ) -> StatusVerdict:
+        if self.expected_config is None:
+            return verdict
+
+        def pending(reason: str) -> StatusVerdict:
+            return StatusVerdict("pending", verdict.connector_state, verdict.task_states, reason=reason)
+
+        differing = config_mismatches(self.expected_config, config, cache=self._cache)
+        if differing:
+            return pending(f"the worker does not serve the new config yet ({len(differing)} key(s) differ: "
+                           f"{', '.join(differing[:5])})")
+        task_ids = {str((t.get("id") or {}).get("task")) for t in tasks or []}
+        if not task_ids:
+            return pending("the new config has no task configs yet")
+        if task_ids != set(verdict.task_states):
+            return pending(f"the status lists tasks {sorted(verdict.task_states)}, the new config has "
+                           f"{sorted(task_ids)}")
+        stale = [str((t.get("id") or {}).get("task")) for t in tasks or []
+                 if config_mismatches(self.expected_config, t.get("config") or {}, exact=False, cache=self._cache)]
+        if stale:
+            return pending(f"task(s) {', '.join(stale)} still have the previous config")
+        return verdict
+
+
 async def _amask_secret(secret: str) -> None:
     try:
         from airflow.sdk.log import amask_secret
@@ -132,12 +340,12 @@ async def _amask_secret(secret: str) -> None:
 
 
 class KafkaConnectorStateTrigger(BaseTrigger):
-    """Poll a connector's status until it reaches ``target_state``, fails, or ``end_time`` passes.
+    """Wait until a connector reaches ``target_state`` (see :class:`ConnectorWait`), fails, or ``end_time`` passes.
 
     Events (``status`` key): ``success``, ``failed`` (a connector/task ``FAILED``; traces trimmed),
-    ``blocked`` (waiting for RUNNING on a paused or stopped connector), ``timeout`` and ``error``
-    (Connect could not be reached after the hook's retries). Every event carries
-    ``connector_state``, ``task_states`` and ``carry``.
+    ``blocked`` (waiting for RUNNING on a paused or stopped connector), ``timeout`` (also when
+    Connect stayed unreachable until the deadline) and ``error`` (an answer no retry can change,
+    or an unusable connection). Every event carries ``connector_state``, ``task_states`` and ``carry``.
 
     :param connector_name: the connector.
     :param kafka_connect_conn_id: the ``kafka_connect`` connection.
@@ -147,6 +355,10 @@ class KafkaConnectorStateTrigger(BaseTrigger):
     :param trace_max_chars: trim failure traces to this length.
     :param carry: JSON-serialisable state the deferring operator needs when it resumes; echoed
         back in every event (``dag.test()`` passes only the event to the resumed method).
+    :param settle_seconds: ``RUNNING`` only: how long every task must stay RUNNING.
+    :param expected_config: the config that was PUT, secrets sealed (:func:`seal_config`).
+    :param restarted: instances restarted just before the wait (``"connector"``, task ids).
+    :param restart_grace_until: UNIX time until which their FAILED state may predate the restart.
     """
 
     def __init__(
@@ -159,6 +371,10 @@ class KafkaConnectorStateTrigger(BaseTrigger):
         poll_interval: float = 5.0,
         trace_max_chars: int = TRACE_MAX_CHARS,
         carry: dict[str, Any] | None = None,
+        settle_seconds: float = 0.0,
+        expected_config: dict[str, str] | None = None,
+        restarted: list[str] | None = None,
+        restart_grace_until: float | None = None,
     ) -> None:
         super().__init__()
         self.connector_name = connector_name
@@ -168,6 +384,10 @@ class KafkaConnectorStateTrigger(BaseTrigger):
         self.poll_interval = poll_interval
         self.trace_max_chars = trace_max_chars
         self.carry = carry or {}
+        self.settle_seconds = settle_seconds
+        self.expected_config = expected_config
+        self.restarted = list(restarted or [])
+        self.restart_grace_until = restart_grace_until
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -180,13 +400,25 @@ class KafkaConnectorStateTrigger(BaseTrigger):
                 "poll_interval": self.poll_interval,
                 "trace_max_chars": self.trace_max_chars,
                 "carry": self.carry,
+                "settle_seconds": self.settle_seconds,
+                "expected_config": self.expected_config,
+                "restarted": self.restarted,
+                "restart_grace_until": self.restart_grace_until,
             },
+        )
+
+    def waiter(self) -> ConnectorWait:
+        """The :class:`ConnectorWait` this trigger runs."""
+        return ConnectorWait(
+            self.connector_name, self.target_state, settle_seconds=self.settle_seconds,
+            expected_config=self.expected_config, restarted=self.restarted,
+            restart_grace_until=self.restart_grace_until, trace_max_chars=self.trace_max_chars,
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from asgiref.sync import sync_to_async
 
-        from airflow_provider_lakeops.hooks.kafka_connect import KafkaConnectHook, KafkaConnectNotFoundError
+        from airflow_provider_lakeops.hooks.kafka_connect import KafkaConnectHook
 
         def event(status: str, verdict: StatusVerdict | None = None, **extra: Any) -> TriggerEvent:
             body: dict[str, Any] = {
@@ -201,22 +433,20 @@ class KafkaConnectorStateTrigger(BaseTrigger):
             if connection.password:
                 await _amask_secret(connection.password)
             hook = KafkaConnectHook(self.kafka_connect_conn_id, connection=connection)
-            fetch = sync_to_async(hook.get_connector_status)
         except Exception as exc:
             yield event("error", message=f"cannot use connection {self.kafka_connect_conn_id!r}: {exc}")
             return
 
+        wait = self.waiter()
+        observe = sync_to_async(wait.observe)
         verdict: StatusVerdict | None = None
         poll = 0
         while True:
             try:
-                status = await fetch(self.connector_name)
-            except KafkaConnectNotFoundError:
-                status = None
+                verdict = await observe(hook)
             except Exception as exc:
                 yield event("error", verdict, message=str(exc))
                 return
-            verdict = evaluate_status(status, self.target_state, self.trace_max_chars)
             if verdict.outcome == "done":
                 yield event("success", verdict)
                 return

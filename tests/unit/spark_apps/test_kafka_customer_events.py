@@ -195,11 +195,11 @@ def test_kafka_records_parse_with_their_position(spark):
 
     parsed = app.parse_records(app.kafka_to_raw(spark.createDataFrame(records, kafka_schema)),
                                load_schema_spec(SCHEMA)).collect()
-    good, bad = sorted(parsed, key=lambda r: r["_source_offset"], reverse=True)
-    assert (good["_reason"], good["_source_topic"], good["_source_partition"], good["_source_offset"]) == \
+    good, bad = sorted(parsed, key=lambda r: r["_kafka_offset"], reverse=True)
+    assert (good["_reason"], good["_kafka_topic"], good["_kafka_partition"], good["_kafka_offset"]) == \
         (None, "shop.customer_events", 0, 41)
     assert (good["customer_id"], good["_source_file"], good["_raw"]) == (1, None, None)
-    assert (bad["_reason"], bad["_source_partition"], bad["_source_offset"]) == ("malformed_json", 1, 7)
+    assert (bad["_reason"], bad["_kafka_partition"], bad["_kafka_offset"]) == ("malformed_json", 1, 7)
     assert bad["_raw"]
 
 
@@ -210,7 +210,7 @@ def test_kafka_source_without_the_package_says_which_package(spark, tmp_path):
                        bronze_path=str(tmp_path / "b"), checkpoint_path=str(tmp_path / "c"),
                        schema_file=SCHEMA).validate()
     assert app.source_options(cfg)["subscribe"] == "shop.customer_events"
-    with pytest.raises(app.KafkaSourceUnavailableError, match=r"spark-sql-kafka-0-10_2\.13:4\."):
+    with pytest.raises(app.KafkaSourceUnavailableError, match=r"spark-sql-kafka-0-10_2\.13:4\..*spark.jars"):
         app.read_source(spark, cfg)
 
 
@@ -230,3 +230,65 @@ def test_main_rejects_a_bad_command_line_with_exit_code_2(capsys, tmp_path):
                      str(tmp_path / "c"), "--schema-file", SCHEMA])
     assert code == 2
     assert "landing_path is required" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ Debezium source position
+PG_SOURCES = [
+    {"snapshot": "first", "lsn": 23_000_000, "sequence": '[null,"23000000"]', "ts_ms": 1761904700000},
+    {"snapshot": "last", "lsn": 23_000_000, "sequence": '[null,"23000000"]', "ts_ms": 1761904700000},
+    {"snapshot": "false", "lsn": 23_000_500, "sequence": '["22999000","23000500"]', "ts_ms": 1761904800000},
+    {"snapshot": "false", "lsn": 23_000_900, "sequence": '["22999000","23000900"]', "ts_ms": 1761904800000},
+    {"snapshot": "false", "lsn": 23_100_000, "sequence": '["23001000","23100000"]', "ts_ms": 1761904900000},
+    {"snapshot": "incremental", "lsn": 23_200_000, "sequence": '["23150000","23200000"]', "ts_ms": 1761905000000},
+]
+BINLOG_SOURCES = [
+    {"snapshot": "true", "file": "mysql-bin.000002", "pos": 1024, "row": 0},
+    {"snapshot": "false", "file": "mysql-bin.000002", "pos": 2048, "row": 0},
+    {"snapshot": "false", "file": "mysql-bin.000002", "pos": 2048, "row": 1},
+    {"snapshot": "false", "file": "mysql-bin.000002", "pos": 10_000, "row": 0},
+    {"snapshot": "false", "file": "mysql-bin.000010", "pos": 4, "row": 0},
+]
+
+
+@pytest.mark.parametrize("sources", [pytest.param(PG_SOURCES, id="postgresql"),
+                                     pytest.param(BINLOG_SOURCES, id="mysql-binlog")])
+def test_source_position_orders_changes_like_the_source_and_matches_the_reference(spark, tmp_path, sources):
+    from spark_apps import streaming_options as so
+
+    lines = [json.dumps({"before": None, "after": event(i), "op": "r" if s["snapshot"] != "false" else "c",
+                         "ts_ms": 1761905000000 + i, "source": {"version": "3.6.1.Final", **s}})
+             for i, s in enumerate(sources)]
+    publish(tmp_path / "landing", "cdc.json", list(reversed(lines)))
+    cfg = config(tmp_path, debezium=True)
+    report = app.run(spark, cfg)
+    assert (report["rows_bronze"], report["rows_without_position"]) == (len(sources), 0)
+    rows = bronze_rows(spark, cfg).collect()
+    by_event = {r["event_id"]: r["_source_position"] for r in rows}
+    expected = [so.debezium_position(s) for s in sources]
+    assert [by_event[event(i)["event_id"]] for i in range(len(sources))] == expected  # Spark == reference
+    assert {len(p) for p in expected} == {so.POSITION_WIDTH}
+    assert sorted(expected) == expected  # lexicographic order == change order
+    assert expected[0].startswith("0-") and expected[-1].startswith("1-")
+
+
+def test_bad_source_positions_are_quarantined(spark, tmp_path):
+    from spark_apps import streaming_options as so
+
+    lines = [json.dumps({"before": None, "after": event(1), "op": "c", "ts_ms": 1, "source": {"lsn": "0/16B3748"}}),
+             json.dumps({"before": None, "after": event(2), "op": "c", "ts_ms": 1,
+                         "source": {"file": "binlog", "pos": 4, "row": 0}}),
+             json.dumps({"before": None, "after": event(3), "op": "c", "ts_ms": 1, "source": {"db": "x"}})]
+    publish(tmp_path / "landing", "cdc.json", lines)
+    cfg = config(tmp_path, debezium=True)
+    report = app.run(spark, cfg)
+    assert report["quarantine_reasons"] == {"debezium_bad_position": 2}
+    assert (report["rows_bronze"], report["rows_without_position"]) == (1, 1)  # no position fields at all
+    with pytest.raises(ValueError, match="source.lsn"):
+        so.debezium_position({"lsn": "0/16B3748"})
+    assert so.debezium_position({"db": "x"}) is None
+
+
+
+def test_the_running_spark_is_checked_before_the_stream_starts(spark, tmp_path):
+    app.check_versions(spark, config(tmp_path))  # pyspark 4.x, no Kafka jars to compare (file source)
+    assert spark.version.startswith("4.")

@@ -120,7 +120,14 @@ def test_kafka_source_options_are_complete():
         fail_on_data_loss=True)
     assert options == {
         "kafka.bootstrap.servers": "b:9092", "kafka.security.protocol": "SSL", "subscribe": "shop.a,shop.b",
-        "startingOffsets": "earliest", "failOnDataLoss": "true", "maxOffsetsPerTrigger": "250"}
+        "startingOffsets": "earliest", "failOnDataLoss": "true", "maxOffsetsPerTrigger": "250",
+        "kafka.isolation.level": "read_committed"}
+    # the configured isolation level wins over a connection's
+    assert so.kafka_source_options(client_options={"kafka.bootstrap.servers": "b", "kafka.isolation.level": "x"},
+                                   topics=["t"], isolation_level="read_uncommitted")["kafka.isolation.level"] \
+        == "read_uncommitted"
+    with pytest.raises(ValueError, match="isolation_level must be one of"):
+        so.kafka_source_options(client_options={"kafka.bootstrap.servers": "b"}, topics=["t"], isolation_level="all")
     with pytest.raises(ValueError, match="bootstrap.servers is required"):
         so.kafka_source_options(client_options={}, topics=["t"])
     with pytest.raises(ValueError, match="must start with 'kafka.'"):
@@ -186,6 +193,45 @@ def test_secret_detection_and_package_coordinates():
         so.kafka_package("latest")
     with pytest.raises(ValueError, match="scala_version"):
         so.kafka_package("4.0.1", "3")
+
+
+def test_isolation_level_round_trips_on_the_command_line(tmp_path):
+    config = kafka_config(tmp_path, isolation_level="read_uncommitted").validate()
+    assert so.StreamConfig.from_args(config.to_args()).isolation_level == "read_uncommitted"
+    assert so.StreamConfig.from_args(kafka_config(tmp_path).to_args()).isolation_level == "read_committed"
+    with pytest.raises(ValueError, match="isolation_level must be one of"):
+        kafka_config(tmp_path, isolation_level="committed").validate()
+
+
+# --------------------------------------------------------------------- Spark versions
+JARS_420 = ["/j/spark-sql-kafka-0-10_2.13-4.2.0.jar", "/j/spark-token-provider-kafka-0-10_2.13-4.2.0.jar",
+            "/j/kafka-clients-3.9.2.jar", "/j/commons-pool2-2.13.1.jar"]
+
+
+def test_matching_kafka_jars_pass_and_a_patch_difference_warns():
+    assert so.check_spark_kafka_jars(JARS_420, "4.2.0", "2.13") == []
+    assert so.check_spark_kafka_jars(",".join(JARS_420).split(","), "4.2.0") == []
+    warnings = so.check_spark_kafka_jars(JARS_420, "4.2.1", what="the installed pyspark")
+    assert len(warnings) == 2 and "4.2.0" in warnings[0] and "the installed pyspark is 4.2.1" in warnings[0]
+    assert so.parse_jar_list(" a.jar, ,b.jar ") == ["a.jar", "b.jar"] == so.parse_jar_list(["a.jar", "", "b.jar"])
+
+
+@pytest.mark.parametrize(
+    ("jars", "spark", "scala", "message"),
+    [
+        pytest.param(JARS_420, "4.1.1", None,
+                     r"spark-sql-kafka-0-10_2.13-4.2.0.jar is built for Spark 4.2.0, but the installed pyspark "
+                     r"is 4.1.1.*pyspark==4.2.0", id="other-minor"),
+        pytest.param(JARS_420, "3.5.3", None, r"needs Spark >=4.0,<5; the installed pyspark is 3.5.3",
+                     id="unsupported-spark"),
+        pytest.param(JARS_420, "4.2.0", "2.12", "built for Scala 2.13", id="other-scala"),
+        pytest.param(JARS_420[2:], "4.2.0", None, "no spark-sql-kafka-0-10 jar", id="no-kafka-source"),
+        pytest.param(JARS_420, "latest", None, "not a Spark version", id="bad-version"),
+    ],
+)
+def test_mismatched_kafka_jars_are_refused_naming_both_versions(jars, spark, scala, message):
+    with pytest.raises(ValueError, match=message):
+        so.check_spark_kafka_jars(jars, spark, scala, what="the installed pyspark")
 
 
 # ------------------------------------------------------------------------- fingerprint
