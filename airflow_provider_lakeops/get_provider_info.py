@@ -41,11 +41,15 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_lakeops.operators.debezium",
                     "airflow_provider_lakeops.operators.kafka_connect",
                     "airflow_provider_lakeops.operators.spark_streaming",
+                    "airflow_provider_lakeops.operators.replica_check",
                 ],
             }
         ],
         "sensors": [
-            {"integration-name": "lakeops", "python-modules": ["airflow_provider_lakeops.operators.kafka_connect"]}
+            {"integration-name": "lakeops", "python-modules": [
+                "airflow_provider_lakeops.operators.kafka_connect",
+                "airflow_provider_lakeops.sensors.debezium_watermark",
+            ]}
         ],
         "hooks": [
             {"integration-name": "lakeops", "python-modules": ["airflow_provider_lakeops.hooks.kafka_connect"]}
