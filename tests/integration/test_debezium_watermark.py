@@ -110,7 +110,9 @@ def test_every_change_committed_before_the_watermark_is_in_kafka(connector, lake
     assert result["waited_seconds"] < 60
     values = _topic_values(lakeops_cdc.kafka_bootstrap, connector["topic"], expect=56)
     ops = [v["op"] for v in values]
-    assert ops.count("c") == 50 and ops.count("u") == 5 and ops.count("d") == 1
+    assert ops.count("c") == 50
+    assert ops.count("u") == 5
+    assert ops.count("d") == 1
     # the watermark itself is a record on the message topic, with the run id as its content
     messages = _topic_values(lakeops_cdc.kafka_bootstrap, f"{connector['name']}.message", expect=1)
     assert any(m.get("message", {}).get("prefix") == "lakeops-watermark" for m in messages)
