@@ -265,11 +265,13 @@ class KafkaConnectHook(BaseHook):
         json: Any = None,
         params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
         connector: str | None = None,
+        retry_server_errors: bool = True,
     ) -> tuple[int, Any]:
         """Like :meth:`request`, returning ``(HTTP status, decoded body)``.
 
-        Retried: 409 (rebalance in progress, but not "already exists"), 500/502/503/504 and
-        connection errors or timeouts, ``max_retries`` times with exponential backoff.
+        Retried: 409 (rebalance in progress, but not "already exists"), 500/502/503/504 (unless
+        ``retry_server_errors`` is false: Kafka Connect 4.3 answers a PUT of an invalid config
+        with a 500) and connection errors or timeouts, ``max_retries`` times with exponential backoff.
 
         :raises KafkaConnectNotFoundError: on 404.
         :raises KafkaConnectApiError: on any other error answer, or when retries run out.
@@ -295,7 +297,9 @@ class KafkaConnectHook(BaseHook):
             if response.status_code < 400:
                 return response.status_code, self._decode(response)
             error_code, message = self._error_of(response)
-            retryable = response.status_code in RETRY_STATUSES and "already exists" not in message
+            retryable = response.status_code in RETRY_STATUSES and "already exists" not in message and (
+                retry_server_errors or response.status_code == 409
+            )
             if retryable and attempt < attempts:
                 reason = "rebalance in progress" if response.status_code == 409 else "server error"
                 self._wait(attempt, method, path, f"{response.status_code} ({reason})")
@@ -364,13 +368,19 @@ class KafkaConnectHook(BaseHook):
         except KafkaConnectNotFoundError:
             return None
 
-    def put_connector_config(self, name: str, config: Mapping[str, str]) -> tuple[bool, dict[str, Any]]:
+    def put_connector_config(
+        self, name: str, config: Mapping[str, str], *, retry_server_errors: bool = True
+    ) -> tuple[bool, dict[str, Any]]:
         """``PUT /connectors/{name}/config`` (create or update); returns ``(created, connector info)``.
 
-        Connect answers 201 when it created the connector and 200 when it updated it.
+        Connect answers 201 when it created the connector and 200 when it updated it. A config
+        that fails validation gets a 500 from Kafka Connect 4.3 (a NullPointerException about
+        ``ConfigInfo.configValue()``), not a 400: validate first, or pass
+        ``retry_server_errors=False`` and validate on a 500.
         """
         status, info = self.send(
-            "PUT", f"/connectors/{_segment(name)}/config", json=dict(config), connector=name
+            "PUT", f"/connectors/{_segment(name)}/config", json=dict(config), connector=name,
+            retry_server_errors=retry_server_errors,
         )
         return status == 201, info
 

@@ -23,6 +23,7 @@ __all__ = [
     "kafka_dataset",
     "location_dataset",
     "mysql_dataset",
+    "postgres_dataset",
     "s3_dataset",
     "snowflake_dataset",
 ]
@@ -111,6 +112,13 @@ def mysql_dataset(host: str, port: int | str | None, database: str, table: str) 
     if not host or not database or not table:
         raise ValueError("host, database and table are required for a MySQL dataset name")
     return DatasetName(f"mysql://{host}:{port or 3306}", f"{database}.{table}")
+
+
+def postgres_dataset(host: str, port: int | str | None, database: str, schema: str, table: str) -> DatasetName:
+    """namespace ``postgres://{host}:{port}``, name ``{database}.{schema}.{table}``."""
+    if not host or not database or not schema or not table:
+        raise ValueError("host, database, schema and table are required for a PostgreSQL dataset name")
+    return DatasetName(f"postgres://{host}:{port or 5432}", f"{database}.{schema}.{table}")
 
 
 def glue_dataset(region: str, account_id: str, database: str, table: str) -> DatasetName:

@@ -3,17 +3,23 @@
 Flow of :class:`DebeziumConnectorOperator` (nothing is written before step 5):
 
 1. render the connector config (a templated JSON file, JSON text or a dict) and inject the
-   database credentials from an Airflow MySQL connection; ``${provider:...}`` placeholders pass
-   through untouched for the Connect worker's config providers to resolve;
-2. preflight the source database (binlog, ``ROW``, ``FULL`` row image, server id, tables, grants);
-3. validate through ``PUT /connector-plugins/{class}/config/validate``; any error fails the task
-   with the per-key messages;
+   database credentials from an Airflow connection (``database_conn_id``); the source kind
+   (MySQL/MariaDB or PostgreSQL) comes from ``connector.class``; ``${provider:...}`` placeholders
+   pass through untouched for the Connect worker's config providers to resolve;
+2. preflight the source database (MySQL: binlog, ``ROW``, ``FULL``, server id, tables, grants;
+   PostgreSQL: ``wal_level``, REPLICATION, tables, replica identity, SELECT, slot, publication);
+3. validate through ``PUT /connector-plugins/{class}/config/validate``; errors fail the task with
+   the per-key messages and no retry, except "cannot reach the database" ones (retried as transient);
 4. diff against the running config (secret values masked); ``dry_run=True`` stops here; changes
-   to keys that must never change on a live connector (``topic.prefix``, ``database.server.id``)
-   are refused unless allowed;
+   to keys that must never change on a live connector (``topic.prefix``, ``database.server.id``,
+   ``slot.name``, ``database.dbname``) are refused unless allowed;
 5. ``PUT /connectors/{name}/config`` only when something changed;
-6. wait until the connector and every task are ``RUNNING`` (deferrable); a ``FAILED`` task is
-   restarted once (``onlyFailed``), then the task fails with the trimmed trace.
+6. wait until the worker serves the new config, every task runs it and stays ``RUNNING`` for
+   ``settle_seconds`` (deferrable); a ``FAILED`` task is restarted once (``onlyFailed``), then the
+   task fails with the trimmed trace;
+7. read the topics the connector writes from ``GET /connectors/{name}/topics`` (bounded wait when
+   the snapshot has rows to write); computed ``<prefix>.<schema>.<table>`` names only as a logged
+   fallback (XCom ``topics_source``).
 
 The database password reaches only the request payload: it is never in the rendered template
 fields, logs (it is ``mask_secret``-ed), XCom or lineage.
@@ -26,6 +32,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import warnings
 from collections.abc import Collection, Mapping, Sequence
 from datetime import timedelta
 from functools import cached_property
@@ -45,16 +52,40 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_lakeops.hooks.kafka_connect import KafkaConnectHook
+    from airflow_provider_lakeops.hooks.mysql_preflight import PreflightReport
 
 try:
     from airflow.sdk.configuration import conf
 except ImportError:  # Airflow < 3.1 keeps the config in airflow.configuration
     from airflow.configuration import conf  # type: ignore[no-redef]
 
-__all__ = ["DEFAULT_IMMUTABLE_KEYS", "DebeziumConnectorOperator", "config_diff", "is_placeholder", "mask_config"]
+__all__ = [
+    "DEFAULT_IMMUTABLE_KEYS",
+    "SOURCE_KINDS",
+    "DebeziumConnectorOperator",
+    "config_diff",
+    "data_topics",
+    "is_placeholder",
+    "mask_config",
+    "source_kind",
+    "validation_errors",
+]
 
-DEFAULT_IMMUTABLE_KEYS = ("topic.prefix", "database.server.id")
+DEFAULT_IMMUTABLE_KEYS = ("topic.prefix", "database.server.id", "slot.name", "database.dbname")
+#: ``connector.class`` -> source kind (``mysql`` covers MariaDB: same protocol, same preflight).
+SOURCE_KINDS = {
+    "io.debezium.connector.mysql.MySqlConnector": "mysql",
+    "io.debezium.connector.mariadb.MariaDbConnector": "mysql",
+    "io.debezium.connector.postgresql.PostgresConnector": "postgres",
+}
+DEFAULT_PORTS = {"mysql": 3306, "postgres": 5432}
+#: snapshot modes that read the captured tables when the connector starts without offsets.
+SNAPSHOT_READS = {"initial", "always", "initial_only", "when_needed", "recovery", "schema_only_recovery"}
 MASK = "***"
+# Validation messages that say the database could not be reached (transient), as Debezium words them.
+_UNREACHABLE = re.compile(
+    r"refused|timed? ?out|timeout|Communications link failure|No route to host|Connection reset|"
+    r"Name or service not known|UnknownHost|could not connect|starting up|too many connections", re.I)
 _PLACEHOLDER = re.compile(r"^\$\{[A-Za-z0-9_.-]+:[^}]*\}$")
 _SECRET_KEY = re.compile(r"(password|passwd|secret|token|credential|jaas\.config|api\.key|private\.key)", re.I)
 
@@ -118,6 +149,39 @@ def _literal_table(pattern: str) -> str | None:
     return name if re.fullmatch(r"[\w$]+\.[\w$]+", name) else None
 
 
+def source_kind(connector_class: str) -> str | None:
+    """``mysql`` (MySQL and MariaDB connectors), ``postgres``, or ``None`` for another connector class."""
+    return SOURCE_KINDS.get(connector_class.strip())
+
+
+def validation_errors(validation: Mapping[str, Any]) -> dict[str, list[str]]:
+    """``{key: [messages]}`` from a ``.../config/validate`` answer.
+
+    The real worker lists entries whose ``value`` is ``null`` (Debezium 3.6 internal keys), so
+    each entry is read defensively.
+    """
+    errors: dict[str, list[str]] = {}
+    for entry in validation.get("configs") or []:
+        value = (entry or {}).get("value") or {}
+        if value.get("errors"):
+            errors[str(value.get("name"))] = [str(m) for m in value["errors"]]
+    return errors
+
+
+def unreachable_only(errors: Mapping[str, list[str]]) -> bool:
+    """Every validation error says the database could not be reached (worth a retry, not a config fix)."""
+    messages = [m for msgs in errors.values() for m in msgs]
+    return bool(messages) and all(_UNREACHABLE.search(m) and "validating connector config" in m for m in messages)
+
+
+def data_topics(topics: Sequence[str], config: Mapping[str, str]) -> list[str]:
+    """``topics`` without Debezium's non-table topics: schema changes (``<prefix>``), heartbeats, transactions."""
+    prefix = config.get("topic.prefix", "")
+    heartbeat = config.get("topic.heartbeat.prefix", "__debezium-heartbeat")
+    transaction = f"{prefix}.{config.get('topic.transaction', 'transaction')}"
+    return sorted(t for t in topics if t not in {prefix, transaction} and not t.startswith(f"{heartbeat}."))
+
+
 class DebeziumConnectorOperator(_ConnectorWaitMixin, BaseOperator):
     """Deploy (create or update) a Debezium connector idempotently and wait for it to run.
 
@@ -126,31 +190,42 @@ class DebeziumConnectorOperator(_ConnectorWaitMixin, BaseOperator):
         ``template_searchpath``), JSON text, or a dict. It must not hold a literal
         ``database.password``. (templated)
     :param kafka_connect_conn_id: the ``kafka_connect`` connection.
-    :param mysql_conn_id: an Airflow MySQL connection; its host, port, login and password become
-        ``database.hostname``/``database.port`` (unless the config sets them: the Connect workers
-        may reach the database under another name), ``database.user`` and ``database.password``
-        (unless the config holds a ``${...}`` placeholder for them). It also drives the preflight.
-    :param preflight: check the source database before deploying (needs ``mysql_conn_id``).
+    :param database_conn_id: an Airflow ``mysql`` or ``postgres`` connection matching the source
+        kind that ``connector.class`` names (MySQL/MariaDB or PostgreSQL). Its host, port (default
+        3306 / 5432), login and password become ``database.hostname``/``database.port`` (unless
+        the config sets them: the Connect workers may reach the database under another name),
+        ``database.user`` and ``database.password`` (unless the config holds a ``${...}``
+        placeholder); for PostgreSQL its ``schema`` (the database) becomes ``database.dbname``
+        unless the config sets it. It also drives the preflight.
+    :param mysql_conn_id: deprecated alias of ``database_conn_id``.
+    :param preflight: check the source database before deploying (needs ``database_conn_id``).
     :param dry_run: validate and report the diff, change nothing.
     :param immutable_keys: keys whose change on a live connector is refused.
     :param allow_immutable_changes: ``True``, or the immutable keys that may change this time.
-    :param wait_for_running: wait until the connector and all tasks are RUNNING.
+    :param wait_for_running: wait until the connector runs the new config and every task is RUNNING.
     :param restart_failed_tasks: restart FAILED instances once before failing.
     :param wait_timeout: seconds to wait for RUNNING (restarts included).
     :param poll_interval: seconds between status polls.
     :param deferrable: wait in the triggerer instead of a worker slot.
-    :param kafka_bootstrap_servers: the Kafka cluster the topics live in, for lineage; defaults
-        to ``schema.history.internal.kafka.bootstrap.servers``. (templated)
+    :param kafka_bootstrap_servers: the Kafka cluster the topics live in, for lineage and XCom;
+        defaults to ``schema.history.internal.kafka.bootstrap.servers``. (templated)
     :param trace_max_chars: trim failure traces to this many characters.
+    :param settle_seconds: every task must stay RUNNING this long before the deployment counts
+        as running (a Debezium task reports RUNNING before its snapshot, which can still fail).
+    :param topics_timeout: seconds to wait, once RUNNING, for Connect to report the topics the
+        snapshot writes (``GET /connectors/{name}/topics``) when it has rows to write; 0 reads once.
 
     Returns (XCom) ``{connector, action: created|updated|unchanged, connector_state,
-    task_states, changed_keys, restarted, tables, topics, kafka_bootstrap_servers}``; a dry
-    run returns ``{connector, action: dry_run, would, changes (masked), refused_keys}``.
+    task_states, changed_keys, restarted, source, tables, topics, topics_source:
+    connect|computed, kafka_bootstrap_servers}``; a dry run returns ``{connector, action:
+    dry_run, would, changes (masked), refused_keys}``.
 
     :raises ValueError: bad arguments (before anything is sent).
     :raises PreflightError: the database misses prerequisites (nothing deployed).
-    :raises AirflowFailException: validation errors or a refused immutable change (nothing deployed).
-    :raises ConnectorDeploymentError: the connector did not reach RUNNING.
+    :raises AirflowFailException: the worker rejects the config, or a refused immutable change
+        (nothing deployed).
+    :raises ConnectorDeploymentError: the connector did not reach RUNNING, or Connect / the
+        database could not be reached (a retry may help).
     """
 
     template_fields: Sequence[str] = ("connector_name", "config", "kafka_bootstrap_servers")
@@ -164,6 +239,7 @@ class DebeziumConnectorOperator(_ConnectorWaitMixin, BaseOperator):
         connector_name: str,
         config: str | dict[str, Any],
         kafka_connect_conn_id: str = "kafka_connect_default",
+        database_conn_id: str | None = None,
         mysql_conn_id: str | None = None,
         preflight: bool = True,
         dry_run: bool = False,
@@ -176,6 +252,8 @@ class DebeziumConnectorOperator(_ConnectorWaitMixin, BaseOperator):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         kafka_bootstrap_servers: str | None = None,
         trace_max_chars: int = 2000,
+        settle_seconds: float = 5.0,
+        topics_timeout: float = 60.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -187,12 +265,19 @@ class DebeziumConnectorOperator(_ConnectorWaitMixin, BaseOperator):
             raise ValueError("allow_immutable_changes must be True/False or a list of key names")
         if wait_timeout <= 0 or poll_interval <= 0:
             raise ValueError("wait_timeout and poll_interval must be positive numbers of seconds")
+        if settle_seconds < 0 or topics_timeout < 0:
+            raise ValueError("settle_seconds and topics_timeout must be 0 or positive numbers of seconds")
         if trace_max_chars < 200:
             raise ValueError("trace_max_chars must be at least 200 to keep the exception and its cause")
+        if mysql_conn_id and database_conn_id and mysql_conn_id != database_conn_id:
+            raise ValueError("pass database_conn_id only (mysql_conn_id is its deprecated alias)")
+        if mysql_conn_id:
+            warnings.warn("DebeziumConnectorOperator(mysql_conn_id=...) is deprecated; use database_conn_id",
+                          DeprecationWarning, stacklevel=2)
         self.connector_name = connector_name
         self.config = config
         self.kafka_connect_conn_id = kafka_connect_conn_id
-        self.mysql_conn_id = mysql_conn_id
+        self.database_conn_id = database_conn_id or mysql_conn_id
         self.preflight = preflight
         self.dry_run_mode = dry_run  # ``dry_run`` is a BaseOperator method
         self.immutable_keys = tuple(immutable_keys)
@@ -204,7 +289,14 @@ class DebeziumConnectorOperator(_ConnectorWaitMixin, BaseOperator):
         self.deferrable = deferrable
         self.kafka_bootstrap_servers = kafka_bootstrap_servers
         self.trace_max_chars = trace_max_chars
+        self.settle_seconds = settle_seconds
+        self.topics_timeout = topics_timeout
         self._lineage_carry: dict[str, Any] | None = None
+
+    @property
+    def mysql_conn_id(self) -> str | None:
+        """Deprecated alias of :attr:`database_conn_id`."""
+        return self.database_conn_id
 
     @cached_property
     def hook(self) -> KafkaConnectHook:
@@ -232,14 +324,14 @@ class DebeziumConnectorOperator(_ConnectorWaitMixin, BaseOperator):
         if config.get("name", name) != name:
             raise ValueError(f"config name {config['name']!r} differs from connector_name {name!r}; remove one")
         if not config.get("connector.class"):
-            raise ValueError("config has no connector.class (e.g. io.debezium.connector.mysql.MySqlConnector)")
+            raise ValueError("config has no connector.class (e.g. io.debezium.connector.postgresql.PostgresConnector)")
         self.connector_name = name
         password = config.get("database.password")
         if password is not None and not is_placeholder(password):
             raise ValueError(
-                "config holds a literal database.password; remove it and set mysql_conn_id (the password is "
+                "config holds a literal database.password; remove it and set database_conn_id (the password is "
                 "injected from the Airflow connection), or use a config-provider placeholder such as "
-                "${file:/opt/kafka/secrets/mysql.properties:password}"
+                "${file:/opt/kafka/secrets/db.properties:password}"
             )
         return {"name": name, **config}
 
@@ -247,30 +339,45 @@ class DebeziumConnectorOperator(_ConnectorWaitMixin, BaseOperator):
         """The payload to send (credentials injected) and the secret values it holds."""
         payload = dict(config)
         secrets: list[str] = []
-        if not self.mysql_conn_id:
+        conn_id = self.database_conn_id
+        if not conn_id:
             if "database.password" not in payload:
-                self.log.warning("No mysql_conn_id and no database.password placeholder: the connector user "
+                self.log.warning("No database_conn_id and no database.password placeholder: the connector user "
                                  "must have no password")
             return payload, secrets
+        kind = source_kind(payload["connector.class"])
+        if kind is None:
+            raise ValueError(
+                f"database_conn_id is set but connector.class {payload['connector.class']!r} is not a source this "
+                f"operator knows ({', '.join(SOURCE_KINDS)}); set the database.* keys in the config instead"
+            )
         from airflow.sdk import BaseHook
         from airflow.sdk.log import mask_secret
 
-        conn = BaseHook.get_connection(self.mysql_conn_id)
+        conn = BaseHook.get_connection(conn_id)
         if conn.password:
             mask_secret(conn.password)
             secrets.append(conn.password)
+        if conn.conn_type in set(DEFAULT_PORTS) - {kind} or (conn.conn_type == "mysql" and kind != "mysql"):
+            raise ValueError(f"connection {conn_id!r} is a {conn.conn_type} connection but connector.class "
+                             f"{payload['connector.class']} captures a {kind} database; pass a {kind} connection")
         if not conn.host and "database.hostname" not in payload:
-            raise ValueError(f"connection {self.mysql_conn_id!r} has no host and the config no database.hostname")
+            raise ValueError(f"connection {conn_id!r} has no host and the config no database.hostname")
         payload.setdefault("database.hostname", conn.host or "")
-        payload.setdefault("database.port", str(conn.port or 3306))
+        payload.setdefault("database.port", str(conn.port or DEFAULT_PORTS[kind]))
+        if kind == "postgres" and "database.dbname" not in payload:
+            if not conn.schema:
+                raise ValueError(f"connection {conn_id!r} names no database (its schema field) and the config has "
+                                 "no database.dbname")
+            payload["database.dbname"] = conn.schema
         user = payload.get("database.user")
         if user is None:
             if not conn.login:
-                raise ValueError(f"connection {self.mysql_conn_id!r} has no login for database.user")
+                raise ValueError(f"connection {conn_id!r} has no login for database.user")
             payload["database.user"] = conn.login
         elif not is_placeholder(user) and user != conn.login:
             raise ValueError(
-                f"config database.user {user!r} differs from the login of connection {self.mysql_conn_id!r}; "
+                f"config database.user {user!r} differs from the login of connection {conn_id!r}; "
                 "remove database.user from the config (the connection provides it)"
             )
         if "database.password" not in payload and conn.password:
@@ -283,46 +390,40 @@ class DebeziumConnectorOperator(_ConnectorWaitMixin, BaseOperator):
         allowed = set(self.allow_immutable_changes or ())
         return [c["key"] for c in changes if c["key"] in self.immutable_keys and c["key"] not in allowed]
 
-    def _lineage_facts(self, payload: Mapping[str, str], tables: list[str]) -> dict[str, Any]:
+    def _lineage_facts(self, payload: Mapping[str, str], report: PreflightReport | None) -> dict[str, Any]:
         from airflow_provider_lakeops.hooks.mysql_preflight import split_list
 
+        kind = source_kind(payload["connector.class"]) or ""
+        tables = list(report.tables) if report else []
         if not tables:  # no preflight: the literal entries of table.include.list
             tables = [t for t in map(_literal_table, split_list(payload.get("table.include.list"))) if t]
         prefix = payload.get("topic.prefix", "")
         bootstrap = self.kafka_bootstrap_servers or payload.get("schema.history.internal.kafka.bootstrap.servers")
+        snapshot = payload.get("snapshot.mode", "initial").lower() in SNAPSHOT_READS
+        with_rows = list(report.tables_with_rows) if report and kind == "postgres" else tables
         return {
+            "source": kind,
             "tables": tables,
-            "topics": [f"{prefix}.{t}" for t in tables] if prefix else [],
+            "computed_topics": [f"{prefix}.{t}" for t in tables] if prefix else [],
+            "expected_topics": [f"{prefix}.{t}" for t in with_rows] if prefix and snapshot else [],
+            "routed": bool(payload.get("transforms", "").strip()),
             "bootstrap": bootstrap or "",
-            "mysql_host": payload.get("database.hostname", ""),
-            "mysql_port": payload.get("database.port", "3306"),
+            "db_host": payload.get("database.hostname", ""),
+            "db_port": payload.get("database.port", str(DEFAULT_PORTS.get(kind, ""))),
+            "db_name": payload.get("database.dbname", ""),
+            "prefix": prefix,
+            "heartbeat_prefix": payload.get("topic.heartbeat.prefix", "__debezium-heartbeat"),
+            "transaction_topic": payload.get("topic.transaction", "transaction"),
         }
 
     # ------------------------------------------------------------------ execute
     def execute(self, context: Context) -> dict[str, Any]:
-        try:
-            from airflow.sdk.exceptions import AirflowFailException
-        except ImportError:  # Airflow < 3.2
-            from airflow.exceptions import AirflowFailException  # type: ignore[no-redef]
-
         started = time.time()
         desired = self._rendered_config()
         payload, secrets = self._with_credentials(desired)
         name = payload["name"]
-        tables = self._run_preflight(payload)
-
-        validation = self.hook.validate_config(payload["connector.class"], payload)
-        errors = {
-            c["value"]["name"]: c["value"]["errors"]
-            for c in validation.get("configs", []) if c.get("value", {}).get("errors")
-        }
-        if validation.get("error_count") or errors:
-            detail = "\n".join(f"  {key}: {'; '.join(self._redact(m, secrets) for m in msgs)}" for key, msgs in errors.items())
-            error = ConnectorDeploymentError(
-                f"Kafka Connect rejected the config of {name} ({validation.get('error_count')} error(s)); nothing "
-                f"was deployed:\n{detail}", connector=name, details={"errors": errors},
-            )
-            raise AirflowFailException(str(error)) from error
+        report = self._run_preflight(payload)
+        self._validate(payload, secrets)
 
         running = self.hook.get_connector_config_or_none(name)
         changes = config_diff(running, payload, secrets)
@@ -336,21 +437,25 @@ class DebeziumConnectorOperator(_ConnectorWaitMixin, BaseOperator):
         if refused:
             error = ConnectorDeploymentError(
                 f"refusing to change {', '.join(refused)} on the live connector {name}: a new topic.prefix "
-                "re-snapshots into new topics and a new database.server.id breaks the binlog position; "
-                "pass allow_immutable_changes=[...] (or True) if this is intended",
+                "re-snapshots into new topics, a new database.server.id breaks the binlog position, a new "
+                "slot.name or database.dbname starts from a new replication slot; pass "
+                "allow_immutable_changes=[...] (or True) if this is intended",
                 connector=name, details={"refused_keys": refused},
             )
-            raise AirflowFailException(str(error)) from error
+            raise _fail(str(error)) from error
 
         if running is None or changes:
-            created, _ = self.hook.put_connector_config(name, payload)
+            created = self._put(payload, secrets)
             action = "created" if created else "updated"
         else:
             action = "unchanged"
         self.log.info("Connector %s %s (%s key(s) changed)", name, action, len(changes))
+        secret_keys = [k for k, v in payload.items() if not is_placeholder(v) and _is_secret(k, v, secrets)]
+        from airflow_provider_lakeops.triggers.kafka_connect import seal_config
+
         carry = {"connector": name, "action": action, "changed_keys": [c["key"] for c in changes], "restarted": [],
                  "started": started, "end_time": time.time() + self.wait_timeout,
-                 **self._lineage_facts(payload, tables)}
+                 "expected_config": seal_config(payload, secret_keys), **self._lineage_facts(payload, report)}
         self._lineage_carry = carry
         if not self.wait_for_running:
             status = self.hook.get_connector_status(name)
@@ -359,20 +464,70 @@ class DebeziumConnectorOperator(_ConnectorWaitMixin, BaseOperator):
             return self._result(context, carry, {"status": "success", **evaluate_status(status).as_event()})
         return self._wait(context, carry)
 
-    def _run_preflight(self, payload: Mapping[str, str]) -> list[str]:
-        if not self.preflight or not self.mysql_conn_id:
+    def _validate(self, payload: Mapping[str, str], secrets: Collection[str]) -> None:
+        """Validate through the worker; rejected configs fail without retry, unreachable databases may retry."""
+        from airflow_provider_lakeops.hooks.kafka_connect import KafkaConnectApiError
+
+        name = payload["name"]
+        try:
+            validation = self.hook.validate_config(payload["connector.class"], payload)
+        except KafkaConnectApiError as exc:
+            if exc.transient:
+                raise
+            raise _fail(f"Kafka Connect refused to validate the config of {name}: "
+                        f"{self._redact(str(exc), secrets)}; nothing was deployed") from exc
+        errors = validation_errors(validation)
+        if not (validation.get("error_count") or errors):
+            return
+        detail = "\n".join(f"  {key}: {'; '.join(self._redact(m, secrets) for m in msgs)}" for key, msgs in errors.items())
+        if unreachable_only(errors):
+            raise ConnectorDeploymentError(
+                f"Kafka Connect could not reach the database to validate {name} (a retry may help); nothing was "
+                f"deployed:\n{detail}", connector=name, details={"errors": errors, "transient": True},
+            )
+        error = ConnectorDeploymentError(
+            f"Kafka Connect rejected the config of {name} ({validation.get('error_count')} error(s)); nothing "
+            f"was deployed:\n{detail}", connector=name, details={"errors": errors},
+        )
+        raise _fail(str(error)) from error
+
+    def _put(self, payload: Mapping[str, str], secrets: Collection[str]) -> bool:
+        """PUT the config; a 500 is validated again (Connect 4.3 answers an invalid config with a 500)."""
+        from airflow_provider_lakeops.hooks.kafka_connect import KafkaConnectApiError
+
+        name = payload["name"]
+        try:
+            created, _ = self.hook.put_connector_config(name, payload, retry_server_errors=False)
+        except KafkaConnectApiError as exc:
+            if exc.status_code is None or exc.status_code < 500:
+                raise
+            self.log.warning("PUT of %s answered %s; validating again to tell a rejected config from an outage",
+                             name, exc.status_code)
+            self._validate(payload, secrets)
+            created, _ = self.hook.put_connector_config(name, payload)
+        return created
+
+    def _run_preflight(self, payload: Mapping[str, str]) -> PreflightReport | None:
+        if not self.preflight or not self.database_conn_id:
             if self.preflight:
-                self.log.info("Preflight skipped: no mysql_conn_id")
-            return []
-        from airflow.providers.mysql.hooks.mysql import MySqlHook
+                self.log.info("Preflight skipped: no database_conn_id")
+            return None
+        kind = source_kind(payload["connector.class"])
+        if kind == "postgres":
+            from airflow_provider_lakeops.hooks import postgres_preflight
 
-        from airflow_provider_lakeops.hooks.mysql_preflight import preflight_for_config
+            report = postgres_preflight.preflight_for_config(
+                postgres_preflight.postgres_hook(self.database_conn_id, payload.get("database.dbname")), payload)
+        else:
+            from airflow.providers.mysql.hooks.mysql import MySqlHook
 
-        report = preflight_for_config(MySqlHook(mysql_conn_id=self.mysql_conn_id), payload)
+            from airflow_provider_lakeops.hooks import mysql_preflight
+
+            report = mysql_preflight.preflight_for_config(MySqlHook(mysql_conn_id=self.database_conn_id), payload)
         report.raise_for_problems()
-        self.log.info("Preflight passed for %s: %s table(s) captured (%s)", report.user, len(report.tables),
-                      ", ".join(report.tables))
-        return report.tables
+        self.log.info("%s preflight passed for %s: %s table(s) captured (%s)", report.source, report.user,
+                      len(report.tables), ", ".join(report.tables))
+        return report
 
     @staticmethod
     def _redact(text: str, secrets: Collection[str]) -> str:
@@ -381,15 +536,20 @@ class DebeziumConnectorOperator(_ConnectorWaitMixin, BaseOperator):
                 text = text.replace(secret, MASK)
         return text
 
+    def _wait_args(self, carry: Mapping[str, Any]) -> dict[str, Any]:
+        return {"expected_config": carry.get("expected_config"), "restarted": list(carry.get("restarted") or []),
+                "restart_grace_until": carry.get("restart_grace_until")}
+
     def _wait(self, context: Context, carry: dict[str, Any]) -> dict[str, Any]:
         name = self.connector_name
         while True:
             if self.deferrable:
                 remaining = max(1.0, carry["end_time"] - time.time())
-                self.defer(trigger=self._trigger("RUNNING", carry["end_time"], carry), method_name="execute_complete",
-                           timeout=timedelta(seconds=remaining + 60))
+                self.defer(trigger=self._trigger("RUNNING", carry["end_time"], carry, **self._wait_args(carry)),
+                           method_name="execute_complete", timeout=timedelta(seconds=remaining + 60))
             event = wait_for_state(self.hook, name, target_state="RUNNING", end_time=carry["end_time"],
-                                   poll_interval=self.poll_interval, trace_max_chars=self.trace_max_chars, carry=carry)
+                                   poll_interval=self.poll_interval, trace_max_chars=self.trace_max_chars, carry=carry,
+                                   settle_seconds=self.settle_seconds, **self._wait_args(carry))
             if not self._restart_if_failed(event):
                 return self._result(context, carry, event)
 
@@ -403,6 +563,8 @@ class DebeziumConnectorOperator(_ConnectorWaitMixin, BaseOperator):
 
     def _restart_if_failed(self, event: dict[str, Any]) -> bool:
         """Restart the FAILED instances once (``onlyFailed``); ``True`` when the wait must go on."""
+        from airflow_provider_lakeops.triggers.kafka_connect import RESTART_GRACE_SECONDS
+
         carry = event.setdefault("carry", {})
         if event.get("status") != "failed" or not self.restart_failed_tasks or carry.get("restarted"):
             return False
@@ -411,18 +573,62 @@ class DebeziumConnectorOperator(_ConnectorWaitMixin, BaseOperator):
                          event.get("connector"), ", ".join(failed), failure_message(event))
         self.hook.restart_connector(str(event.get("connector")), include_tasks=True, only_failed=True)
         carry["restarted"] = failed
+        carry["restart_grace_until"] = time.time() + RESTART_GRACE_SECONDS
         return True
+
+    def _topics(self, carry: dict[str, Any], *, wait: bool = True) -> tuple[list[str], str]:
+        """The data topics Connect reports for the connector (bounded wait), or the computed names as a fallback."""
+        name = self.connector_name
+        config = {"topic.prefix": carry.get("prefix", ""), "topic.heartbeat.prefix": carry.get("heartbeat_prefix", ""),
+                  "topic.transaction": carry.get("transaction_topic", "transaction")}
+        expected = set(carry.get("expected_topics") or [])
+        deadline = time.time() + (self.topics_timeout if wait and (expected or carry.get("routed")) else 0)
+        topics: list[str] = []
+        stable_since, previous = time.time(), None
+        while True:
+            try:
+                topics = data_topics(self.hook.get_connector_topics(name), config)
+            except Exception as exc:  # topics are a report, not the deployment: fall back below
+                self.log.warning("Could not read the topics of %s from Kafka Connect: %s", name, exc)
+                break
+            if topics != previous:
+                stable_since, previous = time.time(), topics
+            covered = expected <= set(topics) if not carry.get("routed") else bool(topics) and (
+                time.time() - stable_since >= self.settle_seconds)
+            if (covered and (topics or not expected)) or time.time() >= deadline:
+                break
+            time.sleep(min(max(self.poll_interval / 5, 0.2), 1.0))
+        computed = list(carry.get("computed_topics") or [])
+        if topics:
+            missing = sorted(expected - set(topics)) if not carry.get("routed") else []
+            if missing:
+                self.log.warning("Kafka Connect does not list %s for %s after %.0f s; the snapshot may still be "
+                                 "running", ", ".join(missing), name, self.topics_timeout)
+            if set(topics) != set(computed):
+                self.log.info("Topics of %s from Kafka Connect: %s (computed names: %s)", name, ", ".join(topics),
+                              ", ".join(computed) or "none")
+            return topics, "connect"
+        if computed:
+            self.log.warning(
+                "Kafka Connect lists no topics for %s yet (nothing written so far); using the computed names %s. "
+                "A routing transform or a topic naming strategy makes them wrong: check GET /connectors/%s/topics",
+                name, ", ".join(computed), name)
+        return computed, "computed"
 
     def _result(self, context: Context, carry: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
         name = self.connector_name
         if event.get("status") != "success":
             prefix = "after restarting " + ", ".join(carry["restarted"]) + " once: " if carry.get("restarted") else ""
-            raise ConnectorDeploymentError(prefix + failure_message(event), connector=name, details=event)
+            raise ConnectorDeploymentError(prefix + failure_message(event), connector=name,
+                                           details={k: v for k, v in event.items() if k != "carry"})
+        topics, topics_source = self._topics(carry, wait=self.wait_for_running)
+        carry["topics"] = topics
         result = {
             "connector": name, "action": carry.get("action"), "connector_state": event.get("connector_state"),
             "task_states": event.get("task_states", {}), "changed_keys": carry.get("changed_keys", []),
-            "restarted": carry.get("restarted", []), "tables": carry.get("tables", []),
-            "topics": carry.get("topics", []), "kafka_bootstrap_servers": carry.get("bootstrap", ""),
+            "restarted": carry.get("restarted", []), "source": carry.get("source", ""),
+            "tables": carry.get("tables", []), "topics": topics, "topics_source": topics_source,
+            "kafka_bootstrap_servers": carry.get("bootstrap", ""),
         }
         self.log.info("Connector %s is %s with tasks %s", name, result["connector_state"], result["task_states"])
         from airflow_provider_lakeops.notifications.metrics import emit_operator_metrics
@@ -435,19 +641,32 @@ class DebeziumConnectorOperator(_ConnectorWaitMixin, BaseOperator):
 
     # ------------------------------------------------------------------ lineage
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
-        """Inputs: the captured MySQL tables; outputs: their Kafka topics (``<prefix>.<db>.<table>``)."""
+        """Inputs: the captured tables (``mysql://`` / ``postgres://``); outputs: the Kafka topics written."""
         from airflow.providers.openlineage.extractors import OperatorLineage
 
-        from airflow_provider_lakeops.lineage.naming import kafka_dataset, mysql_dataset
+        from airflow_provider_lakeops.lineage.naming import kafka_dataset, mysql_dataset, postgres_dataset
 
         carry = self._lineage_carry
         if not carry:
             return OperatorLineage()
         inputs, outputs = [], []
-        for table in carry.get("tables", []):
-            database, _, name = table.partition(".")
-            if carry.get("mysql_host"):
-                inputs.append(mysql_dataset(carry["mysql_host"], carry.get("mysql_port"), database, name).to_openlineage())
+        host, port = str(carry.get("db_host") or ""), carry.get("db_port")
+        for table in carry.get("tables", []) if host else []:
+            first, _, rest = table.partition(".")
+            if carry.get("source") == "postgres" and carry.get("db_name"):
+                inputs.append(postgres_dataset(host, port, carry["db_name"], first, rest).to_openlineage())
+            elif carry.get("source") == "mysql":
+                inputs.append(mysql_dataset(host, port, first, rest).to_openlineage())
         if carry.get("bootstrap"):
-            outputs = [kafka_dataset(carry["bootstrap"], topic).to_openlineage() for topic in carry.get("topics", [])]
+            topics = carry.get("topics") or carry.get("computed_topics") or []
+            outputs = [kafka_dataset(carry["bootstrap"], topic).to_openlineage() for topic in topics]
         return OperatorLineage(inputs=inputs, outputs=outputs)
+
+
+def _fail(message: str) -> Exception:
+    """``AirflowFailException`` (no retry can help)."""
+    try:
+        from airflow.sdk.exceptions import AirflowFailException
+    except ImportError:  # Airflow < 3.2
+        from airflow.exceptions import AirflowFailException  # type: ignore[no-redef]
+    return AirflowFailException(message)

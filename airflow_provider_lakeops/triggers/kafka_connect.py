@@ -28,6 +28,7 @@ import asyncio
 import hashlib
 import hmac
 import os
+import re
 import time
 from collections.abc import AsyncIterator, Collection, Mapping
 from dataclasses import dataclass, field
@@ -58,6 +59,7 @@ TRACE_MAX_CHARS = 2000
 RESTART_GRACE_SECONDS = 10.0
 SEAL_PREFIX = "sealed:pbkdf2-sha256:"
 SEAL_ITERATIONS = 100_000
+_PLACEHOLDER = re.compile(r"^\$\{[A-Za-z0-9_.-]+:[^}]*\}$")
 
 
 def poll_delay(poll: int, poll_interval: float) -> float:
@@ -141,9 +143,12 @@ def evaluate_status(
             reason=f"the connector is {state}; resume it (PUT /connectors/{{name}}/resume) before waiting for RUNNING",
         )
     if state == target_state:
-        if target_state == "STOPPED" or (tasks and all(s == target_state for s in tasks.values())):
+        # a STOPPED connector has no tasks; the real worker shows STOPPED with the old task RUNNING first
+        if (target_state == "STOPPED" and not tasks) or (
+            target_state != "STOPPED" and tasks and all(s == target_state for s in tasks.values())
+        ):
             return StatusVerdict("done", state, tasks)
-    waiting = [f"task {i} is {s}" for i, s in tasks.items() if s != target_state] or (
+    waiting = [f"task {i} is {s}" for i, s in tasks.items() if s != target_state or target_state == "STOPPED"] or (
         ["no task is assigned yet"] if target_state != "STOPPED" else []
     )
     return StatusVerdict("pending", state, tasks, reason=f"connector is {state}; " + ", ".join(waiting))
@@ -193,7 +198,10 @@ def config_mismatches(
     if actual is None:
         return sorted(expected)
     cache = {} if cache is None else cache
-    keys = set(expected) | set(actual) if exact else set(expected) & set(actual)
+    if exact:
+        keys = set(expected) | set(actual)
+    else:  # task configs may hold config-provider placeholders resolved
+        keys = {k for k in set(expected) & set(actual) if not _PLACEHOLDER.match(str(expected[k]))}
     return sorted(k for k in keys if k not in expected or not _same(expected[k], actual.get(k), cache))
 
 
@@ -280,9 +288,10 @@ class ConnectorWait:
             verdict = StatusVerdict("pending", verdict.connector_state, verdict.task_states,
                                     reason=f"the connector is still {verdict.connector_state} (the request is "
                                     "not visible in the status yet)")
-        if verdict.outcome == "failed" and self.restarted:
+        if self.restarted and status is not None:
             states = {"connector": verdict.connector_state or "", **verdict.task_states}
-            self._recovered |= {i for i in self.restarted if states.get(i) not in (None, "FAILED")}
+            self._recovered |= {i for i in self.restarted if states.get(i) not in (None, "", "FAILED")}
+        if verdict.outcome == "failed" and self.restarted:
             stale = [f for f in verdict.failed if f["id"] in self.restarted and f["id"] not in self._recovered]
             if stale and in_grace and len(stale) == len(verdict.failed):
                 verdict = StatusVerdict("pending", verdict.connector_state, verdict.task_states,

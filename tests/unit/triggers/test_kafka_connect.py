@@ -1,4 +1,8 @@
-"""KafkaConnectorStateTrigger: status evaluation, serialisation round trip, runs in an event loop."""
+"""The wait's decisions (evaluate_status, ConnectorWait.judge, sealed configs) and the trigger's round trip.
+
+Runs against the real worker are in tests/integration/kafka_connect/ (the deferrable test runs
+this trigger's ``run()`` there); the unreachable-worker case below is a real closed port.
+"""
 
 from __future__ import annotations
 
@@ -9,21 +13,18 @@ import time
 
 import pytest
 
-from airflow_provider_lakeops.hooks.kafka_connect import KafkaConnectHook
 from airflow_provider_lakeops.triggers.kafka_connect import (
+    ConnectorWait,
     KafkaConnectorStateTrigger,
+    config_mismatches,
     evaluate_status,
     poll_delay,
+    seal_config,
     trim_trace,
 )
-from tests.integration import conftest_kafka_connect as kc
-from tests.integration.conftest_kafka_connect import KAFKA_CONNECT_CONN_ID, debezium_config
-
-# shared fixtures (defined in tests/integration/conftest_kafka_connect.py)
-fake_connect_server = kc.fake_connect_server
-kafka_connect = kc.kafka_connect
 
 NAME = "inventory-cdc"
+KAFKA_CONNECT_CONN_ID = "kafka_connect_unit"
 
 
 def _status(connector: str, *tasks: str, trace: str = "boom") -> dict:
@@ -48,12 +49,13 @@ def _status(connector: str, *tasks: str, trace: str = "boom") -> dict:
         (_status("STOPPED"), "RUNNING", "blocked"),
         (_status("PAUSED", "PAUSED"), "PAUSED", "done"),
         (_status("STOPPED"), "STOPPED", "done"),
+        (_status("STOPPED", "RUNNING"), "STOPPED", "pending"),  # measured: STOPPED before the task is gone
         (None, "RUNNING", "pending"),  # status not written yet just after creation
         (None, "DELETED", "done"),
         (_status("RUNNING", "RUNNING"), "DELETED", "pending"),
     ],
     ids=["running", "no-tasks-yet", "unassigned", "task-restarting", "task-failed", "connector-failed",
-         "paused-blocks", "stopped-blocks", "paused", "stopped", "no-status-yet", "deleted", "not-deleted-yet"],
+         "paused-blocks", "stopped-blocks", "paused", "stopped", "stopped-task-left", "no-status-yet", "deleted", "not-deleted-yet"],
 )
 def test_evaluate_status(status, target, outcome):
     assert evaluate_status(status, target).outcome == outcome
@@ -114,51 +116,75 @@ async def _first_event(trigger: KafkaConnectorStateTrigger) -> dict:
     raise AssertionError("the trigger yielded nothing")
 
 
-def _deploy(fake) -> None:
-    config = {**debezium_config(), "database.hostname": "db", "database.user": "dbz"}
-    KafkaConnectHook(KAFKA_CONNECT_CONN_ID).put_connector_config(NAME, config)
+CONFIG = {"name": NAME, "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
+          "database.password": "s3cret-pw", "topic.prefix": "p", "poll.interval.ms": "500"}
 
 
-def test_runs_to_success_in_an_event_loop(kafka_connect):
-    _deploy(kafka_connect)
-    event = asyncio.run(_first_event(_trigger()))
-    assert event["status"] == "success"
-    assert event["connector_state"] == "RUNNING"
-    assert event["task_states"] == {"0": "RUNNING"}
-    assert event["carry"] == {"action": "created", "tables": ["inventory.customers"]}
+def _tasks(config: dict, *ids: int) -> list[dict]:
+    return [{"id": {"connector": NAME, "task": i}, "config": {**config, "task.class": "X"}} for i in ids]
 
 
-def test_reports_a_failed_task_with_its_trimmed_trace(kafka_connect):
-    kafka_connect.fail_task(NAME, 0, trace="java.lang.IllegalStateException: binlog gone\n" + "\tat x.Y(Y.java:1)\n" * 200)
-    _deploy(kafka_connect)
-    event = asyncio.run(_first_event(_trigger()))
-    assert event["status"] == "failed"
-    assert event["failed"][0]["id"] == "0"
-    assert len(event["failed"][0]["trace"]) <= 500
-    assert event["failed"][0]["trace"].startswith("java.lang.IllegalStateException: binlog gone")
+def test_sealed_configs_hide_the_secret_and_still_recognise_it():
+    sealed = seal_config(CONFIG, ["database.password"])
+    assert "s3cret-pw" not in json.dumps(sealed)
+    assert sealed["topic.prefix"] == "p"
+    assert config_mismatches(sealed, CONFIG) == []
+    assert config_mismatches(sealed, {**CONFIG, "database.password": "rotated"}) == ["database.password"]
+    assert config_mismatches(sealed, {**CONFIG, "extra": "1"}) == ["extra"]
+    assert config_mismatches(sealed, {**CONFIG, "task.class": "X"}, exact=False) == []
+    assert config_mismatches(sealed, None) == sorted(CONFIG)
+    placeholder = {**CONFIG, "database.password": "${file:/s.properties:pw}"}
+    assert config_mismatches(placeholder, {**CONFIG, "database.password": "resolved"}, exact=False) == []
 
 
-def test_times_out_at_end_time(kafka_connect):
-    kafka_connect.set_start_delay(60)
-    _deploy(kafka_connect)
-    event = asyncio.run(_first_event(_trigger(end_time=time.time() + 0.3)))
-    assert event["status"] == "timeout"
-    assert "did not reach RUNNING in time" in event["message"]
-    assert event["connector_state"] == "UNASSIGNED"
+def test_the_wait_needs_the_new_config_on_the_connector_and_every_task():
+    wait = ConnectorWait(NAME, expected_config=seal_config(CONFIG, ["database.password"]))
+    running = _status("RUNNING", "RUNNING")
+    old = {**CONFIG, "poll.interval.ms": "100"}
+    assert "does not serve the new config" in wait.judge(running, old, _tasks(old, 0)).reason
+    assert "task(s) 0 still have the previous config" in wait.judge(running, CONFIG, _tasks(old, 0)).reason
+    assert "no task configs yet" in wait.judge(running, CONFIG, []).reason
+    assert "the new config has ['0', '1']" in wait.judge(running, CONFIG, _tasks(CONFIG, 0, 1)).reason
+    assert wait.judge(running, CONFIG, _tasks(CONFIG, 0)).outcome == "done"
 
 
-def test_waits_for_a_deletion(kafka_connect):
-    event = asyncio.run(_first_event(_trigger(target_state="DELETED")))
-    assert event["status"] == "success"
-    assert event["connector_state"] is None
+def test_running_counts_only_after_the_settle_period():
+    wait = ConnectorWait(NAME, settle_seconds=5)
+    running, restarting = _status("RUNNING", "RUNNING"), _status("RUNNING", "RESTARTING")
+    assert wait.judge(running, now=100).outcome == "pending"
+    assert wait.judge(running, now=103).reason == "RUNNING for 3.0 s of the 5 s settle period"
+    assert wait.judge(restarting, now=104).outcome == "pending"  # the clock starts again
+    assert wait.judge(running, now=108).outcome == "pending"
+    assert wait.judge(running, now=113).outcome == "done"
+    assert wait.judge(_status("RUNNING", "FAILED"), now=114).outcome == "failed"
 
 
-def test_unreachable_worker_is_an_error_event(monkeypatch):
+def test_a_failed_state_from_before_a_restart_does_not_end_the_wait():
+    wait = ConnectorWait(NAME, restarted=["0"], restart_grace_until=110)
+    failed = _status("RUNNING", "FAILED")
+    assert wait.judge(failed, now=100).outcome == "pending"  # measured: FAILED 0.04 s after the restart
+    assert wait.judge(_status("RUNNING", "RESTARTING"), now=101).outcome == "pending"
+    assert wait.judge(failed, now=102).outcome == "failed"  # failed again after the restart
+    late = ConnectorWait(NAME, restarted=["0"], restart_grace_until=110)
+    assert late.judge(failed, now=111).outcome == "failed"  # grace over
+    other = ConnectorWait(NAME, restarted=["0"], restart_grace_until=110)
+    assert other.judge(_status("RUNNING", "RUNNING", "FAILED"), now=100).outcome == "failed"  # task 1 not restarted
+
+
+def test_a_paused_state_right_after_a_resume_does_not_block():
+    wait = ConnectorWait(NAME, restart_grace_until=110)
+    assert wait.judge(_status("PAUSED", "PAUSED"), now=100).outcome == "pending"
+    assert wait.judge(_status("PAUSED", "PAUSED"), now=111).outcome == "blocked"
+
+
+def test_an_unreachable_worker_keeps_the_wait_going_until_its_deadline(monkeypatch):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     monkeypatch.setenv("AIRFLOW_CONN_KC_GONE", json.dumps(
         {"conn_type": "kafka_connect", "host": "127.0.0.1", "port": port, "extra": {"max_retries": 0}}))
-    event = asyncio.run(_first_event(_trigger(kafka_connect_conn_id="kc_gone")))
-    assert event["status"] == "error"
+    event = asyncio.run(asyncio.wait_for(_first_event(_trigger(kafka_connect_conn_id="kc_gone",
+                                                               end_time=time.time() + 1)), timeout=30))
+    assert event["status"] == "timeout"
+    assert "Kafka Connect is not answering" in event["message"]
     assert "unreachable" in event["message"]
