@@ -9,10 +9,13 @@ Parquet (partitioned by ingest date, with topic/partition/offset metadata), quar
 that break the schema with the reason, and stops. A rerun lands nothing twice.
 
 * ``LAKEOPS_STREAMING_SOURCE=kafka``: reads the ``shop.customer_events`` topic with the brokers of
-  the ``kafka_default`` connection (type ``kafka``, extra ``{"bootstrap.servers": ...}``); Spark
-  needs the ``spark-sql-kafka`` package, which the operator adds.
-* default (``file``): the embedded local stack has no Kafka, so the same app reads JSON-lines files
-  published to ``{lake}/landing/kafka_events/`` (same parsing, quarantine and sink code).
+  the ``kafka_default`` connection (type ``kafka``, extra ``{"bootstrap.servers": ...}``), committed
+  records only (``isolation_level="read_committed"``). Spark's Kafka source comes from the jars in
+  ``$LAKEOPS_SPARK_KAFKA_JARS`` (``make jvm-deps`` copies them to ``build/jvm/spark-kafka/``; the
+  local stack's Kafka broker exports both), passed as ``spark.jars`` and checked against the
+  installed pyspark before the submit.
+* default (``file``): JSON-lines files published to ``{lake}/landing/kafka_events/`` (same
+  parsing, quarantine and sink code), for a stack started without its Kafka broker.
 
 The task's XCom is the stream's progress report (batches, rows in, rows quarantined, end offsets).
 """
@@ -59,6 +62,8 @@ with DAG(
         checkpoint_path=f"{LAKE}/_checkpoints/example_kafka_streaming",
         trigger="availableNow",
         max_offsets_per_trigger=200_000,
+        isolation_level="read_committed",  # the default: aborted transactions never land
+        # jars=[...]: the spark-sql-kafka jars; default $LAKEOPS_SPARK_KAFKA_JARS (set by the local stack)
         spark_conn_id="spark_default",
         conf={"spark.sql.shuffle.partitions": "4"},
     )

@@ -1,42 +1,38 @@
 """
 ### lakeops_cdc_streaming
 
-The CDC side of the lakeops pipeline: MySQL -> Debezium -> Kafka -> Spark Structured Streaming -> bronze.
+The CDC side of the lakeops pipeline, end to end on real servers: PostgreSQL -> Debezium (Kafka
+Connect) -> Kafka -> Spark Structured Streaming -> bronze -> Snowflake replica, checked against the
+source.
 
-1. **deploy_connector** deploys the Debezium MySQL source connector (``infra/debezium/mysql-source.json``)
-   through Kafka Connect, idempotently: preflight of the source database (binlog, ``ROW``,
-   ``FULL`` row image, server id, tables, grants), validation by Connect, a diff against the running
-   config (secrets masked), a ``PUT`` only when something changed, then a deferrable wait until the
-   connector and its task are ``RUNNING`` (a failed task is restarted once). Every run re-checks
-   the connector, so a task that died since the last run is noticed and restarted.
-2. **stream_to_bronze** lands the change topics listed in ``deploy_connector``'s XCom (``topics``)
-   in bronze Parquet with ``trigger="availableNow"``: each run resumes from the checkpoint, processes
-   what arrived since the previous run and stops (exactly once; a rerun lands nothing twice).
-   ``debezium=True``: the app unwraps the full change-event envelope itself, so creates, updates and
-   snapshot reads land the ``after`` row and a delete lands the key from ``before`` with
-   ``op = 'd'`` - what the Snowflake MERGE's delete branch matches. Bad records go to the quarantine
-   with their reason.
+1. **deploy_connector** deploys Debezium's PostgreSQL connector (``pgoutput``,
+   ``infra/debezium/postgres-source.json``) through Kafka Connect, idempotently: preflight of the
+   source (``wal_level=logical``, replication role, keys or ``REPLICA IDENTITY FULL``, slots,
+   publication), validation by Connect, a diff against the running config (secrets masked), a
+   ``PUT`` only when something changed, then a deferrable wait until the worker runs the *new*
+   config and every task stays ``RUNNING`` (a failed task is restarted once). ``topics`` in its
+   XCom come from Connect.
+2. **wait_for_changes** writes a watermark into the source's WAL and waits until the connector's
+   slot has confirmed it: everything committed before the run is then in Kafka
+   (``DebeziumWatermarkSensor``).
+3. **stream_to_bronze** lands the change topics in bronze Parquet through Spark's Kafka source
+   (``spark-sql-kafka``, ``read_committed``) with ``trigger="availableNow"``: each run resumes from
+   the checkpoint, processes what arrived since the previous run and stops (exactly once). Every row
+   carries its operation (``op``) and its source position (``_source_position``, from the LSN), so
+   the order of the changes to a key is total. Bad records go to the quarantine with their reason.
+4. **merge_replica** MERGEs bronze into the Snowflake replica: the latest change per key by
+   ``_source_position`` wins, deletes are applied, and a replayed change older than the replica's
+   row changes nothing (``only_newer``). Bronze keeps every change, so the MERGE reads all of it: a
+   rerun with nothing new reports 0/0/0.
+5. **check_replica** compares the replica with the source table: row counts, an
+   order-independent checksum of every column, and differences by key (``TableParityCheckOperator``).
 
-**Record format.** The connector template deliberately has *no* ``ExtractNewRecordState`` transform:
-the streaming app's Debezium mode reads the envelope (``op``, ``before``/``after``, ``ts_ms``), and the
-flattened form (``__op``, ``__deleted``) would be quarantined as ``debezium_missing_op`` (see
-``docs/operators/debezium.md``).
-
-**One schema per stream.** The app parses every record against one schema
-(``spark_apps/schemas/customer_event.json``), so ``table_include_list`` names the table(s) whose rows
-have that shape: ``inventory.customer_events`` (key ``customer_id, event_id``). Capture other tables
-with their own stream (a ``schema_path`` and bronze/checkpoint paths of their own). Changing the
-topics of a running stream needs a new ``checkpoint_path`` (the operator refuses the old one).
-
-Sources: ``LAKEOPS_STREAMING_SOURCE=kafka`` reads the topics with the brokers of ``kafka_default``
-(type ``kafka``, extra ``{"bootstrap.servers": ...}``; the same cluster as the ``kafka_bootstrap_servers``
-param, so lineage joins up). The default, ``file``, is the local stack (no Kafka): the same app reads
-Debezium-shaped JSON lines published to ``{lake}/landing/cdc_events/``.
-
-Connections: ``kafka_connect_default`` (type ``kafka_connect``), ``mysql_cdc`` (type ``mysql``,
-extra ``{"client": "mysql-connector-python"}``; its login/password become ``database.user`` /
-``database.password`` in the request only), ``kafka_default`` and ``spark_default``. Parameters:
-``topic_prefix``, ``database``, ``table_include_list``, ``database_server_id``, ``kafka_bootstrap_servers``.
+Connections: ``kafka_connect_default`` (type ``kafka_connect``), ``postgres_cdc`` (type ``postgres``:
+the connector's login, its password injected into the connector request only; its schema field is
+the database), ``kafka_default`` (type ``kafka``, extra ``{"bootstrap.servers": ...}``),
+``spark_default`` and ``snowflake_default``. ``lakeops-stack run --cdc`` provides all of them on the
+local stack. Spark's Kafka jars (``spark-sql-kafka``) come from the operator's ``jars``, by default
+``LAKEOPS_SPARK_KAFKA_JARS`` read when the task runs (``make jvm-deps`` on the local stack).
 """
 
 from __future__ import annotations
@@ -48,13 +44,19 @@ from pathlib import Path
 from airflow.sdk import DAG, Param
 
 from airflow_provider_lakeops.operators.debezium import DebeziumConnectorOperator
+from airflow_provider_lakeops.operators.replica_check import TableParityCheckOperator
+from airflow_provider_lakeops.operators.snowflake import SnowflakeMergeOperator
 from airflow_provider_lakeops.operators.spark_streaming import KafkaStreamingSubmitOperator
+from airflow_provider_lakeops.sensors.debezium_watermark import DebeziumWatermarkSensor
 
 # infra/debezium/ holds the connector template; Jinja finds it through template_searchpath.
 CONNECTOR_TEMPLATES = str(Path(__file__).resolve().parents[1] / "infra" / "debezium")
-# The local lake (a folder): Spark here cannot write s3a://, see docs/local_stack.md.
 LAKE = os.environ.get("LAKEOPS_LAKE_DIR", "/tmp/lakeops/lake")
-SOURCE = os.environ.get("LAKEOPS_STREAMING_SOURCE", "file")
+BRONZE = f"{LAKE}/bronze/customer_events_cdc"
+# the source table's columns: the replica holds these and the position that orders their changes
+COLUMNS = ["event_id", "customer_id", "session_id", "event_type", "event_ts", "updated_at", "page", "amount",
+           "currency", "email", "phone", "ssn", "full_name", "ip_address", "event_date"]
+KEYS = ["customer_id", "event_id"]
 
 default_args = {
     "owner": "data-platform",
@@ -64,7 +66,7 @@ default_args = {
 
 with DAG(
     dag_id="lakeops_cdc_streaming",
-    description="Deploy Debezium through Kafka Connect, then stream the change topics to bronze",
+    description="PostgreSQL -> Debezium -> Kafka -> Spark -> bronze -> Snowflake replica, checked",
     schedule="@hourly",
     start_date=datetime(2025, 10, 1),
     catchup=False,
@@ -75,34 +77,45 @@ with DAG(
     doc_md=__doc__,
     params={
         "topic_prefix": Param("lakeops", type="string", pattern=r"^[A-Za-z0-9._-]+$"),
-        "database": Param("inventory", type="string"),
         "table_include_list": Param("inventory.customer_events", type="string"),
-        "database_server_id": Param(5400, type="integer", minimum=1),
-        "kafka_bootstrap_servers": Param("kafka:9092", type="string"),
+        "slot_name": Param("lakeops_cdc", type="string", pattern=r"^[a-z0-9_]{1,63}$"),
+        "publication_name": Param("lakeops_cdc", type="string", pattern=r"^[a-z0-9_]{1,63}$"),
+        "replica_table": Param("CUSTOMER_EVENTS_REPLICA", type="string", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$"),
     },
 ) as dag:
     # [START howto_operator_debezium]
     deploy_connector = DebeziumConnectorOperator(
         task_id="deploy_connector",
-        connector_name="{{ params.topic_prefix }}-mysql-cdc",
-        config="mysql-source.json",
+        connector_name="{{ params.topic_prefix }}-postgres-cdc",
+        config="postgres-source.json",
         kafka_connect_conn_id="kafka_connect_default",
-        mysql_conn_id="mysql_cdc",
+        database_conn_id="postgres_cdc",
+        kafka_bootstrap_servers="{{ conn.kafka_default.extra_dejson['bootstrap.servers'] }}",
         deferrable=True,
         wait_timeout=900,
-        poll_interval=10,
+        poll_interval=5,
+        settle_seconds=5,
+        topics_timeout=60,
     )
     # [END howto_operator_debezium]
+
+    # [START howto_sensor_debezium_watermark]
+    wait_for_changes = DebeziumWatermarkSensor(
+        task_id="wait_for_changes",
+        postgres_conn_id="postgres_cdc",
+        slot_name="{{ params.slot_name }}",
+        timeout=600,
+    )
+    # [END howto_sensor_debezium_watermark]
 
     # [START howto_operator_cdc_stream_to_bronze]
     stream_to_bronze = KafkaStreamingSubmitOperator(
         task_id="stream_to_bronze",
-        source=SOURCE,  # "kafka" in production, "file" on the local stack
-        topics="{{ ti.xcom_pull(task_ids='deploy_connector')['topics'] | join(',') }}",  # source="kafka"
+        source="kafka",
+        topics="{{ ti.xcom_pull(task_ids='deploy_connector')['topics'] | join(',') }}",  # from Connect
         kafka_conn_id="kafka_default",
-        landing_path=f"{LAKE}/landing/cdc_events",  # source="file"
-        bronze_path=f"{LAKE}/bronze/customer_events",
-        quarantine_path=f"{LAKE}/quarantine/customer_events",
+        bronze_path=BRONZE,
+        quarantine_path=f"{LAKE}/quarantine/customer_events_cdc",
         checkpoint_path=f"{LAKE}/_checkpoints/lakeops_cdc_streaming",
         debezium=True,  # the full envelope: the connector template has no ExtractNewRecordState
         trigger="availableNow",
@@ -112,4 +125,32 @@ with DAG(
     )
     # [END howto_operator_cdc_stream_to_bronze]
 
-    deploy_connector >> stream_to_bronze
+    # [START howto_operator_cdc_merge_replica]
+    merge_replica = SnowflakeMergeOperator(
+        task_id="merge_replica",
+        target_table="{{ params.replica_table }}",
+        keys=KEYS,
+        source_parquet=BRONZE,  # every change so far (Hive partitions ingest_date/batch)
+        operation_column="op",
+        delete_value="d",
+        ordering_column="_source_position",  # the LSN order: ties are impossible
+        only_newer=True,
+        insert_columns=[*COLUMNS, "_source_position"],
+        update_columns=[c for c in COLUMNS if c not in KEYS] + ["_source_position"],
+        create_target_if_missing=True,
+    )
+    # [END howto_operator_cdc_merge_replica]
+
+    # [START howto_operator_replica_check]
+    check_replica = TableParityCheckOperator(
+        task_id="check_replica",
+        source_conn_id="postgres_cdc",
+        source_table="{{ params.table_include_list }}",
+        target_conn_id="snowflake_default",
+        target_table="{{ params.replica_table }}",
+        keys=KEYS,
+        columns=COLUMNS,
+    )
+    # [END howto_operator_replica_check]
+
+    deploy_connector >> wait_for_changes >> stream_to_bronze >> merge_replica >> check_replica

@@ -275,47 +275,52 @@ def parse_records(raw: DataFrame, spec: Any, debezium: bool = False) -> DataFram
     value = F.col("value")
     blank = value.isNull() | (F.trim(value) == "")
     if debezium:
-        env_names = ["payload", "before", "after", "op", "ts_ms", "source"]
-        df = raw.withColumn("_env", F.from_json(value, _loose(env_names), _PARSE))
-        df = df.withColumn("_inner", F.when(F.col("_env.payload").isNotNull(),
-                                            F.from_json(F.col("_env.payload"), _loose(env_names[1:]), _PARSE)))
+        # one JSON parse per record: the envelope with `before`/`after` as records of strings (any value's
+        # text) and `source` as strings; `payload` holds the same when the converter has schemas.enable=true
+        record_type = _loose(spec.names)
+        change = [T.StructField("before", record_type), T.StructField("after", record_type),
+                  T.StructField("op", T.StringType()), T.StructField("ts_ms", T.StringType()),
+                  T.StructField("source", T.StructType([T.StructField(n, T.StringType()) for n in _SOURCE_FIELDS]))]
+        envelope = T.StructType([T.StructField("payload", T.StructType(change)), *change,
+                                 T.StructField(_CORRUPT, T.StringType())])
+        df = raw.withColumn("_env", F.from_json(value, envelope, _PARSE))
         inner = F.col("_env.payload").isNotNull()
 
         def pick(name: str) -> Column:
-            return F.when(inner, F.col(f"_inner.{name}")).otherwise(F.col(f"_env.{name}"))
+            return F.when(inner, F.col(f"_env.payload.{name}")).otherwise(F.col(f"_env.{name}"))
 
-        df = df.select("*", pick("op").alias("op"), pick("ts_ms").alias("_ts_ms"),
-                       pick("before").alias("_before"), pick("after").alias("_after"),
-                       F.from_json(pick("source"), _loose(_SOURCE_FIELDS), _PARSE).alias("_src"),
-                       (~blank & (F.col(f"_env.{_CORRUPT}").isNotNull() | F.col(f"_inner.{_CORRUPT}").isNotNull()
-                                  | F.col("_env").isNull())).alias("_bad_envelope"))
+        df = df.select("*", pick("op").alias("op"), pick("ts_ms").alias("_ts_ms"), pick("source").alias("_src"),
+                       (~blank & (F.col(f"_env.{_CORRUPT}").isNotNull() | F.col("_env").isNull()))
+                       .alias("_bad_envelope"))
         op = F.col("op")
         known = op.isin(*opts.DEBEZIUM_OPS)
-        df = df.withColumn("_record", F.when(known, F.when(op == opts.DELETE_OP, F.col("_before"))
-                                                    .otherwise(F.col("_after"))))
+        df = df.withColumn("_rec", F.when(~F.col("_bad_envelope") & known, F.when(
+            op == opts.DELETE_OP, pick("before")).otherwise(pick("after"))))
         df = _with_position(df)
         envelope_checks = [
             (F.col("_bad_envelope"), "malformed_json"),
             (~blank & ~F.col("_bad_envelope") & op.isNull(), "debezium_missing_op"),
             (op.isNotNull() & ~known, "debezium_unknown_op"),
-            (known & (op == opts.DELETE_OP) & F.col("_record").isNull(), "debezium_missing_before"),
-            (known & (op != opts.DELETE_OP) & F.col("_record").isNull(), "debezium_missing_after"),
+            (known & (op == opts.DELETE_OP) & F.col("_rec").isNull(), "debezium_missing_before"),
+            (known & (op != opts.DELETE_OP) & F.col("_rec").isNull(), "debezium_missing_after"),
             (known & F.col("_bad_position"), "debezium_bad_position"),
         ]
         skip = blank  # tombstones follow deletes; they carry no row
         is_delete = op == opts.DELETE_OP
+        record = F.col("_rec").isNotNull()
+        malformed = F.lit(False)  # a `before`/`after` that is not an object makes the envelope malformed
     else:
         df = raw.select("*", F.lit(None).cast("string").alias("op"), F.lit(None).cast("string").alias("_ts_ms"),
                         F.when(~blank, value).alias("_record"), F.lit(None).cast("string").alias("_position"),
                         F.lit(None).cast("string").alias("_src_ts_ms"))
+        df = df.withColumn("_rec", F.from_json(F.col("_record"), _loose(spec.names), _PARSE))
         envelope_checks = [(blank, "empty_record")]
         skip = F.lit(False)
         is_delete = F.lit(False)
-    df = df.withColumn("_rec", F.from_json(F.col("_record"), _loose(spec.names), _PARSE))
+        record = F.col("_record").isNotNull()
+        malformed = record & (F.col("_rec").isNull() | F.col(f"_rec.{_CORRUPT}").isNotNull())
     # typed values in their own projection: each conversion runs once per row, however often it is checked
     df = df.select("*", *[_typed(F.col(f"_rec.{f.name}"), f.type).alias(f"_t_{f.name}") for f in spec.fields])
-    record = F.col("_record").isNotNull()
-    malformed = record & (F.col("_rec").isNull() | F.col(f"_rec.{_CORRUPT}").isNotNull())
     parsed = record & ~malformed
     checks: list[tuple[Column, str]] = [*envelope_checks, (malformed, "malformed_json")]
     key = set(spec.key)
@@ -361,8 +366,10 @@ def _with_position(df: DataFrame) -> DataFrame:
     src = F.col("_src")
     snapshot = F.lower(F.coalesce(src["snapshot"], F.lit("false"))).isin(*opts.SNAPSHOT_VALUES)
     phase = F.when(snapshot, F.lit("0")).otherwise(F.lit("1"))
-    lsn = src["lsn"]
-    previous = F.try_element_at(F.from_json(src["sequence"], T.ArrayType(T.StringType())), F.lit(1))
+    lsn, sequence = src["lsn"], src["sequence"]
+    # sequence is '["<previous commit lsn>","<lsn>"]' or '[null,"<lsn>"]': its first element, without a JSON parse
+    first = F.regexp_extract(F.coalesce(sequence, F.lit("")), r'^\[\s*"?([^",\]\s]*)', 1)
+    previous = F.when((first != "") & (first != "null"), first)
     number = F.regexp_extract(F.coalesce(src["file"], F.lit("")), r"\.([0-9]+)$", 1)
     pos, row = src["pos"], src["row"]
     is_pg = lsn.isNotNull()

@@ -175,11 +175,15 @@ def unreachable_only(errors: Mapping[str, list[str]]) -> bool:
 
 
 def data_topics(topics: Sequence[str], config: Mapping[str, str]) -> list[str]:
-    """``topics`` without Debezium's non-table topics: schema changes (``<prefix>``), heartbeats, transactions."""
+    """``topics`` without Debezium's non-table topics: schema changes (``<prefix>``), heartbeats,
+    transactions and PostgreSQL logical-decoding messages (``<prefix>.message``: a
+    :class:`~airflow_provider_lakeops.sensors.debezium_watermark.DebeziumWatermarkSensor` writes one)."""
     prefix = config.get("topic.prefix", "")
     heartbeat = config.get("topic.heartbeat.prefix", "__debezium-heartbeat")
     transaction = f"{prefix}.{config.get('topic.transaction', 'transaction')}"
-    return sorted(t for t in topics if t not in {prefix, transaction} and not t.startswith(f"{heartbeat}."))
+    message = f"{prefix}.message"
+    return sorted(t for t in topics
+                  if t not in {prefix, transaction, message} and not t.startswith(f"{heartbeat}."))
 
 
 class DebeziumConnectorOperator(_ConnectorWaitMixin, BaseOperator):

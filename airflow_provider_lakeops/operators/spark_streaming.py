@@ -195,6 +195,7 @@ class KafkaStreamingSubmitOperator(BaseOperator):
         job (``spark.openlineage.parent*`` properties, as the Spark provider does).
     :param openlineage_inject_transport_info: pass the OpenLineage transport to the Spark job too.
     :param submit_kwargs: more ``SparkSubmitHook`` arguments (``driver_memory``, ``keytab`` ...).
+    :raises ValueError: a bad rendered value, or no / missing / mismatched Kafka jars (before any submit).
     :raises StreamingJobError: a checkpoint of another query, a failed submit, or no report.
     """
 

@@ -72,9 +72,11 @@ class Child:
         env: dict[str, str] | None = None,
         *,
         user: tuple[int, int] | None = None,
+        stop_signal: int = signal.SIGTERM,
     ):
         self.name = name
         self.user = user
+        self.stop_signal = stop_signal
         self.argv = argv
         self.log_path = log_path
         self.env = env
@@ -110,7 +112,7 @@ class Child:
         proc, self.proc = self.proc, None
         if proc is not None and proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
+                os.killpg(proc.pid, self.stop_signal)
             try:
                 proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:

@@ -1,8 +1,16 @@
-"""``make demo``: run the daily DAG twice on the embedded local stack and print what each step did.
+"""``make demo``: run the daily DAG twice and the CDC DAG three times on the embedded local stack,
+printing what each step did.
 
-The first run builds every layer (landing, data-quality result, silver, Glue table, Snowflake
-table, dbt marts); the second run of the same day shows the pipeline is idempotent: the MERGE
-reports 0 inserted / 0 updated / 0 deleted and the Glue table keeps its version.
+The first run of the daily DAG builds every layer (landing, data-quality result, silver, Glue
+table, Snowflake table, dbt marts); the second run of the same day shows the pipeline is idempotent:
+the MERGE reports 0 inserted / 0 updated / 0 deleted and the Glue table keeps its version.
+
+Then the CDC round trip on real servers: a PostgreSQL table is seeded, Debezium (on a real Kafka
+Connect worker) captures it into a real Kafka broker, Spark streams the changes to bronze, the MERGE
+applies them to a Snowflake replica and the replica is checked against the source. The source is
+then changed (inserts, updates, deletes, one transaction changing a key several times) and the DAG
+runs again; a third run with nothing new must MERGE 0/0/0. Each run ends with the check
+``source = replica: N rows, checksum equal``.
 
 Each run is a real ``airflow dags test`` in a subprocess (its log goes to
 ``.lakeops/demo/logs/run-<n>.log``); the summary is read back from the run's metadata database
@@ -21,41 +29,44 @@ import time
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_lakeops.testing import cdc
 from airflow_provider_lakeops.testing.stack import LocalStack, StackError, airflow_env, migrate_airflow_db
 
 DAG_ID = "lakeops_customer_behavior_daily"
+CDC_DAG_ID = "lakeops_cdc_streaming"
 DAY = "2025-10-31"
 ROWS = 5000
+CDC_SEED_ROWS = 200
 
 
-def _task_rows(db: Path, run_id: str) -> list[tuple[str, str, float]]:
+def _task_rows(db: Path, run_id: str, dag_id: str = DAG_ID) -> list[tuple[str, str, float]]:
     """``(task_id, state, seconds)`` of every task of the run, in start order."""
     with sqlite3.connect(db) as con:
         rows = con.execute(
             "SELECT task_id, state, (julianday(end_date) - julianday(start_date)) * 86400.0 "
             "FROM task_instance WHERE dag_id = ? AND run_id = ? ORDER BY start_date",
-            (DAG_ID, run_id),
+            (dag_id, run_id),
         ).fetchall()
     return [(t, s or "none", float(d or 0.0)) for t, s, d in rows]
 
 
-def _latest_run_id(db: Path) -> str:
+def _latest_run_id(db: Path, dag_id: str = DAG_ID) -> str:
     with sqlite3.connect(db) as con:
         row = con.execute(
-            "SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", (DAG_ID,)
+            "SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", (dag_id,)
         ).fetchone()
     if row is None:
-        raise RuntimeError(f"no run of {DAG_ID} in {db}")
+        raise RuntimeError(f"no run of {dag_id} in {db}")
     return str(row[0])
 
 
-def _xcoms(db: Path, run_id: str) -> dict[str, Any]:
+def _xcoms(db: Path, run_id: str, dag_id: str = DAG_ID) -> dict[str, Any]:
     """The ``return_value`` XComs of the run (JSON in the metadata DB), by task id."""
     with sqlite3.connect(db) as con:
         rows = con.execute(
             "SELECT task_id, value FROM xcom WHERE dag_id = ? AND run_id = ? "
             "AND key IN ('return_value', 'dbt_results')",
-            (DAG_ID, run_id),
+            (dag_id, run_id),
         ).fetchall()
     out: dict[str, Any] = {}
     for task_id, value in rows:
@@ -92,16 +103,29 @@ def _describe(task_id: str, x: dict[str, Any]) -> str:
         parts = [f"{kind} " + ", ".join(f"{n} {status}" for status, n in sorted(x.get(kind, {}).items()))
                  for kind in ("models", "tests") if x.get(kind)]
         return "; ".join(parts)
-    if task_id == "merge_to_snowflake":
+    if task_id in ("merge_to_snowflake", "merge_replica"):
         return f"{x.get('inserted', 0):,} inserted, {x.get('updated', 0):,} updated, {x.get('deleted', 0):,} deleted"
+    if task_id == "deploy_connector":
+        return (f"connector {x.get('connector')} {x.get('action')}, {x.get('connector_state')} "
+                f"(tasks {x.get('task_states')}); topics {', '.join(x.get('topics') or [])} "
+                f"(from {x.get('topics_source')})")
+    if task_id == "wait_for_changes":
+        return f"slot {x.get('slot')} confirmed the watermark {x.get('watermark_lsn')} in {x.get('waited_seconds')} s"
+    if task_id == "stream_to_bronze":
+        return (f"{x.get('rows_bronze', 0):,} change(s) to bronze, {x.get('rows_quarantined', 0):,} quarantined, "
+                f"{len(x.get('batches') or [])} batch(es)")
+    if task_id == "check_replica":
+        same = "checksum equal" if x.get("source_checksum") == x.get("target_checksum") else "checksum DIFFERENT"
+        return (f"source = replica: {x.get('source_rows', 0):,} rows, {same}" if x.get("equal") else
+                f"source {x.get('source_rows')} rows != replica {x.get('target_rows')} rows ({same})")
     return ""
 
 
-def _print_run(n: int, db: Path, seconds: float) -> dict[str, Any]:
-    run_id = _latest_run_id(db)
-    tasks = _task_rows(db, run_id)
-    xcoms = _xcoms(db, run_id)
-    print(f"\nrun {n}: {DAG_ID} {DAY} ({run_id}) in {seconds:.1f} s")
+def _print_run(n: int, db: Path, seconds: float, dag_id: str = DAG_ID, day: str = DAY) -> dict[str, Any]:
+    run_id = _latest_run_id(db, dag_id)
+    tasks = _task_rows(db, run_id, dag_id)
+    xcoms = _xcoms(db, run_id, dag_id)
+    print(f"\nrun {n}: {dag_id} {day} ({run_id}) in {seconds:.1f} s")
     for task_id, state, secs in tasks:
         detail = _describe(task_id, xcoms.get(task_id) or {}) if isinstance(xcoms.get(task_id), dict) else ""
         print(f"  {task_id:<34} {state:<8} {secs:6.1f} s  {detail}")
@@ -120,11 +144,14 @@ def main() -> int:
     db = Path(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].removeprefix("sqlite:///"))
     logs = home / "logs"
     try:
-        with LocalStack(home) as stack:
+        with LocalStack(home, kafka_connect=True, postgres=True) as stack:
             env.update(stack.env())
             migrate_airflow_db(env)
             print(f"local stack up in {time.monotonic() - started:.1f} s: moto {stack.moto_endpoint}, "
                   f"fakesnow https://localhost:{stack.snowflake_port}, Spark local[2]; lake {stack.lake_dir}")
+            print(f"CDC servers: Kafka {stack.kafka_bootstrap}, Kafka Connect {stack.kafka_connect_url}, "
+                  f"PostgreSQL 127.0.0.1:{stack.postgres.port if stack.postgres else '-'} "
+                  f"(start seconds: {stack.start_seconds})")
             summaries = []
             for attempt in (1, 2):
                 t = time.monotonic()
@@ -146,6 +173,9 @@ def main() -> int:
             if not _print_outputs(stack, home, summaries):
                 print("demo: the rerun of the same day changed the end state (see above)", file=sys.stderr)
                 return 1
+            code = _cdc_round_trip(stack, env, repo, db, logs)
+            if code:
+                return code
     except StackError as exc:
         print(f"demo: the local stack could not start: {exc}", file=sys.stderr)
         return 3
@@ -199,6 +229,75 @@ def _print_outputs(stack: LocalStack, home: Path, summaries: list[dict[str, Any]
         print(f"lineage picture: {out}")
     _print_cloudwatch(stack)
     return idempotent
+
+
+def _run_dag(repo: Path, env: dict[str, str], dag_id: str, day: str, log_file: Path,
+             conf: dict[str, Any] | None = None) -> int:
+    cmd = [str(Path(sys.executable).parent / "airflow"), "dags", "test", dag_id, day,
+           "-f", str(repo / "example_dags" / f"{dag_id}.py")]  # parse this file only
+    if conf:
+        cmd += ["-c", json.dumps(conf)]
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_file, "w") as log:
+        return subprocess.run(cmd, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+                              check=False).returncode
+
+
+def _bronze_ops(lake: Path) -> dict[str, int]:
+    import pyarrow.dataset as ds
+
+    folder = lake / "bronze" / "customer_events_cdc"
+    if not folder.exists():
+        return {}
+    ops = ds.dataset(str(folder), format="parquet", partitioning="hive").to_table(columns=["op"]).column("op")
+    counts: dict[str, int] = {}
+    for op in ops.to_pylist():
+        counts[str(op)] = counts.get(str(op), 0) + 1
+    return counts
+
+
+def _cdc_round_trip(stack: LocalStack, env: dict[str, str], repo: Path, db: Path, logs: Path) -> int:
+    """Seed, run, change, run, run again: the replica must equal the source after each run."""
+    pg = stack.postgres
+    if pg is None:
+        raise StackError("the CDC round trip needs the stack's PostgreSQL")
+    cdc.prepare_source(pg)
+    seeded = cdc.seed(pg, CDC_SEED_ROWS)
+    print(f"\nCDC source {cdc.SOURCE_TABLE} on PostgreSQL 127.0.0.1:{pg.port}: {seeded} rows seeded")
+    before: dict[str, int] = {}
+    merges = []
+    for attempt, hour in ((1, 10), (2, 11), (3, 12)):
+        if attempt == 2:
+            changes = cdc.mutate(pg, 0, CDC_SEED_ROWS)
+            print(f"\nsource changed: {changes['insert']} insert(s), {changes['update']} update(s), "
+                  f"{changes['delete']} delete(s), one transaction changing a key three times")
+        elif attempt == 3:
+            print("\nno source change: the rerun must MERGE 0/0/0")
+        day = f"{DAY}T{hour:02d}:00:00+00:00"
+        t = time.monotonic()
+        log_file = logs / f"cdc-run-{attempt}.log"
+        code = _run_dag(repo, env, CDC_DAG_ID, day, log_file)
+        summary = _print_run(attempt, db, time.monotonic() - t, CDC_DAG_ID, day)
+        failed = [task for task, state, _ in summary["tasks"] if state != "success"]
+        if code != 0 or failed:
+            print(f"CDC run {attempt} FAILED (exit {code}; tasks not successful: {', '.join(failed) or '-'}); "
+                  f"log: {log_file}", file=sys.stderr)
+            print(log_file.read_text()[-4000:], file=sys.stderr)
+            return code or 1
+        after = _bronze_ops(stack.lake_dir)
+        landed = {op: n - before.get(op, 0) for op, n in sorted(after.items()) if n - before.get(op, 0)}
+        before = after
+        print(f"  bronze rows landed by operation: {landed or 'none'} (r snapshot, c insert, u update, d delete)")
+        merges.append(summary["xcoms"].get("merge_replica") or {})
+        check = summary["xcoms"].get("check_replica") or {}
+        print(f"  {_describe('check_replica', check)}")
+        if not check.get("equal"):
+            return 1
+    last = merges[-1]
+    if (last.get("inserted"), last.get("updated"), last.get("deleted")) != (0, 0, 0):
+        print("demo: the CDC rerun with no source change still changed the replica", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _print_cloudwatch(stack: LocalStack) -> None:

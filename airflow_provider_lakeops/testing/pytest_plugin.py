@@ -15,6 +15,10 @@ Fixtures (all session-scoped unless said otherwise):
     ``make system-deps``; where they are missing the tests skip with the reason (fail under CI=true).
 ``lakeops_databases``
     MariaDB and PostgreSQL only (no JVM), with the same connections.
+``lakeops_kafka``
+    a Kafka broker only (~5 s), with ``kafka_default``, ``LAKEOPS_KAFKA_BOOTSTRAP`` and
+    ``LAKEOPS_SPARK_KAFKA_JARS``.
+(the last two reuse the ``lakeops_cdc`` servers when a test of the session uses them anyway)
 ``lakeops_airflow_db``
     migrates the metadata DB of the current ``AIRFLOW_HOME`` once (needed by ``dag.test()``).
 ``lakeops_lineage`` (function-scoped)
@@ -83,10 +87,10 @@ def lakeops_spark_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             _restore(saved)
 
 
-def _servers_stack(home: Path, *, kafka_connect: bool = False, mariadb: bool = False,
+def _servers_stack(home: Path, *, kafka: bool = False, kafka_connect: bool = False, mariadb: bool = False,
                    postgres: bool = False) -> Iterator[LocalStack]:
-    stack = LocalStack(home, moto=False, snowflake=False, kafka_connect=kafka_connect, mariadb=mariadb,
-                       postgres=postgres)
+    stack = LocalStack(home, moto=False, snowflake=False, kafka=kafka, kafka_connect=kafka_connect,
+                       mariadb=mariadb, postgres=postgres)
     try:
         stack.start()
     except StackError as exc:
@@ -139,3 +143,13 @@ def lakeops_airflow_db() -> None:
 def lakeops_lineage() -> LineageLog:
     """The OpenLineage events written by the file transport."""
     return LineageLog()
+
+
+@pytest.fixture(scope="session")
+def lakeops_kafka(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[LocalStack]:
+    """A Kafka broker (KRaft) only, ~5 s, with ``kafka_default``, ``LAKEOPS_KAFKA_BOOTSTRAP`` and
+    ``LAKEOPS_SPARK_KAFKA_JARS`` exported (the CDC stack's broker when a test of the session uses it)."""
+    if _wants_cdc(request):  # one broker per session
+        yield request.getfixturevalue("lakeops_cdc")
+        return
+    yield from _servers_stack(_stack_home(tmp_path_factory, "kafka"), kafka=True)

@@ -286,8 +286,9 @@ class LocalStack:
         return result
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None, *,
-               user: tuple[int, int] | None = None) -> Child:
-        child = Child(name, argv, self.home / "logs" / f"{name}.log", env, user=user)
+               user: tuple[int, int] | None = None, stop_signal: int | None = None) -> Child:
+        child = Child(name, argv, self.home / "logs" / f"{name}.log", env, user=user,
+                      **({"stop_signal": stop_signal} if stop_signal is not None else {}))
         child.start()
         self._children.append(child)
         return child

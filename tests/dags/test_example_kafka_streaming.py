@@ -1,4 +1,5 @@
-"""example_kafka_streaming end to end with ``dag.test()`` on the local stack (file source)."""
+"""example_kafka_streaming end to end with ``dag.test()``: the file source on the local stack, and
+the Kafka source on the stack's real broker."""
 
 from __future__ import annotations
 
@@ -78,3 +79,45 @@ def test_lineage_goes_from_the_landing_folder_to_bronze(streaming_run, lakeops_l
     assert (bronze["namespace"], bronze["name"]) == ("file", str(lake / "bronze" / "kafka_customer_events"))
     assert bronze["outputFacets"]["outputStatistics"]["rowCount"] == 200 - summary.defects["null_key"]
     assert "customer_id" in [f["name"] for f in bronze["facets"]["schema"]["fields"]]
+
+
+# ------------------------------------------------------------------ the same DAG on a real broker
+@pytest.fixture(scope="module")
+def kafka_run(lakeops_kafka, lakeops_airflow_db, tmp_path_factory):
+    """``LAKEOPS_STREAMING_SOURCE=kafka``: the DAG reads ``shop.customer_events`` from the stack's broker."""
+    from airflow.models import DagBag
+    from confluent_kafka import Producer
+
+    from airflow_provider_lakeops.sample_data import generate_events
+
+    lake = tmp_path_factory.mktemp("kafka-lake")
+    rows = [r for chunk in generate_events(150, seed=31) for r in chunk]
+    producer = Producer({"bootstrap.servers": lakeops_kafka.kafka_bootstrap, "enable.idempotence": True})
+    for r in rows:
+        producer.produce("shop.customer_events", key=str(r["customer_id"]).encode(), value=json.dumps(r).encode())
+    producer.produce("shop.customer_events", value=b"not json at all")
+    assert producer.flush(30) == 0
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LAKEOPS_LAKE_DIR", str(lake))
+        mp.setenv("LAKEOPS_STREAMING_SOURCE", "kafka")
+        dag_file = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / f"{DAG_ID}.py"
+        dag = DagBag(dag_folder=str(dag_file)).get_dag(DAG_ID)
+        run = dag.test()
+    return lake, rows, run
+
+
+def test_kafka_source_lands_the_topic(kafka_run):
+    import pyarrow.dataset as ds
+
+    lake, rows, run = kafka_run
+    assert run.state == "success"
+    bronze = ds.dataset(str(lake / "bronze" / "kafka_customer_events"), format="parquet", partitioning="hive")
+    table = bronze.to_table(columns=["_kafka_topic", "_kafka_offset"]).to_pylist()
+    good = [r for r in rows if r["event_id"] is not None and r["customer_id"] is not None]
+    assert len(table) == len(good)
+    assert {r["_kafka_topic"] for r in table} == {"shop.customer_events"}
+    assert len({r["_kafka_offset"] for r in table}) == len(table)
+    quarantined = [json.loads(line) for f in (lake / "quarantine" / "kafka_customer_events").rglob("*.json")
+                   for line in f.read_text().splitlines()]
+    assert len(quarantined) == len(rows) + 1 - len(good)
+    assert any(q["_reason"] == "malformed_json" for q in quarantined)

@@ -126,3 +126,54 @@ def test_cli_runs_a_command_on_the_stack_and_stops_it(tmp_path):
     port = int(endpoint.rsplit(":", 1)[1])
     with socket.socket() as s:
         s.bind(("127.0.0.1", port))  # free again: the server was stopped
+
+
+# ------------------------------------------------------------------ the CDC servers (real ones)
+@pytest.mark.services
+def test_cdc_servers_answer_with_their_connections(lakeops_cdc):
+    import json
+    import urllib.request
+
+    from airflow.sdk import BaseHook
+
+    stack = lakeops_cdc
+    with urllib.request.urlopen(f"{stack.kafka_connect_url}/connector-plugins", timeout=10) as resp:
+        plugins = {p["class"] for p in json.load(resp)}
+    assert {"io.debezium.connector.postgresql.PostgresConnector", "io.debezium.connector.mysql.MySqlConnector"} <= plugins
+    assert stack.postgres.execute("SHOW wal_level") == [("logical",)]
+    assert stack.mariadb.execute("SELECT @@log_bin, @@binlog_format, @@binlog_row_image, @@server_id") == [
+        (1, "ROW", "FULL", 223344)]
+    conn = BaseHook.get_connection("kafka_default")
+    assert conn.extra_dejson["bootstrap.servers"] == stack.kafka_bootstrap
+    assert BaseHook.get_connection("postgres_cdc").login == "dbz"
+    from confluent_kafka.admin import AdminClient
+
+    topics = AdminClient({"bootstrap.servers": stack.kafka_bootstrap}).list_topics(timeout=10).topics
+    assert {"_connect-configs", "_connect-offsets", "_connect-status"} <= set(topics)
+    assert all(jar.endswith(".jar") for jar in stack.spark_kafka_jars())
+
+
+def test_missing_jvm_jars_are_a_clear_error_and_nothing_is_left(tmp_path):
+    stack = LocalStack(tmp_path / "home", moto=False, snowflake=False, kafka=True, jvm_dir=tmp_path / "nojars")
+    with pytest.raises(StackError, match="the Kafka jars are missing from .*run 'make jvm-deps'"):
+        stack.start()
+    assert stack._children == []
+
+
+@pytest.mark.services
+def test_database_servers_stop_and_free_their_ports(tmp_path):
+    stack = LocalStack(tmp_path / "home", moto=False, snowflake=False, mariadb=True, postgres=True)
+    stack.start()
+    ports = [stack.mariadb.port, stack.postgres.port]
+    pids = [c.proc.pid for c in stack._children]
+    started = time.monotonic()
+    stack.stop()
+    assert time.monotonic() - started < 15  # PostgreSQL gets a fast shutdown, not a wait for clients
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.killpg(pid, 0)
+    for port in ports:  # nothing listens any more (TIME_WAIT connections may stay: SO_REUSEADDR)
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", port))
+    assert not (tmp_path / "home" / "servers" / "postgres").exists()  # the cluster folder is removed

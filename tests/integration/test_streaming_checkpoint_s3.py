@@ -37,7 +37,7 @@ def s3(lakeops_stack, monkeypatch):
 def operator(**kw) -> KafkaStreamingSubmitOperator:
     values = {"task_id": "stream", "source": "kafka", "topics": "shop.customer_events",
               "kafka_conn_id": "kafka_s3test", "bronze_path": f"s3://{BUCKET}/bronze/customer_events",
-              "checkpoint_path": CHECKPOINT, "spark_conn_id": "no_such_spark_conn", "spark_version": "4.0.1",
+              "checkpoint_path": CHECKPOINT, "spark_conn_id": "no_such_spark_conn", "spark_version": "4.0.1", "kafka_package": "",
               "debezium": True}
     values.update(kw)
     return KafkaStreamingSubmitOperator(**values)

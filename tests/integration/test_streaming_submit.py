@@ -1,6 +1,6 @@
 """KafkaStreamingSubmitOperator end to end through the real ``spark-submit``: file source on
-``local[*]`` and on the local Spark standalone cluster (Kafka needs a broker and the
-spark-sql-kafka package, neither of which these machines have)."""
+``local[*]`` and on the local Spark standalone cluster. The Kafka source on the local stack's real
+broker is in ``test_streaming_kafka.py``."""
 
 from __future__ import annotations
 

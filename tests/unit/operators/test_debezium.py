@@ -156,7 +156,7 @@ def test_validation_answers_are_read_defensively():
 
 
 def test_data_topics_drop_debeziums_own_topics():
-    topics = ["p", "p.inventory.customers", "__debezium-heartbeat.p", "p.transaction", "routed.all"]
+    topics = ["p", "p.inventory.customers", "__debezium-heartbeat.p", "p.transaction", "p.message", "routed.all"]
     assert data_topics(topics, {"topic.prefix": "p"}) == ["p.inventory.customers", "routed.all"]
 
 

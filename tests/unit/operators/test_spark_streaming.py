@@ -4,6 +4,7 @@ the checkpoint guard and lineage. The end-to-end runs are in tests/integration/t
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -36,12 +37,22 @@ def opts():
     return mod.load_streaming_options(mod.find_spark_apps_dir())
 
 
+def kafka_jars(folder: Path, version: str = "4.0.1") -> list[str]:
+    """Empty files named like the jars ``make jvm-deps`` copies (only the names are read)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    names = [f"spark-sql-kafka-0-10_2.13-{version}.jar", f"spark-token-provider-kafka-0-10_2.13-{version}.jar",
+             "kafka-clients-3.9.2.jar", "commons-pool2-2.13.1.jar"]
+    for name in names:
+        (folder / name).touch()
+    return [str(folder / n) for n in names]
+
+
 def kafka_op(tmp_path: Path, **kw) -> KafkaStreamingSubmitOperator:
     values = {
         "task_id": "land", "source": "kafka", "topics": "shop.customer_events,shop.orders",
         "kafka_conn_id": "kafka_test", "bronze_path": str(tmp_path / "bronze"),
         "checkpoint_path": str(tmp_path / "checkpoint"), "spark_conn_id": "no_such_spark_conn",
-        "spark_version": "4.0.1",
+        "spark_version": "4.0.1", "jars": kafka_jars(tmp_path / "jars"),
     }
     values.update(kw)
     return KafkaStreamingSubmitOperator(**values)
@@ -65,6 +76,8 @@ def file_op(tmp_path: Path, **kw) -> KafkaStreamingSubmitOperator:
         pytest.param({"source": "kafka", "topics": None}, "topics is required", id="kafka-without-topics"),
         pytest.param({"source": "file", "landing_path": None}, "landing_path is required", id="file-without-landing"),
         pytest.param({"submit_kwargs": {"packages": "x:y:1"}}, "submit_kwargs cannot set", id="reserved-kwarg"),
+        pytest.param({"submit_kwargs": {"jars": "/a.jar"}}, "submit_kwargs cannot set", id="reserved-jars"),
+        pytest.param({"kafka_package": ""}, "either jars .* or kafka_package", id="jars-and-package"),
     ],
 )
 def test_constructor_rejects_static_mistakes(tmp_path, kwargs, message):
@@ -134,6 +147,8 @@ def test_secret_kafka_options_belong_in_the_connection(tmp_path, kafka_conn, opt
         op.kafka_client_options(opts)
     with pytest.raises(ValueError, match="must start with 'kafka.'"):
         kafka_op(tmp_path, kafka_options={"subscribe": "x"}).kafka_client_options(opts)
+    with pytest.raises(ValueError, match="with isolation_level"):
+        kafka_op(tmp_path, kafka_options={"kafka.isolation.level": "read_uncommitted"}).kafka_client_options(opts)
 
 
 def test_kafka_connection_without_bootstrap_servers(tmp_path, monkeypatch, opts):
@@ -160,10 +175,12 @@ def test_kafka_options_come_from_the_kafka_connection(tmp_path, kafka_conn, opts
     config = op.build_config(opts, mod.find_spark_apps_dir())
     source = opts.kafka_source_options(
         client_options=client, topics=config.topics, starting_offsets=config.starting_offsets,
-        max_offsets_per_trigger=config.max_offsets_per_trigger, fail_on_data_loss=config.fail_on_data_loss)
-    assert {k: source[k] for k in ("subscribe", "startingOffsets", "maxOffsetsPerTrigger", "failOnDataLoss")} == {
+        max_offsets_per_trigger=config.max_offsets_per_trigger, fail_on_data_loss=config.fail_on_data_loss,
+        isolation_level=config.isolation_level)
+    assert {k: source[k] for k in ("subscribe", "startingOffsets", "maxOffsetsPerTrigger", "failOnDataLoss",
+                                   "kafka.isolation.level")} == {
         "subscribe": "shop.customer_events,shop.orders", "startingOffsets": "latest",
-        "maxOffsetsPerTrigger": "5000", "failOnDataLoss": "false"}
+        "maxOffsetsPerTrigger": "5000", "failOnDataLoss": "false", "kafka.isolation.level": "read_committed"}
     op.log_source_options(opts, config, client)
     out = capsys.readouterr().out
     assert "'kafka.sasl.jaas.config': '***'" in out
@@ -175,30 +192,70 @@ def test_kafka_options_come_from_the_kafka_connection(tmp_path, kafka_conn, opts
     assert "s3cr3t-Pa55" not in masked  # the task's log masker knows the secrets
 
 
-def test_spark_submit_command_adds_the_kafka_package_and_ships_the_app_files(tmp_path, kafka_conn, opts,
-                                                                               monkeypatch):
+def test_spark_submit_command_passes_the_kafka_jars_and_ships_the_app_files(tmp_path, kafka_conn, opts,
+                                                                             monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_SPARK_TEST", json.dumps({"conn_type": "spark", "host": "local[2]"}))
-    op = kafka_op(tmp_path, spark_conn_id="spark_test", conf={"spark.sql.shuffle.partitions": "4"})
+    op = kafka_op(tmp_path, spark_conn_id="spark_test", isolation_level="read_uncommitted",
+                  conf={"spark.sql.shuffle.partitions": "4", "spark.jars": "/opt/extra/udfs.jar"})
     client = op.kafka_client_options(opts)
     config = op.build_config(opts, mod.find_spark_apps_dir(), "/ckpt/_lakeops/reports/r.json")
     config.kafka_options_file = "/tmp/x/kafka-options.json"
-    packages = op._packages(opts)
-    assert packages == "org.apache.spark:spark-sql-kafka-0-10_2.13:4.0.1"
-    hook = op._make_hook({}, config, packages, f"{config.schema_file},/tmp/x/kafka-options.json", "/tmp/x/a.zip")
+    jars, packages = op.kafka_source_jars(opts)
+    assert (jars, packages) == (op.jars, None)
+    hook = op._make_hook({}, config, jars, packages, f"{config.schema_file},/tmp/x/kafka-options.json",
+                         "/tmp/x/a.zip")
     cmd = hook._build_spark_submit_command(str(mod.find_spark_apps_dir() / mod.APP_FILE))
     text = " ".join(cmd)
-    assert cmd[cmd.index("--packages") + 1] == packages
+    assert "--packages" not in cmd  # never Ivy at run time
+    assert f"spark.jars={','.join(['/opt/extra/udfs.jar', *jars])}" in cmd
     assert cmd[cmd.index("--py-files") + 1] == "/tmp/x/a.zip"
     assert cmd[cmd.index("--files") + 1].endswith("customer_event.json,/tmp/x/kafka-options.json")
     assert cmd[cmd.index("--topics") + 1] == "shop.customer_events,shop.orders"
+    assert cmd[cmd.index("--isolation-level") + 1] == "read_uncommitted"
     assert "spark.sql.shuffle.partitions=4" in text
     for secret in ("s3cr3t-Pa55", "lakeops\"", "broker-1"):
         assert secret not in text  # Kafka settings travel in the private options file
     assert client["kafka.bootstrap.servers"] == "broker-1:9093,broker-2:9093"
 
-    file_hook = file_op(tmp_path, spark_conn_id="spark_test")
-    assert file_hook._packages(opts) is None  # the file source needs no package
-    assert kafka_op(tmp_path, kafka_package="")._packages(opts) is None
+    assert file_op(tmp_path).kafka_source_jars(opts) == ([], None)  # the file source needs no jars
+    assert kafka_op(tmp_path, jars=None, kafka_package="").kafka_source_jars(opts) == ([], None)
+    coordinate = "org.apache.spark:spark-sql-kafka-0-10_2.13:4.0.1"
+    assert kafka_op(tmp_path, jars=None, kafka_package=coordinate).kafka_source_jars(opts) == ([], coordinate)
+
+
+def test_kafka_jars_default_to_the_environment(tmp_path, opts, monkeypatch):
+    from importlib.metadata import version
+
+    jars = kafka_jars(tmp_path / "env-jars", version("pyspark"))
+    monkeypatch.setenv(mod.KAFKA_JARS_ENV, ",".join(jars))
+    assert kafka_op(tmp_path, jars=None, spark_version=None).kafka_source_jars(opts) == (jars, None)
+    monkeypatch.delenv(mod.KAFKA_JARS_ENV)
+    with pytest.raises(ValueError, match="needs the jars of Spark's Kafka source.*LAKEOPS_SPARK_KAFKA_JARS"):
+        kafka_op(tmp_path, jars=None).kafka_source_jars(opts)
+
+
+@pytest.mark.parametrize(
+    ("jar_version", "spark_version", "message"),
+    [
+        pytest.param("3.5.1", None, r"spark-sql-kafka-0-10_2\.13-3\.5\.1\.jar is built for Spark 3\.5\.1, but the "
+                     r"installed pyspark is {pyspark}.*pyspark==3\.5\.1", id="other-pyspark"),
+        pytest.param("4.2.0", "4.1.1", r"built for Spark 4\.2\.0, but spark_version is 4\.1\.1", id="other-cluster"),
+    ],
+)
+def test_kafka_jars_of_another_spark_are_refused_before_submit(tmp_path, kafka_conn, opts, jar_version,
+                                                               spark_version, message):
+    from importlib.metadata import version
+
+    op = kafka_op(tmp_path, jars=",".join(kafka_jars(tmp_path / "other", jar_version)), spark_version=spark_version)
+    with pytest.raises(ValueError, match=message.format(pyspark=re.escape(version("pyspark")))):
+        op.execute({})
+    assert not (tmp_path / "checkpoint").exists()
+
+
+def test_missing_jar_files_are_named(tmp_path, kafka_conn, opts):
+    op = kafka_op(tmp_path, jars=[str(tmp_path / "nowhere" / "spark-sql-kafka-0-10_2.13-4.0.1.jar")])
+    with pytest.raises(ValueError, match="nowhere/spark-sql-kafka-0-10_2.13-4.0.1.jar do not exist"):
+        op.kafka_source_jars(opts)
 
 
 # ------------------------------------------------------------------------ checkpoint guard
