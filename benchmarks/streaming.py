@@ -1,6 +1,6 @@
 """Benchmark: the streaming app against Spark's plain batch read -> write of the same input.
 
-    .venv/bin/python benchmarks/streaming.py [--case all | file kafka freshness] [--rows 1000000]
+    .venv/bin/python benchmarks/streaming.py [--case all | file kafka freshness cdc] [--rows 1000000]
         [--files 8] [--messages 200000] [--freshness-seconds 40] [--trigger "1 second"]
 
 Every case runs in one local[2] SparkSession and prints one JSON document. No timing is asserted.
@@ -15,6 +15,9 @@ Every case runs in one local[2] SparkSession and prints one JSON document. No ti
   every 100 ms; for each change, the time from its commit (``source.ts_ms``) until its row is
   visible in bronze (the batch's partition folder appears), p50/p95/max. The events are
   Debezium-shaped and produced by this script, not by a real Debezium connector.
+* **cdc**: the same measurement end to end through the real servers: a row committed in the
+  stack's PostgreSQL, captured by Debezium 3.6.1 on a real Kafka Connect worker into the real
+  broker, streamed by the app (``processingTime``), until its row is visible in bronze.
 
 The streaming side is ``kafka_customer_events.run`` with a fresh checkpoint: parse against the
 schema file, per-field checks and quarantine, Debezium unwrap and ``_source_position``, ingestion
@@ -252,21 +255,107 @@ def freshness_case(spark, bootstrap: str, seconds: float, trigger: str, work: Pa
     }
 
 
+def cdc_case(spark, seconds: float, trigger: str, work: Path, stacks: list[Any]) -> dict[str, Any]:
+    """Commit in PostgreSQL -> Debezium -> Kafka -> the stream -> visible in bronze, p50/p95."""
+    import urllib.request
+
+    import pyarrow.parquet as pq
+
+    from airflow_provider_lakeops.testing import cdc
+    from airflow_provider_lakeops.testing.stack import LocalStack
+
+    stack = LocalStack(REPO / ".lakeops" / "bench" / "cdc-stack", moto=False, snowflake=False,
+                       kafka_connect=True, postgres=True).start()
+    stacks.append(stack)
+    pg = stack.postgres
+    cdc.prepare_source(pg)
+    cdc.seed(pg, 1)  # the snapshot creates the topic before the stream subscribes
+    config = json.loads((REPO / "infra" / "debezium" / "postgres-source.json").read_text()
+                        .replace("{{ params.topic_prefix }}", "bench")
+                        .replace("{{ params.table_include_list }}", cdc.SOURCE_TABLE)
+                        .replace("{{ params.slot_name }}", "bench").replace("{{ params.publication_name }}", "bench"))
+    config.update({"database.hostname": pg.host, "database.port": str(pg.port), "database.user": pg.cdc_user,
+                   "database.password": pg.cdc_password, "database.dbname": "postgres"})
+    request = urllib.request.Request(f"{stack.kafka_connect_url}/connectors/bench/config", method="PUT",
+                                     data=json.dumps(config).encode(), headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=60).close()
+    topic = f"bench.{cdc.SOURCE_TABLE}"
+    bronze = work / "cdc" / "bronze"
+    deadline = time.monotonic() + 90
+    from confluent_kafka.admin import AdminClient
+
+    while topic not in AdminClient({"bootstrap.servers": stack.kafka_bootstrap}).list_topics(timeout=5).topics:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"Debezium did not create {topic} within 90 s")
+        time.sleep(0.5)
+    result: dict[str, Any] = {}
+    stream = threading.Thread(target=lambda: result.update(report=kafka_streaming(
+        spark, stack.kafka_bootstrap, topic, work / "cdc", trigger="processingTime", processing_time=trigger,
+        stop_after_seconds=seconds + 25)[1]), daemon=True)
+    stream.start()
+    time.sleep(12)
+    committed: dict[str, float] = {}
+    visible: dict[str, float] = {}
+    seen: set[str] = set()
+    done = threading.Event()
+
+    def watch() -> None:
+        while stream.is_alive() and (len(visible) < len(committed) or not done.is_set()):
+            now = time.time()
+            for f in bronze.glob("ingest_date=*/batch=*/*.parquet") if bronze.is_dir() else []:
+                if str(f) not in seen:
+                    seen.add(str(f))
+                    for event_id in pq.read_table(f, columns=["event_id"]).column("event_id").to_pylist():
+                        visible.setdefault(event_id, now)
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    conn = pg.connect()
+    n, end = 100_000, time.monotonic() + seconds
+    insert = (f"INSERT INTO {cdc.SOURCE_TABLE} ({', '.join(cdc.COLUMNS)}) "
+              f"VALUES ({', '.join(['%s'] * len(cdc.COLUMNS))})")
+    try:
+        while time.monotonic() < end:
+            began = time.time()
+            with conn.cursor() as cur:
+                cur.execute(insert, cdc.source_row(n))
+            conn.commit()
+            committed[f"evt-{n:08d}"] = time.time()
+            n += 1
+            time.sleep(max(0.0, 0.1 - (time.time() - began)))
+    finally:
+        conn.close()
+    done.set()
+    watcher.join(60)
+    stream.join(seconds + 60)
+    latencies = [visible[k] - t for k, t in committed.items() if k in visible]
+    return {
+        "case": f"cdc freshness (real PostgreSQL -> Debezium 3.6.1 on Kafka Connect -> Kafka -> stream with "
+                f"processingTime '{trigger}', one committed row every 100 ms)",
+        "changes": len(committed), "visible": len(latencies),
+        "commit_to_bronze_p50_s": round(percentile(latencies, 0.50), 3) if latencies else None,
+        "commit_to_bronze_p95_s": round(percentile(latencies, 0.95), 3) if latencies else None,
+        "commit_to_bronze_max_s": round(max(latencies), 3) if latencies else None,
+        "batches": result.get("report", {}).get("batches"),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--case", nargs="+", choices=("all", "file", "kafka", "freshness"), default=["all"])
+    parser.add_argument("--case", nargs="+", choices=("all", "file", "kafka", "freshness", "cdc"), default=["all"])
     parser.add_argument("--rows", type=int, default=1_000_000, help="file case: events")
     parser.add_argument("--files", type=int, default=8, help="file case: JSON-lines files")
     parser.add_argument("--messages", type=int, default=200_000, help="kafka case: messages in the topic")
     parser.add_argument("--freshness-seconds", type=float, default=40, help="freshness case: producing time")
     parser.add_argument("--trigger", default="1 second", help="freshness case: processingTime interval")
     args = parser.parse_args()
-    cases = ("file", "kafka", "freshness") if "all" in args.case else tuple(args.case)
+    cases = ("file", "kafka", "freshness", "cdc") if "all" in args.case else tuple(args.case)
 
     from pyspark.sql import SparkSession
 
     stacks: list[Any] = []
-    bootstrap, jars = kafka_bootstrap(stacks) if {"kafka", "freshness"} & set(cases) else ("", [])
+    bootstrap, jars = kafka_bootstrap(stacks) if {"kafka", "freshness", "cdc"} & set(cases) else ("", [])
     work = REPO / ".lakeops" / "bench" / "streaming-out"
     builder = (SparkSession.builder.master("local[2]").appName("lakeops-bench-streaming")
                .config("spark.driver.memory", "3g").config("spark.ui.enabled", "false")
@@ -285,6 +374,8 @@ def main() -> int:
             results.append(kafka_case(spark, bootstrap, args.messages, work))
         if "freshness" in cases:
             results.append(freshness_case(spark, bootstrap, args.freshness_seconds, args.trigger, work))
+        if "cdc" in cases:
+            results.append(cdc_case(spark, args.freshness_seconds, args.trigger, work, stacks))
     finally:
         spark.stop()
         for stack in stacks:
