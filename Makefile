@@ -54,7 +54,7 @@ test: $(STAMP) $(JVM_STAMP) system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 demo: $(STAMP) $(JVM_STAMP) system-deps
-	$(BIN)/python -m airflow_provider_lakeops.testing.demo
+	$(BIN)/python tools/demo.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

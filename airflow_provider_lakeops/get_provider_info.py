@@ -47,7 +47,7 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "sensors": [
             {"integration-name": "lakeops", "python-modules": [
-                "airflow_provider_lakeops.operators.kafka_connect",
+                "airflow_provider_lakeops.sensors.kafka_connect",
                 "airflow_provider_lakeops.sensors.debezium_watermark",
             ]}
         ],

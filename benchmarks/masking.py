@@ -4,7 +4,7 @@ Jobs over the same generated events (Parquet in, snappy Parquet out, 2 files eac
 one local SparkSession):
 
 * ``identity``  - read -> write, no masking: the physical floor of this job;
-* ``native``    - the real job (``spark_apps.pii_masking_job.run``): the example policy with native
+* ``native``    - the real job (``airflow_provider_lakeops.spark_apps.pii_masking_job.run``): the example policy with native
   expressions (HMAC-SHA256 from sha2/unhex, phone/SSN/name/IP masks), the leak guard on a
   10,000-row sample, the row count observed during the write;
 * ``udf``       - the *same job* with ``masking.apply_policy`` swapped for the same policy as
@@ -57,11 +57,10 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from airflow_provider_lakeops.sample_data import write_events
+from airflow_provider_lakeops.spark_apps.pii_policy import load_policy
 
-from airflow_provider_lakeops.sample_data import write_events  # noqa: E402
-from spark_apps.pii_policy import load_policy  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 POLICY = load_policy(str(REPO / "example_dags" / "policies" / "customer_events_pii.yaml"))
 KEY = b"benchmark-hmac-key-not-secret-0123456789-abcdef"
@@ -234,8 +233,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from pyspark.sql import SparkSession
 
-    from spark_apps import masking
-    from spark_apps.pii_masking_job import JobOptions, run
+    from airflow_provider_lakeops.spark_apps import masking
+    from airflow_provider_lakeops.spark_apps.pii_masking_job import JobOptions, run
 
     work = Path(args.work)
     source = ensure_input(work / f"events_{args.rows}", args.rows)

@@ -32,20 +32,18 @@ import io
 import json
 import os
 import shutil
-import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_lakeops.sample_data import write_events
+from airflow_provider_lakeops.spark_apps import apps_dir
+from airflow_provider_lakeops.spark_apps import kafka_customer_events as app
+from airflow_provider_lakeops.spark_apps.streaming_options import StreamConfig, load_schema_spec
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from airflow_provider_lakeops.sample_data import write_events  # noqa: E402
-from spark_apps import kafka_customer_events as app  # noqa: E402
-from spark_apps.streaming_options import StreamConfig, load_schema_spec  # noqa: E402
-
-SCHEMA = REPO / "spark_apps" / "schemas" / "customer_event.json"
+SCHEMA = apps_dir() / "schemas" / "customer_event.json"
 
 
 def events(rows: int, files: int) -> Path:

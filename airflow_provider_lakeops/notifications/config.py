@@ -43,10 +43,8 @@ DEFAULTS: dict[str, str] = {
 
 
 def _conf() -> Any:
-    try:
-        from airflow.sdk.configuration import conf
-    except ImportError:  # pragma: no cover - older layouts
-        from airflow.configuration import conf
+    from airflow_provider_lakeops._compat import conf
+
     return conf
 
 

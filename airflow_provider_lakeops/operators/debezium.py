@@ -29,8 +29,6 @@ fields, logs (it is ``mask_secret``-ed), XCom or lineage.
 
 from __future__ import annotations
 
-import json
-import re
 import time
 import warnings
 from collections.abc import Collection, Mapping, Sequence
@@ -40,9 +38,36 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_provider_lakeops._compat import AirflowFailException, conf
 from airflow_provider_lakeops.exceptions import ConnectorDeploymentError
-from airflow_provider_lakeops.operators.kafka_connect import (
-    _ConnectorWaitMixin,
+from airflow_provider_lakeops.operators._kafka_connect.config import (
+    MASK,
+    config_diff,
+    is_placeholder,
+    is_secret,
+    mask_config,
+    render_config,
+)
+from airflow_provider_lakeops.operators._kafka_connect.source import (
+    DEFAULT_PORTS,
+    SOURCE_KINDS,
+    run_preflight,
+    source_kind,
+    with_credentials,
+)
+from airflow_provider_lakeops.operators._kafka_connect.topics import (
+    SNAPSHOT_READS,
+    connector_topics,
+    data_topics,
+    lineage_facts,
+)
+from airflow_provider_lakeops.operators._kafka_connect.validation import (
+    unreachable_only,
+    validate,
+    validation_errors,
+)
+from airflow_provider_lakeops.operators._kafka_connect.wait import (
+    ConnectorWaitMixin,
     failure_message,
     wait_for_state,
 )
@@ -52,15 +77,13 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_lakeops.hooks.kafka_connect import KafkaConnectHook
-    from airflow_provider_lakeops.hooks.mysql_preflight import PreflightReport
-
-try:
-    from airflow.sdk.configuration import conf
-except ImportError:  # Airflow < 3.1 keeps the config in airflow.configuration
-    from airflow.configuration import conf  # type: ignore[no-redef]
+    from airflow_provider_lakeops.operators._kafka_connect.mysql_preflight import PreflightReport
 
 __all__ = [
     "DEFAULT_IMMUTABLE_KEYS",
+    "DEFAULT_PORTS",
+    "MASK",
+    "SNAPSHOT_READS",
     "SOURCE_KINDS",
     "DebeziumConnectorOperator",
     "config_diff",
@@ -68,125 +91,14 @@ __all__ = [
     "is_placeholder",
     "mask_config",
     "source_kind",
+    "unreachable_only",
     "validation_errors",
 ]
 
 DEFAULT_IMMUTABLE_KEYS = ("topic.prefix", "database.server.id", "slot.name", "database.dbname")
-#: ``connector.class`` -> source kind (``mysql`` covers MariaDB: same protocol, same preflight).
-SOURCE_KINDS = {
-    "io.debezium.connector.mysql.MySqlConnector": "mysql",
-    "io.debezium.connector.mariadb.MariaDbConnector": "mysql",
-    "io.debezium.connector.postgresql.PostgresConnector": "postgres",
-}
-DEFAULT_PORTS = {"mysql": 3306, "postgres": 5432}
-#: snapshot modes that read the captured tables when the connector starts without offsets.
-SNAPSHOT_READS = {"initial", "always", "initial_only", "when_needed", "recovery", "schema_only_recovery"}
-MASK = "***"
-# Validation messages that say the database could not be reached (transient), as Debezium words them.
-_UNREACHABLE = re.compile(
-    r"refused|timed? ?out|timeout|Communications link failure|No route to host|Connection reset|"
-    r"Name or service not known|UnknownHost|could not connect|starting up|too many connections", re.I)
-_PLACEHOLDER = re.compile(r"^\$\{[A-Za-z0-9_.-]+:[^}]*\}$")
-_SECRET_KEY = re.compile(r"(password|passwd|secret|token|credential|jaas\.config|api\.key|private\.key)", re.I)
 
 
-def is_placeholder(value: Any) -> bool:
-    """``${file:/path:key}``-style config-provider reference (resolved by the Connect worker)."""
-    return isinstance(value, str) and bool(_PLACEHOLDER.match(value.strip()))
-
-
-def _is_secret(key: str, value: Any, secrets: Collection[str]) -> bool:
-    return bool(_SECRET_KEY.search(key)) or (isinstance(value, str) and value in secrets)
-
-
-def _shown(key: str, value: Any, secrets: Collection[str]) -> Any:
-    if value is None or is_placeholder(value):
-        return value
-    if _is_secret(key, value, secrets):
-        return MASK
-    for secret in secrets:  # a secret embedded in a longer value (a JDBC URL...)
-        if secret and isinstance(value, str) and secret in value:
-            value = value.replace(secret, MASK)
-    return value
-
-
-def mask_config(config: Mapping[str, Any], secrets: Collection[str] = ()) -> dict[str, Any]:
-    """``config`` with secret values (by key name, or equal to a known secret) replaced by ``***``."""
-    return {k: _shown(k, v, secrets) for k, v in config.items()}
-
-
-def config_diff(
-    running: Mapping[str, str] | None, desired: Mapping[str, str], secrets: Collection[str] = ()
-) -> list[dict[str, Any]]:
-    """Changes from ``running`` to ``desired``: ``[{key, change: added|removed|changed, old, new}]``, masked."""
-    running = running or {}
-    changes = []
-    for key in sorted(set(running) | set(desired)):
-        old, new = running.get(key), desired.get(key)
-        if old == new:
-            continue
-        change = "added" if key not in running else "removed" if key not in desired else "changed"
-        changes.append({"key": key, "change": change, "old": _shown(key, old, secrets), "new": _shown(key, new, secrets)})
-    return changes
-
-
-def _normalise(config: Mapping[str, Any]) -> dict[str, str]:
-    """Connect configs are string maps: booleans become ``true``/``false``, numbers their text."""
-    out: dict[str, str] = {}
-    for key, value in config.items():
-        if not isinstance(key, str) or not key.strip():
-            raise ValueError(f"config keys must be non-empty strings, got {key!r}")
-        if value is None:
-            raise ValueError(f"config key {key!r} is null; Kafka Connect rejects null values (remove the key)")
-        if isinstance(value, (dict, list, tuple, set)):
-            raise ValueError(f"config key {key!r} holds a {type(value).__name__}; Connect configs are flat strings")
-        out[key] = str(value).lower() if isinstance(value, bool) else str(value)
-    return out
-
-
-def _literal_table(pattern: str) -> str | None:
-    name = pattern.replace("\\.", ".")
-    return name if re.fullmatch(r"[\w$]+\.[\w$]+", name) else None
-
-
-def source_kind(connector_class: str) -> str | None:
-    """``mysql`` (MySQL and MariaDB connectors), ``postgres``, or ``None`` for another connector class."""
-    return SOURCE_KINDS.get(connector_class.strip())
-
-
-def validation_errors(validation: Mapping[str, Any]) -> dict[str, list[str]]:
-    """``{key: [messages]}`` from a ``.../config/validate`` answer.
-
-    The real worker lists entries whose ``value`` is ``null`` (Debezium 3.6 internal keys), so
-    each entry is read defensively.
-    """
-    errors: dict[str, list[str]] = {}
-    for entry in validation.get("configs") or []:
-        value = (entry or {}).get("value") or {}
-        if value.get("errors"):
-            errors[str(value.get("name"))] = [str(m) for m in value["errors"]]
-    return errors
-
-
-def unreachable_only(errors: Mapping[str, list[str]]) -> bool:
-    """Every validation error says the database could not be reached (worth a retry, not a config fix)."""
-    messages = [m for msgs in errors.values() for m in msgs]
-    return bool(messages) and all(_UNREACHABLE.search(m) and "validating connector config" in m for m in messages)
-
-
-def data_topics(topics: Sequence[str], config: Mapping[str, str]) -> list[str]:
-    """``topics`` without Debezium's non-table topics: schema changes (``<prefix>``), heartbeats,
-    transactions and PostgreSQL logical-decoding messages (``<prefix>.message``: a
-    :class:`~airflow_provider_lakeops.sensors.debezium_watermark.DebeziumWatermarkSensor` writes one)."""
-    prefix = config.get("topic.prefix", "")
-    heartbeat = config.get("topic.heartbeat.prefix", "__debezium-heartbeat")
-    transaction = f"{prefix}.{config.get('topic.transaction', 'transaction')}"
-    message = f"{prefix}.message"
-    return sorted(t for t in topics
-                  if t not in {prefix, transaction, message} and not t.startswith(f"{heartbeat}."))
-
-
-class DebeziumConnectorOperator(_ConnectorWaitMixin, BaseOperator):
+class DebeziumConnectorOperator(ConnectorWaitMixin, BaseOperator):
     """Deploy (create or update) a Debezium connector idempotently and wait for it to run.
 
     :param connector_name: the Kafka Connect connector name. (templated)
@@ -310,115 +222,19 @@ class DebeziumConnectorOperator(_ConnectorWaitMixin, BaseOperator):
 
     # ------------------------------------------------------------------ config
     def _rendered_config(self) -> dict[str, str]:
-        raw: Any = self.config
-        if isinstance(raw, str):
-            try:
-                raw = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise ValueError(
-                    f"config is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); pass a "
-                    "dict, JSON text, or a path ending in .json found through the DAG's template_searchpath"
-                ) from None
-        if not isinstance(raw, Mapping):
-            raise ValueError(f"config must be a JSON object / dict, got {type(raw).__name__}")
-        config = _normalise(raw)
-        name = str(self.connector_name or "").strip()
-        if not name or any(ord(c) < 32 for c in name):
-            raise ValueError(f"connector_name {self.connector_name!r} must be a non-empty name without control characters")
-        if config.get("name", name) != name:
-            raise ValueError(f"config name {config['name']!r} differs from connector_name {name!r}; remove one")
-        if not config.get("connector.class"):
-            raise ValueError("config has no connector.class (e.g. io.debezium.connector.postgresql.PostgresConnector)")
-        self.connector_name = name
-        password = config.get("database.password")
-        if password is not None and not is_placeholder(password):
-            raise ValueError(
-                "config holds a literal database.password; remove it and set database_conn_id (the password is "
-                "injected from the Airflow connection), or use a config-provider placeholder such as "
-                "${file:/opt/kafka/secrets/db.properties:password}"
-            )
-        return {"name": name, **config}
+        config = render_config(self.config, self.connector_name)
+        self.connector_name = config["name"]
+        return config
 
     def _with_credentials(self, config: dict[str, str]) -> tuple[dict[str, str], list[str]]:
         """The payload to send (credentials injected) and the secret values it holds."""
-        payload = dict(config)
-        secrets: list[str] = []
-        conn_id = self.database_conn_id
-        if not conn_id:
-            if "database.password" not in payload:
-                self.log.warning("No database_conn_id and no database.password placeholder: the connector user "
-                                 "must have no password")
-            return payload, secrets
-        kind = source_kind(payload["connector.class"])
-        if kind is None:
-            raise ValueError(
-                f"database_conn_id is set but connector.class {payload['connector.class']!r} is not a source this "
-                f"operator knows ({', '.join(SOURCE_KINDS)}); set the database.* keys in the config instead"
-            )
-        from airflow.sdk import BaseHook
-        from airflow.sdk.log import mask_secret
-
-        conn = BaseHook.get_connection(conn_id)
-        if conn.password:
-            mask_secret(conn.password)
-            secrets.append(conn.password)
-        if conn.conn_type in set(DEFAULT_PORTS) - {kind} or (conn.conn_type == "mysql" and kind != "mysql"):
-            raise ValueError(f"connection {conn_id!r} is a {conn.conn_type} connection but connector.class "
-                             f"{payload['connector.class']} captures a {kind} database; pass a {kind} connection")
-        if not conn.host and "database.hostname" not in payload:
-            raise ValueError(f"connection {conn_id!r} has no host and the config no database.hostname")
-        payload.setdefault("database.hostname", conn.host or "")
-        payload.setdefault("database.port", str(conn.port or DEFAULT_PORTS[kind]))
-        if kind == "postgres" and "database.dbname" not in payload:
-            if not conn.schema:
-                raise ValueError(f"connection {conn_id!r} names no database (its schema field) and the config has "
-                                 "no database.dbname")
-            payload["database.dbname"] = conn.schema
-        user = payload.get("database.user")
-        if user is None:
-            if not conn.login:
-                raise ValueError(f"connection {conn_id!r} has no login for database.user")
-            payload["database.user"] = conn.login
-        elif not is_placeholder(user) and user != conn.login:
-            raise ValueError(
-                f"config database.user {user!r} differs from the login of connection {conn_id!r}; "
-                "remove database.user from the config (the connection provides it)"
-            )
-        if "database.password" not in payload and conn.password:
-            payload["database.password"] = conn.password
-        return payload, secrets
+        return with_credentials(config, self.database_conn_id, self.log)
 
     def _refused(self, changes: list[dict[str, Any]]) -> list[str]:
         if self.allow_immutable_changes is True:
             return []
         allowed = set(self.allow_immutable_changes or ())
         return [c["key"] for c in changes if c["key"] in self.immutable_keys and c["key"] not in allowed]
-
-    def _lineage_facts(self, payload: Mapping[str, str], report: PreflightReport | None) -> dict[str, Any]:
-        from airflow_provider_lakeops.hooks.mysql_preflight import split_list
-
-        kind = source_kind(payload["connector.class"]) or ""
-        tables = list(report.tables) if report else []
-        if not tables:  # no preflight: the literal entries of table.include.list
-            tables = [t for t in map(_literal_table, split_list(payload.get("table.include.list"))) if t]
-        prefix = payload.get("topic.prefix", "")
-        bootstrap = self.kafka_bootstrap_servers or payload.get("schema.history.internal.kafka.bootstrap.servers")
-        snapshot = payload.get("snapshot.mode", "initial").lower() in SNAPSHOT_READS
-        with_rows = list(report.tables_with_rows) if report and kind == "postgres" else tables
-        return {
-            "source": kind,
-            "tables": tables,
-            "computed_topics": [f"{prefix}.{t}" for t in tables] if prefix else [],
-            "expected_topics": [f"{prefix}.{t}" for t in with_rows] if prefix and snapshot else [],
-            "routed": bool(payload.get("transforms", "").strip()),
-            "bootstrap": bootstrap or "",
-            "db_host": payload.get("database.hostname", ""),
-            "db_port": payload.get("database.port", str(DEFAULT_PORTS.get(kind, ""))),
-            "db_name": payload.get("database.dbname", ""),
-            "prefix": prefix,
-            "heartbeat_prefix": payload.get("topic.heartbeat.prefix", "__debezium-heartbeat"),
-            "transaction_topic": payload.get("topic.transaction", "transaction"),
-        }
 
     # ------------------------------------------------------------------ execute
     def execute(self, context: Context) -> dict[str, Any]:
@@ -446,7 +262,7 @@ class DebeziumConnectorOperator(_ConnectorWaitMixin, BaseOperator):
                 "allow_immutable_changes=[...] (or True) if this is intended",
                 connector=name, details={"refused_keys": refused},
             )
-            raise _fail(str(error)) from error
+            raise AirflowFailException(str(error)) from error
 
         if running is None or changes:
             created = self._put(payload, secrets)
@@ -454,12 +270,13 @@ class DebeziumConnectorOperator(_ConnectorWaitMixin, BaseOperator):
         else:
             action = "unchanged"
         self.log.info("Connector %s %s (%s key(s) changed)", name, action, len(changes))
-        secret_keys = [k for k, v in payload.items() if not is_placeholder(v) and _is_secret(k, v, secrets)]
+        secret_keys = [k for k, v in payload.items() if not is_placeholder(v) and is_secret(k, v, secrets)]
         from airflow_provider_lakeops.triggers.kafka_connect import seal_config
 
         carry = {"connector": name, "action": action, "changed_keys": [c["key"] for c in changes], "restarted": [],
                  "started": started, "end_time": time.time() + self.wait_timeout,
-                 "expected_config": seal_config(payload, secret_keys), **self._lineage_facts(payload, report)}
+                 "expected_config": seal_config(payload, secret_keys),
+                 **lineage_facts(payload, report, self.kafka_bootstrap_servers)}
         self._lineage_carry = carry
         if not self.wait_for_running:
             status = self.hook.get_connector_status(name)
@@ -470,30 +287,7 @@ class DebeziumConnectorOperator(_ConnectorWaitMixin, BaseOperator):
 
     def _validate(self, payload: Mapping[str, str], secrets: Collection[str]) -> None:
         """Validate through the worker; rejected configs fail without retry, unreachable databases may retry."""
-        from airflow_provider_lakeops.hooks.kafka_connect import KafkaConnectApiError
-
-        name = payload["name"]
-        try:
-            validation = self.hook.validate_config(payload["connector.class"], payload)
-        except KafkaConnectApiError as exc:
-            if exc.transient:
-                raise
-            raise _fail(f"Kafka Connect refused to validate the config of {name}: "
-                        f"{self._redact(str(exc), secrets)}; nothing was deployed") from exc
-        errors = validation_errors(validation)
-        if not (validation.get("error_count") or errors):
-            return
-        detail = "\n".join(f"  {key}: {'; '.join(self._redact(m, secrets) for m in msgs)}" for key, msgs in errors.items())
-        if unreachable_only(errors):
-            raise ConnectorDeploymentError(
-                f"Kafka Connect could not reach the database to validate {name} (a retry may help); nothing was "
-                f"deployed:\n{detail}", connector=name, details={"errors": errors, "transient": True},
-            )
-        error = ConnectorDeploymentError(
-            f"Kafka Connect rejected the config of {name} ({validation.get('error_count')} error(s)); nothing "
-            f"was deployed:\n{detail}", connector=name, details={"errors": errors},
-        )
-        raise _fail(str(error)) from error
+        validate(self.hook, payload, secrets)
 
     def _put(self, payload: Mapping[str, str], secrets: Collection[str]) -> bool:
         """PUT the config; a 500 is validated again (Connect 4.3 answers an invalid config with a 500)."""
@@ -516,29 +310,10 @@ class DebeziumConnectorOperator(_ConnectorWaitMixin, BaseOperator):
             if self.preflight:
                 self.log.info("Preflight skipped: no database_conn_id")
             return None
-        kind = source_kind(payload["connector.class"])
-        if kind == "postgres":
-            from airflow_provider_lakeops.hooks import postgres_preflight
-
-            report = postgres_preflight.preflight_for_config(
-                postgres_preflight.postgres_hook(self.database_conn_id, payload.get("database.dbname")), payload)
-        else:
-            from airflow.providers.mysql.hooks.mysql import MySqlHook
-
-            from airflow_provider_lakeops.hooks import mysql_preflight
-
-            report = mysql_preflight.preflight_for_config(MySqlHook(mysql_conn_id=self.database_conn_id), payload)
-        report.raise_for_problems()
+        report = run_preflight(self.database_conn_id, payload)
         self.log.info("%s preflight passed for %s: %s table(s) captured (%s)", report.source, report.user,
                       len(report.tables), ", ".join(report.tables))
         return report
-
-    @staticmethod
-    def _redact(text: str, secrets: Collection[str]) -> str:
-        for secret in secrets:
-            if secret:
-                text = text.replace(secret, MASK)
-        return text
 
     def _wait_args(self, carry: Mapping[str, Any]) -> dict[str, Any]:
         return {"expected_config": carry.get("expected_config"), "restarted": list(carry.get("restarted") or []),
@@ -582,42 +357,9 @@ class DebeziumConnectorOperator(_ConnectorWaitMixin, BaseOperator):
 
     def _topics(self, carry: dict[str, Any], *, wait: bool = True) -> tuple[list[str], str]:
         """The data topics Connect reports for the connector (bounded wait), or the computed names as a fallback."""
-        name = self.connector_name
-        config = {"topic.prefix": carry.get("prefix", ""), "topic.heartbeat.prefix": carry.get("heartbeat_prefix", ""),
-                  "topic.transaction": carry.get("transaction_topic", "transaction")}
-        expected = set(carry.get("expected_topics") or [])
-        deadline = time.time() + (self.topics_timeout if wait and (expected or carry.get("routed")) else 0)
-        topics: list[str] = []
-        stable_since, previous = time.time(), None
-        while True:
-            try:
-                topics = data_topics(self.hook.get_connector_topics(name), config)
-            except Exception as exc:  # topics are a report, not the deployment: fall back below
-                self.log.warning("Could not read the topics of %s from Kafka Connect: %s", name, exc)
-                break
-            if topics != previous:
-                stable_since, previous = time.time(), topics
-            covered = expected <= set(topics) if not carry.get("routed") else bool(topics) and (
-                time.time() - stable_since >= self.settle_seconds)
-            if (covered and (topics or not expected)) or time.time() >= deadline:
-                break
-            time.sleep(min(max(self.poll_interval / 5, 0.2), 1.0))
-        computed = list(carry.get("computed_topics") or [])
-        if topics:
-            missing = sorted(expected - set(topics)) if not carry.get("routed") else []
-            if missing:
-                self.log.warning("Kafka Connect does not list %s for %s after %.0f s; the snapshot may still be "
-                                 "running", ", ".join(missing), name, self.topics_timeout)
-            if set(topics) != set(computed):
-                self.log.info("Topics of %s from Kafka Connect: %s (computed names: %s)", name, ", ".join(topics),
-                              ", ".join(computed) or "none")
-            return topics, "connect"
-        if computed:
-            self.log.warning(
-                "Kafka Connect lists no topics for %s yet (nothing written so far); using the computed names %s. "
-                "A routing transform or a topic naming strategy makes them wrong: check GET /connectors/%s/topics",
-                name, ", ".join(computed), name)
-        return computed, "computed"
+        return connector_topics(self.hook, self.connector_name, carry, timeout=self.topics_timeout,
+                                settle_seconds=self.settle_seconds, poll_interval=self.poll_interval, log=self.log,
+                                wait=wait)
 
     def _result(self, context: Context, carry: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
         name = self.connector_name
@@ -646,31 +388,6 @@ class DebeziumConnectorOperator(_ConnectorWaitMixin, BaseOperator):
     # ------------------------------------------------------------------ lineage
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
         """Inputs: the captured tables (``mysql://`` / ``postgres://``); outputs: the Kafka topics written."""
-        from airflow.providers.openlineage.extractors import OperatorLineage
+        from airflow_provider_lakeops.operators._kafka_connect.lineage import debezium_lineage
 
-        from airflow_provider_lakeops.lineage.naming import kafka_dataset, mysql_dataset, postgres_dataset
-
-        carry = self._lineage_carry
-        if not carry:
-            return OperatorLineage()
-        inputs, outputs = [], []
-        host, port = str(carry.get("db_host") or ""), carry.get("db_port")
-        for table in carry.get("tables", []) if host else []:
-            first, _, rest = table.partition(".")
-            if carry.get("source") == "postgres" and carry.get("db_name"):
-                inputs.append(postgres_dataset(host, port, carry["db_name"], first, rest).to_openlineage())
-            elif carry.get("source") == "mysql":
-                inputs.append(mysql_dataset(host, port, first, rest).to_openlineage())
-        if carry.get("bootstrap"):
-            topics = carry.get("topics") or carry.get("computed_topics") or []
-            outputs = [kafka_dataset(carry["bootstrap"], topic).to_openlineage() for topic in topics]
-        return OperatorLineage(inputs=inputs, outputs=outputs)
-
-
-def _fail(message: str) -> Exception:
-    """``AirflowFailException`` (no retry can help)."""
-    try:
-        from airflow.sdk.exceptions import AirflowFailException
-    except ImportError:  # Airflow < 3.2
-        from airflow.exceptions import AirflowFailException  # type: ignore[no-redef]
-    return AirflowFailException(message)
+        return debezium_lineage(self._lineage_carry)

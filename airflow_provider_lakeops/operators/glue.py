@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_lakeops.operators._glue_schema import (
+from airflow_provider_lakeops.operators._glue.schema import (
     Column,
     Evolution,
     arrow_schema_to_columns,
@@ -32,8 +32,8 @@ from airflow_provider_lakeops.operators._glue_schema import (
     format_diff,
     merge_file_schemas,
 )
-from airflow_provider_lakeops.operators._glue_spec import RegistrationSpec, retry_config, validate_spec
-from airflow_provider_lakeops.operators._glue_storage import (
+from airflow_provider_lakeops.operators._glue.spec import RegistrationSpec, retry_config, validate_spec
+from airflow_provider_lakeops.operators._glue.storage import (
     DataFile,
     Location,
     discover_partitions,
@@ -228,7 +228,7 @@ class GlueRegisterTableOperator(BaseOperator):
 
     # ---------------------------------------------------------------- execute
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_lakeops.operators import _glue_catalog as catalog
+        from airflow_provider_lakeops.operators._glue import catalog
 
         started = time.monotonic()
         spec = self._validated()

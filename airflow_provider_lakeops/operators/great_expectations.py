@@ -22,16 +22,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator, BaseOperatorLink
 
-from airflow_provider_lakeops.operators._gx_context import (
+from airflow_provider_lakeops.operators._gx.context import ephemeral_context, import_gx, run_time
+from airflow_provider_lakeops.operators._gx.docs import build_data_docs, result_document
+from airflow_provider_lakeops.operators._gx.templates import (
     FileTemplate,
     TextTemplate,
     as_bool,
-    build_data_docs,
-    ephemeral_context,
-    import_gx,
     needs_own_loader,
-    result_document,
-    run_time,
 )
 
 if TYPE_CHECKING:
@@ -41,10 +38,10 @@ if TYPE_CHECKING:
     from airflow.sdk.types import TaskInstanceKey
 
     from airflow_provider_lakeops.lineage.naming import DatasetName
-    from airflow_provider_lakeops.operators._gx_results import ValidationOutcome
-    from airflow_provider_lakeops.operators._gx_sources import FileSource
-    from airflow_provider_lakeops.operators._gx_sql import SqlSource
-    from airflow_provider_lakeops.operators._gx_suite import SuiteSpec
+    from airflow_provider_lakeops.operators._gx.results import ValidationOutcome
+    from airflow_provider_lakeops.operators._gx.sources import FileSource
+    from airflow_provider_lakeops.operators._gx.sql import SqlSource
+    from airflow_provider_lakeops.operators._gx.suite import SuiteSpec
 
 __all__ = ["DATA_DOCS_XCOM_KEY", "GXDataDocsLink", "GXValidateOperator"]
 
@@ -218,8 +215,8 @@ class GXValidateOperator(BaseOperator):
 
     # --------------------------------------------------------------- checks
     def _make_source(self) -> FileSource | SqlSource:
-        from airflow_provider_lakeops.operators._gx_sources import FileSource
-        from airflow_provider_lakeops.operators._gx_sql import SqlSource
+        from airflow_provider_lakeops.operators._gx.sources import FileSource
+        from airflow_provider_lakeops.operators._gx.sql import SqlSource
 
         source: FileSource | SqlSource
         if self.data_path is not None:
@@ -243,7 +240,7 @@ class GXValidateOperator(BaseOperator):
         return source
 
     def _load_suite(self) -> SuiteSpec:
-        from airflow_provider_lakeops.operators._gx_suite import parse_suite
+        from airflow_provider_lakeops.operators._gx.suite import parse_suite
 
         name = self.suite_name or self.task_id.replace(".", "_")
         if self.expectations is not None:
@@ -265,9 +262,9 @@ class GXValidateOperator(BaseOperator):
         gx = import_gx(self.log)
         from great_expectations.core.run_identifier import RunIdentifier
 
-        from airflow_provider_lakeops.operators._gx_publish import result_target, write_result
-        from airflow_provider_lakeops.operators._gx_results import bounded_summary, outcome_from_gx
-        from airflow_provider_lakeops.operators._gx_suite import build_gx_suite, check_columns
+        from airflow_provider_lakeops.operators._gx.publish import result_target, write_result
+        from airflow_provider_lakeops.operators._gx.results import bounded_summary, outcome_from_gx
+        from airflow_provider_lakeops.operators._gx.suite import build_gx_suite, check_columns
 
         gx_context = ephemeral_context(gx)
         gx_suite = build_gx_suite(gx_context, suite)  # unknown types / bad arguments: before any data is read
@@ -372,7 +369,7 @@ class GXValidateOperator(BaseOperator):
     def _lineage(self) -> OperatorLineage:
         from airflow.providers.openlineage.extractors import OperatorLineage
 
-        from airflow_provider_lakeops.operators._gx_publish import lineage_inputs
+        from airflow_provider_lakeops.operators._gx.publish import lineage_inputs
 
         if self._outcome is not None and self._datasets:
             return OperatorLineage(inputs=lineage_inputs(self._datasets, self._outcome))

@@ -1,8 +1,8 @@
 """Mask PII by policy on Spark: ``PiiMaskingOperator`` and the EMR Serverless job-driver builder.
 
-The masking itself is the Spark job ``spark_apps/pii_masking_job.py`` (native Spark expressions,
-keyed HMAC-SHA256, leak guard). This module validates the policy in the Airflow worker with the
-pure-Python :mod:`spark_apps.pii_policy`, then submits the job with the official
+The masking itself is the Spark job ``airflow_provider_lakeops/spark_apps/pii_masking_job.py``
+(native Spark expressions, keyed HMAC-SHA256, leak guard). This module validates the policy in the
+Airflow worker with the pure-Python :mod:`airflow_provider_lakeops.spark_apps.pii_policy`, then submits the job with the official
 ``SparkSubmitHook`` (built in ``execute``; the ``SparkSubmitOperator`` module is not imported, it
 would add ~480 ms to every DAG parse).
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import zipfile
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -22,13 +22,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-import airflow_provider_lakeops
 from airflow_provider_lakeops.exceptions import PiiLeakError
-
-try:  # the wheel ships spark_apps inside the package; a source checkout has it at the top level
-    from airflow_provider_lakeops.spark_apps import pii_policy
-except ImportError:
-    from spark_apps import pii_policy  # type: ignore[no-redef]
+from airflow_provider_lakeops.spark_apps import app_path, apps_dir, build_py_files_zip, pii_policy
 
 if TYPE_CHECKING:
     from airflow.providers.apache.spark.hooks.spark_submit import SparkSubmitHook
@@ -63,34 +58,17 @@ class PiiLeakFailure(PiiLeakError, AirflowFailException):
 
 # ------------------------------------------------------------------------ job packaging
 def spark_apps_dir() -> Path:
-    """The ``spark_apps`` folder: inside the installed package (wheel) or at the repository root."""
-    package = Path(airflow_provider_lakeops.__file__).resolve().parent
-    for candidate in (package / "spark_apps", package.parent / "spark_apps"):
-        if (candidate / _JOB_FILE).is_file():
-            return candidate
-    raise FileNotFoundError(
-        f"spark_apps/{_JOB_FILE} was found neither in {package} nor in {package.parent}: "
-        "reinstall airflow-provider-lakeops"
-    )
+    """Deprecated: use :func:`airflow_provider_lakeops.spark_apps.apps_dir` (or ``app_path``)."""
+    warnings.warn("spark_apps_dir() is deprecated: use airflow_provider_lakeops.spark_apps.apps_dir()",
+                  DeprecationWarning, stacklevel=2)
+    return apps_dir()
 
 
 def build_spark_apps_zip(dest_dir: str | os.PathLike[str]) -> Path:
-    """Zip the ``spark_apps`` package (for ``--py-files``) into ``dest_dir``; return the zip's path.
-
-    Upload the same zip next to the job file to run it on EMR Serverless (see
-    :func:`emr_serverless_job_driver`).
-    """
-    source = spark_apps_dir()
-    target = Path(dest_dir) / "lakeops_spark_apps.zip"
-    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(source.rglob("*")):
-            if not path.is_file() or "__pycache__" in path.parts or path.suffix == ".pyc":
-                continue
-            name = f"spark_apps/{path.relative_to(source).as_posix()}"
-            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))  # reproducible bytes
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, path.read_bytes())
-    return target
+    """Deprecated: use :func:`airflow_provider_lakeops.spark_apps.build_py_files_zip` (the same zip)."""
+    warnings.warn("build_spark_apps_zip() is deprecated: use "
+                  "airflow_provider_lakeops.spark_apps.build_py_files_zip()", DeprecationWarning, stacklevel=2)
+    return build_py_files_zip(dest_dir)
 
 
 def _as_list(value: str | Sequence[str] | None) -> list[str]:
@@ -171,15 +149,17 @@ def emr_serverless_job_driver(
 ) -> dict[str, Any]:
     """Build the ``job_driver`` of the amazon provider's ``EmrServerlessStartJobOperator``.
 
-    The same job runs on EMR Serverless (Spark >= 3.5): upload ``pii_masking_job.py`` and the zip
-    from :func:`build_spark_apps_zip` to S3. The HMAC key is read by the driver from AWS Secrets
-    Manager (``key_secret_id``, through boto3 and the job's execution role): it is never part of
-    the job configuration. Lineage and the run report's XCom push are not available on this
+    The same job runs on EMR Serverless (Spark >= 3.5): upload ``pii_masking_job.py``
+    (:func:`~airflow_provider_lakeops.spark_apps.app_path`) and the zip from
+    :func:`~airflow_provider_lakeops.spark_apps.build_py_files_zip` to S3. The HMAC key is read by
+    the driver from AWS Secrets Manager (``key_secret_id``, through boto3 and the job's execution
+    role): it is never part of the job configuration. Lineage and the run report's XCom push are not available on this
     route; the report is written to ``report_uri``.
 
     :param entry_point: ``s3://`` URI of ``pii_masking_job.py``.
-    :param py_files: ``s3://`` URI of the ``spark_apps`` zip.
-    :param policy: the policy (dict, YAML/JSON text or :class:`~spark_apps.pii_policy.PiiPolicy`).
+    :param py_files: ``s3://`` URI of the ``--py-files`` zip (``build_py_files_zip``).
+    :param policy: the policy (dict, YAML/JSON text or
+        :class:`~airflow_provider_lakeops.spark_apps.pii_policy.PiiPolicy`).
     :param key_secret_id: Secrets Manager secret id or ARN of the HMAC key (required when the
         policy uses ``hmac``).
     :raises ValueError: bad policy or arguments (raised when the DAG is parsed).
@@ -423,7 +403,7 @@ class PiiMaskingOperator(BaseOperator):
         except ValueError as exc:
             raise AirflowFailException(str(exc)) from exc
         key = self._hmac_key() if policy.uses_hmac else None
-        job = spark_apps_dir() / _JOB_FILE
+        job = app_path(_JOB_FILE)
         self.log.info(
             "Masking %s (%s) -> %s: %d columns masked (%s), mode %s",
             self.input_path, self.input_format, self.output_path, len(policy.masked_columns),
@@ -431,7 +411,7 @@ class PiiMaskingOperator(BaseOperator):
         )
         with tempfile.TemporaryDirectory(prefix="lakeops-pii-") as tmp:
             report_file = Path(tmp) / "report.json"
-            py_files = build_spark_apps_zip(tmp)
+            py_files = build_py_files_zip(tmp)
             self._hook = self._spark_hook([*base_args, "--report", str(report_file)], str(py_files), context)
             env = dict(os.environ)
             env.pop(HMAC_KEY_ENV_VAR, None)

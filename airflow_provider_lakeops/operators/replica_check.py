@@ -141,10 +141,7 @@ class TableParityCheckOperator(BaseOperator):
 
     # ---------------------------------------------------------------------------- execute
     def execute(self, context: Context) -> dict[str, Any]:
-        try:
-            from airflow.sdk.exceptions import AirflowFailException
-        except ImportError:  # Airflow < 3.2
-            from airflow.exceptions import AirflowFailException  # type: ignore[no-redef]
+        from airflow_provider_lakeops._compat import AirflowFailException
 
         source_table = self._table(self.source_table, "source_table")
         target_table = self._table(self.target_table, "target_table")

@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_provider_lakeops.exceptions import MergeError
-from airflow_provider_lakeops.operators import _merge_sql as msql
-from airflow_provider_lakeops.operators._merge_files import collect_parquet, parquet_columns
-from airflow_provider_lakeops.operators._snowflake_identifiers import (
+from airflow_provider_lakeops.operators._snowflake import sql as msql
+from airflow_provider_lakeops.operators._snowflake.files import collect_parquet, parquet_columns
+from airflow_provider_lakeops.operators._snowflake.identifiers import (
     TableName,
     checked_identifier,
     normalize_identifier,
@@ -391,13 +391,13 @@ class SnowflakeMergeOperator(BaseOperator):
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
         """Input: the source table, the tables a source query reads, or the Parquet location;
         output: the target with schema, column lineage (from the mapping) and row statistics."""
-        from airflow_provider_lakeops.operators._merge_lineage import build_lineage
+        from airflow_provider_lakeops.operators._snowflake.lineage import build_lineage
 
         return build_lineage(self, self._lineage, complete=True)
 
     def get_openlineage_facets_on_failure(self, task_instance: Any) -> OperatorLineage:
         """The same datasets, without output statistics."""
-        from airflow_provider_lakeops.operators._merge_lineage import build_lineage
+        from airflow_provider_lakeops.operators._snowflake.lineage import build_lineage
 
         return build_lineage(self, self._lineage, complete=False)
 

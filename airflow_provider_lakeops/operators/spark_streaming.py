@@ -5,15 +5,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
-import sys
 import tempfile
 import time
 import uuid
-import zipfile
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +20,7 @@ from urllib.parse import urlparse
 from airflow.sdk import BaseHook, BaseOperator
 
 from airflow_provider_lakeops.exceptions import StreamingJobError
+from airflow_provider_lakeops.spark_apps import app_path, apps_dir, build_py_files_zip, streaming_options
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -38,35 +37,21 @@ KAFKA_JARS_ENV = "LAKEOPS_SPARK_KAFKA_JARS"
 APP_FILE = "kafka_customer_events.py"
 OPTIONS_FILE = "streaming_options.py"
 DEFAULT_SCHEMA = "schemas/customer_event.json"
-_OPTIONS_MODULE = "airflow_provider_lakeops._spark_apps_streaming_options"
 
 
-def find_spark_apps_dir(candidates: Sequence[Path] | None = None) -> Path:
-    """The folder holding the Spark apps: the wheel's ``airflow_provider_lakeops/spark_apps/`` first,
-    then the repository's top-level ``spark_apps/`` (a source checkout or an editable install)."""
-    package = Path(__file__).resolve().parents[1]
-    for folder in candidates or (package / "spark_apps", package.parent / "spark_apps"):
-        if (folder / APP_FILE).is_file() and (folder / OPTIONS_FILE).is_file():
-            return folder
-    raise FileNotFoundError(
-        f"{APP_FILE} was found neither in the installed package ({package / 'spark_apps'}) nor in a "
-        f"source checkout ({package.parent / 'spark_apps'}): reinstall airflow-provider-lakeops"
-    )
+def find_spark_apps_dir() -> Path:
+    """Deprecated: use :func:`airflow_provider_lakeops.spark_apps.apps_dir` (or ``app_path``)."""
+    warnings.warn("find_spark_apps_dir() is deprecated: use airflow_provider_lakeops.spark_apps.apps_dir()",
+                  DeprecationWarning, stacklevel=2)
+    return apps_dir()
 
 
-def load_streaming_options(folder: Path) -> ModuleType:
-    """Load ``streaming_options.py`` (pure Python, shared with the app) from ``folder``."""
-    path = folder / OPTIONS_FILE
-    loaded = sys.modules.get(_OPTIONS_MODULE)
-    if loaded is not None and getattr(loaded, "__file__", None) == str(path):
-        return loaded
-    spec = importlib.util.spec_from_file_location(_OPTIONS_MODULE, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[_OPTIONS_MODULE] = module  # dataclasses look their module up while being built
-    spec.loader.exec_module(module)
-    return module
+def load_streaming_options(folder: Path | None = None) -> ModuleType:
+    """Deprecated: ``import airflow_provider_lakeops.spark_apps.streaming_options`` (returned here;
+    ``folder`` is ignored)."""
+    warnings.warn("load_streaming_options() is deprecated: import "
+                  "airflow_provider_lakeops.spark_apps.streaming_options", DeprecationWarning, stacklevel=2)
+    return streaming_options
 
 
 def _jar_list(value: Any) -> list[str]:
@@ -137,8 +122,9 @@ class _CheckpointFiles:
 class KafkaStreamingSubmitOperator(BaseOperator):
     """Land Kafka topics (or a JSON landing folder) in bronze Parquet with Spark Structured Streaming.
 
-    Submits ``spark_apps/kafka_customer_events.py`` through the official ``SparkSubmitHook``
-    (composed, built when the task runs, so DAG parsing never imports the Spark provider's operator).
+    Submits ``airflow_provider_lakeops/spark_apps/kafka_customer_events.py`` through the official
+    ``SparkSubmitHook`` (composed, built when the task runs, so DAG parsing never imports the Spark
+    provider's operator).
     Each run resumes from the checkpoint: with ``trigger="availableNow"`` (the default) it processes
     everything that arrived since the last run and stops; with ``"processingTime"`` it runs a
     long-lived stream. Bad records go to the quarantine path with their reason and source position.
@@ -399,11 +385,11 @@ class KafkaStreamingSubmitOperator(BaseOperator):
     # -------------------------------------------------------------------- execute
     def execute(self, context: Context) -> dict[str, Any]:
         started = time.monotonic()
-        apps_dir = find_spark_apps_dir()
-        opts = load_streaming_options(apps_dir)
+        app = app_path(APP_FILE)
+        opts = streaming_options
         checkpoint = str(self.checkpoint_path).rstrip("/")
         report_path = f"{checkpoint}/{opts.REPORT_DIR}/{uuid.uuid4().hex}.json"
-        config = self.build_config(opts, apps_dir, report_path)
+        config = self.build_config(opts, apps_dir(), report_path)
         client_options = self.kafka_client_options(opts) if self.source == "kafka" else {}
         if client_options:
             self.log_source_options(opts, config, client_options)
@@ -421,13 +407,11 @@ class KafkaStreamingSubmitOperator(BaseOperator):
                     json.dump(client_options, fh)
                 config.kafka_options_file = str(options_file)
                 files.append(str(options_file))
-            py_files = workdir / "lakeops_streaming.zip"
-            with zipfile.ZipFile(py_files, "w") as zf:
-                zf.write(apps_dir / OPTIONS_FILE, OPTIONS_FILE)
+            py_files = build_py_files_zip(workdir)
             self._hook = self._make_hook(context, config, jars, packages, ",".join(files), str(py_files))
             self.log.info("Submitting %s (%s source, trigger %s) -> %s", APP_FILE, config.source,
                           config.trigger, config.bronze_path)
-            self._submit(apps_dir / APP_FILE, config, report_path)
+            self._submit(app, config, report_path)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 

@@ -1,6 +1,6 @@
 """The CDC source of the local stack: a ``customer_events`` table in PostgreSQL, seeded and mutated.
 
-The table has the shape of ``spark_apps/schemas/customer_event.json`` (what the streaming app parses)
+The table has the shape of ``airflow_provider_lakeops/spark_apps/schemas/customer_event.json`` (what the streaming app parses)
 with real column types (``TIMESTAMP(3)``, ``NUMERIC(12,2)``, ``DATE``), key ``(customer_id,
 event_id)``. :func:`prepare_source` creates it and gives the stack's connector user (``dbz``) what
 Debezium's PostgreSQL connector and :class:`~airflow_provider_lakeops.sensors.debezium_watermark.DebeziumWatermarkSensor`

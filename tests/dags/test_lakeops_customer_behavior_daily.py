@@ -186,7 +186,7 @@ def test_what_the_pipeline_writes_is_published_as_assets(runs):
 
 def test_lineage_picture_renders_every_job_and_dataset_in_chromium(runs, lakeops_lineage, tmp_path):
     from airflow_provider_lakeops.lineage.graph import write_lineage_html
-    from airflow_provider_lakeops.testing.browser import dom_text, render_dom, require_chromium
+    from tests._support.browser import dom_text, render_dom, require_chromium
 
     browser = require_chromium()
     page = tmp_path / "lineage.html"

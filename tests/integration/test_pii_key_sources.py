@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from spark_apps.pii_masking_job import load_hmac_key
-from spark_apps.pii_policy import HmacKeyError
+from airflow_provider_lakeops.spark_apps.pii_masking_job import load_hmac_key
+from airflow_provider_lakeops.spark_apps.pii_policy import HmacKeyError
 
 pytestmark = pytest.mark.integration
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from airflow_provider_lakeops.exceptions import MergeError, SchemaEvolutionError
-from airflow_provider_lakeops.operators import _merge_sql as msql
-from airflow_provider_lakeops.operators._snowflake_identifiers import TableName
+from airflow_provider_lakeops.operators._snowflake import sql as msql
+from airflow_provider_lakeops.operators._snowflake.identifiers import TableName
 from airflow_provider_lakeops.operators.snowflake import SnowflakeMergeOperator
 from tests.integration._snowflake import q
 

@@ -11,8 +11,8 @@ import json
 import pytest
 
 from airflow_provider_lakeops.exceptions import StreamingJobError
-from airflow_provider_lakeops.operators import spark_streaming as mod
 from airflow_provider_lakeops.operators.spark_streaming import KafkaStreamingSubmitOperator
+from airflow_provider_lakeops.spark_apps import apps_dir, streaming_options
 
 pytestmark = pytest.mark.integration
 
@@ -44,9 +44,9 @@ def operator(**kw) -> KafkaStreamingSubmitOperator:
 
 
 def test_s3_checkpoint_guard_and_report(s3):
-    opts = mod.load_streaming_options(mod.find_spark_apps_dir())
+    opts = streaming_options
     op = operator()
-    config = op.build_config(opts, mod.find_spark_apps_dir())
+    config = op.build_config(opts, apps_dir())
     key = config.fingerprint_path.split(f"{BUCKET}/", 1)[1]
     s3.put_object(Bucket=BUCKET, Key=key, Body=json.dumps(config.fingerprint()).encode())
 
@@ -57,7 +57,7 @@ def test_s3_checkpoint_guard_and_report(s3):
         other.execute({})  # refused before any spark-submit (the Spark connection does not exist)
     not_cdc = operator(debezium=False)
     with pytest.raises(StreamingJobError, match="debezium"):
-        not_cdc.check_checkpoint(opts, not_cdc.build_config(opts, mod.find_spark_apps_dir()))
+        not_cdc.check_checkpoint(opts, not_cdc.build_config(opts, apps_dir()))
 
     report_key = "checkpoints/customer_events/_lakeops/reports/r1.json"
     s3.put_object(Bucket=BUCKET, Key=report_key, Body=b'{"status": "succeeded", "rows_in": 3}')

@@ -16,7 +16,7 @@ from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
 
 from airflow_provider_lakeops.exceptions import ConnectorDeploymentError, PreflightError
 from airflow_provider_lakeops.operators.debezium import DebeziumConnectorOperator
-from airflow_provider_lakeops.operators.kafka_connect import KafkaConnectorStateSensor
+from airflow_provider_lakeops.sensors.kafka_connect import KafkaConnectorStateSensor
 from airflow_provider_lakeops.triggers.kafka_connect import KafkaConnectorStateTrigger
 from tests.integration.kafka_connect.conftest import PgSource, log_count
 

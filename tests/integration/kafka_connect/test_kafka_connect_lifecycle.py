@@ -9,10 +9,8 @@ import pytest
 from airflow_provider_lakeops.exceptions import ConnectorDeploymentError
 from airflow_provider_lakeops.hooks.kafka_connect import KafkaConnectApiError, KafkaConnectNotFoundError
 from airflow_provider_lakeops.operators.debezium import DebeziumConnectorOperator
-from airflow_provider_lakeops.operators.kafka_connect import (
-    KafkaConnectorLifecycleOperator,
-    KafkaConnectorStateSensor,
-)
+from airflow_provider_lakeops.operators.kafka_connect import KafkaConnectorLifecycleOperator
+from airflow_provider_lakeops.sensors.kafka_connect import KafkaConnectorStateSensor
 from tests.integration.kafka_connect.conftest import PgSource
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from airflow_provider_lakeops.hooks.mysql_preflight import PreflightReport, run_preflight
+from airflow_provider_lakeops.operators._kafka_connect.mysql_preflight import PreflightReport, run_preflight
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 TABLES = "inventory.customers,inventory.orders"

@@ -8,7 +8,7 @@ import secrets
 import pytest
 
 from airflow_provider_lakeops.exceptions import PreflightError
-from airflow_provider_lakeops.hooks.postgres_preflight import (
+from airflow_provider_lakeops.operators._kafka_connect.postgres_preflight import (
     postgres_hook,
     preflight_for_config,
     run_preflight,

@@ -11,20 +11,7 @@ import warnings
 
 import pytest
 
-from airflow_provider_lakeops.operators.debezium import (
-    DebeziumConnectorOperator,
-    config_diff,
-    data_topics,
-    mask_config,
-    source_kind,
-    unreachable_only,
-    validation_errors,
-)
-from airflow_provider_lakeops.operators.kafka_connect import (
-    KafkaConnectorLifecycleOperator,
-    KafkaConnectorStateSensor,
-    restarted_instances,
-)
+from airflow_provider_lakeops.operators.debezium import DebeziumConnectorOperator
 
 NAME = "inventory-cdc"
 PASSWORD = "pw-unit-" + "x" * 12
@@ -133,63 +120,20 @@ def test_the_password_is_not_in_the_rendered_template_fields(conns):
     assert all(PASSWORD not in json.dumps(getattr(op, f)) for f in op.template_fields)
 
 
-# ---------------------------------------------------------------------------- helpers
-def test_source_kinds():
-    assert source_kind(PG) == "postgres"
-    assert source_kind(MYSQL) == source_kind("io.debezium.connector.mariadb.MariaDbConnector") == "mysql"
-    assert source_kind("x.Y") is None
-
-
-def test_validation_answers_are_read_defensively():
-    answer = {"error_count": 2, "configs": [
-        {"value": {"name": "topic.prefix", "errors": ["The 'topic.prefix' value is invalid: A value is required"]}},
-        {"definition": {"name": "internal.legacy.snapshot.max.threads"}, "value": None},  # measured on Debezium 3.6.1
-        {"value": {"name": "database.password", "errors": [], "value": None}},
-    ]}
-    assert validation_errors(answer) == {"topic.prefix": ["The 'topic.prefix' value is invalid: A value is required"]}
-    refused = {"database.hostname": ["Error while validating connector config: Connection to 127.0.0.1:1 refused. "
-                                     "Check that the hostname and port are correct"]}
-    auth = {"database.hostname": ["Error while validating connector config: FATAL: password authentication failed"]}
-    assert unreachable_only(refused)
-    assert not unreachable_only(auth)
-    assert not unreachable_only({**refused, **validation_errors(answer)})
-
-
-def test_data_topics_drop_debeziums_own_topics():
-    topics = ["p", "p.inventory.customers", "__debezium-heartbeat.p", "p.transaction", "p.message", "routed.all"]
-    assert data_topics(topics, {"topic.prefix": "p"}) == ["p.inventory.customers", "routed.all"]
-
-
-def test_config_diff_and_mask():
-    running = {"a": "1", "database.password": "old-pw-1", "gone": "x"}
-    desired = {"a": "2", "database.password": "new-pw-2", "jdbc.url": "mysql://u:new-pw-2@h"}
-    diff = config_diff(running, desired, secrets=["new-pw-2", "old-pw-1"])
-    assert diff == [
-        {"key": "a", "change": "changed", "old": "1", "new": "2"},
-        {"key": "database.password", "change": "changed", "old": "***", "new": "***"},
-        {"key": "gone", "change": "removed", "old": "x", "new": None},
-        {"key": "jdbc.url", "change": "added", "old": None, "new": "mysql://u:***@h"},
-    ]
-    assert mask_config({"sasl.jaas.config": "x y", "p": "${file:/a:b}", "database.password": "${file:/a:p}"}) == {
-        "sasl.jaas.config": "***", "p": "${file:/a:b}", "database.password": "${file:/a:p}"}
-
-
 def test_no_lineage_before_execute():
     lineage = _op().get_openlineage_facets_on_complete(None)
     assert (lineage.inputs, lineage.outputs) == ([], [])
 
 
-# ---------------------------------------------------------------------------- lifecycle helpers
-def test_restarted_instances_from_the_restart_answer():
-    body = {"connector": {"state": "RUNNING"}, "tasks": [{"id": 0, "state": "RESTARTING"}, {"id": 1, "state": "RUNNING"}]}
-    assert restarted_instances(body, include_tasks=True, only_failed=True) == ["0"]
-    assert restarted_instances(None, include_tasks=False, only_failed=False) == ["connector"]
+def test_helpers_stay_importable_from_the_operator_module():
+    from airflow_provider_lakeops.operators import debezium
+    from airflow_provider_lakeops.operators._kafka_connect import config, source, topics, validation
 
-
-def test_lifecycle_bad_arguments():
-    with pytest.raises(ValueError, match="action"):
-        KafkaConnectorLifecycleOperator(task_id="x", connector_name=NAME, action="explode")
-    with pytest.raises(ValueError, match="positive"):
-        KafkaConnectorLifecycleOperator(task_id="x", connector_name=NAME, action="pause", wait_timeout=0)
-    with pytest.raises(ValueError, match="target_state"):
-        KafkaConnectorStateSensor(task_id="s", connector_name=NAME, target_state="HAPPY")
+    assert debezium.config_diff is config.config_diff
+    assert debezium.mask_config is config.mask_config
+    assert debezium.is_placeholder is config.is_placeholder
+    assert debezium.source_kind is source.source_kind
+    assert debezium.SOURCE_KINDS is source.SOURCE_KINDS
+    assert debezium.data_topics is topics.data_topics
+    assert debezium.validation_errors is validation.validation_errors
+    assert debezium.unreachable_only is validation.unreachable_only

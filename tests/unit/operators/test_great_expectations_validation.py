@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_lakeops.operators._gx_results import XCOM_LIMIT_BYTES
+from airflow_provider_lakeops.operators._gx.results import XCOM_LIMIT_BYTES
 from airflow_provider_lakeops.operators.great_expectations import DATA_DOCS_XCOM_KEY, GXValidateOperator
 from airflow_provider_lakeops.sample_data import write_events
 

@@ -4,15 +4,12 @@ failure translation and the EMR Serverless job driver."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
-import airflow_provider_lakeops
 from airflow_provider_lakeops.exceptions import PiiLeakError
 from airflow_provider_lakeops.operators import pii
 from airflow_provider_lakeops.operators.pii import (
@@ -23,7 +20,8 @@ from airflow_provider_lakeops.operators.pii import (
     pii_job_arguments,
     spark_apps_dir,
 )
-from spark_apps.pii_policy import parse_policy
+from airflow_provider_lakeops.spark_apps import apps_dir, build_py_files_zip
+from airflow_provider_lakeops.spark_apps.pii_policy import parse_policy
 
 REPO = Path(__file__).resolve().parents[3]
 POLICY_FILE = REPO / "example_dags" / "policies" / "customer_events_pii.yaml"
@@ -160,7 +158,7 @@ def test_job_arguments_carry_no_key_and_round_trip_the_policy():
     assert args[args.index("--input-option") + 1] == "multiLine=false"
     assert args[-2:] == ["--key-source", "env:LAKEOPS_PII_HMAC_KEY"]
 
-    from spark_apps.pii_masking_job import build_parser, options_from_args
+    from airflow_provider_lakeops.spark_apps.pii_masking_job import build_parser, options_from_args
 
     options = options_from_args(build_parser().parse_args(args))  # the job accepts exactly these
     assert options.partition_by == ["dt"]
@@ -169,36 +167,12 @@ def test_job_arguments_carry_no_key_and_round_trip_the_policy():
 
 
 # ---------------------------------------------------------------------------------- packaging
-def test_spark_apps_dir_finds_both_layouts(tmp_path, monkeypatch):
-    assert spark_apps_dir() == REPO / "spark_apps"  # this checkout
-    wheel = tmp_path / "site" / "airflow_provider_lakeops"
-    (wheel / "spark_apps").mkdir(parents=True)
-    (wheel / "spark_apps" / "pii_masking_job.py").write_text("")
-    monkeypatch.setattr(airflow_provider_lakeops, "__file__", str(wheel / "__init__.py"))
-    assert spark_apps_dir() == wheel / "spark_apps"  # installed wheel: next to the package
-    repo = tmp_path / "repo"
-    (repo / "spark_apps").mkdir(parents=True)
-    (repo / "spark_apps" / "pii_masking_job.py").write_text("")
-    monkeypatch.setattr(airflow_provider_lakeops, "__file__", str(repo / "airflow_provider_lakeops" / "__init__.py"))
-    assert spark_apps_dir() == repo / "spark_apps"  # source checkout: the top-level folder
-    monkeypatch.setattr(airflow_provider_lakeops, "__file__", str(tmp_path / "nowhere" / "x" / "__init__.py"))
-    with pytest.raises(FileNotFoundError, match="reinstall"):
-        spark_apps_dir()
-
-
-def test_zip_is_reproducible_and_importable(tmp_path):
-    first = build_spark_apps_zip(tmp_path)
-    data = first.read_bytes()
-    second = build_spark_apps_zip(tmp_path)
-    assert second.read_bytes() == data
-    names = zipfile.ZipFile(first).namelist()
-    for module in ("__init__", "pii_policy", "masking", "leak_guard", "pii_masking_job"):
-        assert f"spark_apps/{module}.py" in names
-    assert not any("__pycache__" in n for n in names)
-    code = "import spark_apps.pii_policy as p; print(p.__file__)"
-    out = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(first)!r}); {code}"],
-                         capture_output=True, text=True, check=True)
-    assert "lakeops_spark_apps.zip" in out.stdout
+def test_deprecated_packaging_names_use_the_package_api(tmp_path):
+    with pytest.warns(DeprecationWarning, match="apps_dir"):
+        assert spark_apps_dir() == apps_dir()
+    with pytest.warns(DeprecationWarning, match="build_py_files_zip"):
+        old = build_spark_apps_zip(tmp_path)
+    assert zipfile.ZipFile(old).namelist() == zipfile.ZipFile(build_py_files_zip(tmp_path)).namelist()
 
 
 # ------------------------------------------------------------------------ failure translation

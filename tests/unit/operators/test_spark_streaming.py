@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,8 +12,8 @@ import pytest
 from airflow_provider_lakeops.exceptions import StreamingJobError
 from airflow_provider_lakeops.operators import spark_streaming as mod
 from airflow_provider_lakeops.operators.spark_streaming import KafkaStreamingSubmitOperator
+from airflow_provider_lakeops.spark_apps import app_path, apps_dir, streaming_options
 
-REPO_APPS = Path(__file__).resolve().parents[3] / "spark_apps"
 KAFKA_EXTRA = {
     "bootstrap.servers": "broker-1:9093,broker-2:9093",
     "security.protocol": "SASL_SSL",
@@ -34,7 +33,7 @@ def kafka_conn(monkeypatch):
 
 @pytest.fixture
 def opts():
-    return mod.load_streaming_options(mod.find_spark_apps_dir())
+    return streaming_options
 
 
 def kafka_jars(folder: Path, version: str = "4.0.1") -> list[str]:
@@ -86,18 +85,12 @@ def test_constructor_rejects_static_mistakes(tmp_path, kwargs, message):
 
 
 # ----------------------------------------------------------------------- app location
-def test_app_is_found_installed_first_then_in_the_repository(tmp_path):
-    installed = tmp_path / "site-packages" / "airflow_provider_lakeops" / "spark_apps"
-    shutil.copytree(REPO_APPS, installed, ignore=shutil.ignore_patterns("__pycache__"))
-    assert mod.find_spark_apps_dir([installed, REPO_APPS]) == installed
-    assert mod.find_spark_apps_dir([tmp_path / "missing", REPO_APPS]) == REPO_APPS
-    with pytest.raises(FileNotFoundError, match="reinstall"):
-        mod.find_spark_apps_dir([tmp_path / "missing"])
-    # the default search finds the repository's apps in a source checkout / editable install
-    assert (mod.find_spark_apps_dir() / mod.APP_FILE).is_file()
-    loaded = mod.load_streaming_options(installed)
-    assert loaded.__file__ == str(installed / mod.OPTIONS_FILE)
-    assert mod.load_streaming_options(installed) is loaded
+def test_the_app_and_its_options_come_from_the_package():
+    assert app_path(mod.APP_FILE) == apps_dir() / mod.APP_FILE
+    with pytest.warns(DeprecationWarning, match="apps_dir"):
+        assert mod.find_spark_apps_dir() == apps_dir()
+    with pytest.warns(DeprecationWarning, match="streaming_options"):
+        assert mod.load_streaming_options() is streaming_options
 
 
 # ----------------------------------------------------------- templated-value validation
@@ -172,7 +165,7 @@ def test_kafka_options_come_from_the_kafka_connection(tmp_path, kafka_conn, opts
         "kafka.ssl.truststore.location": "/etc/kafka/ca.pem",
         "kafka.client.rack": "use1-az1",
     }  # group.id left out: Spark names its own consumer group
-    config = op.build_config(opts, mod.find_spark_apps_dir())
+    config = op.build_config(opts, apps_dir())
     source = opts.kafka_source_options(
         client_options=client, topics=config.topics, starting_offsets=config.starting_offsets,
         max_offsets_per_trigger=config.max_offsets_per_trigger, fail_on_data_loss=config.fail_on_data_loss,
@@ -198,13 +191,13 @@ def test_spark_submit_command_passes_the_kafka_jars_and_ships_the_app_files(tmp_
     op = kafka_op(tmp_path, spark_conn_id="spark_test", isolation_level="read_uncommitted",
                   conf={"spark.sql.shuffle.partitions": "4", "spark.jars": "/opt/extra/udfs.jar"})
     client = op.kafka_client_options(opts)
-    config = op.build_config(opts, mod.find_spark_apps_dir(), "/ckpt/_lakeops/reports/r.json")
+    config = op.build_config(opts, apps_dir(), "/ckpt/_lakeops/reports/r.json")
     config.kafka_options_file = "/tmp/x/kafka-options.json"
     jars, packages = op.kafka_source_jars(opts)
     assert (jars, packages) == (op.jars, None)
     hook = op._make_hook({}, config, jars, packages, f"{config.schema_file},/tmp/x/kafka-options.json",
                          "/tmp/x/a.zip")
-    cmd = hook._build_spark_submit_command(str(mod.find_spark_apps_dir() / mod.APP_FILE))
+    cmd = hook._build_spark_submit_command(str(apps_dir() / mod.APP_FILE))
     text = " ".join(cmd)
     assert "--packages" not in cmd  # never Ivy at run time
     assert f"spark.jars={','.join(['/opt/extra/udfs.jar', *jars])}" in cmd
@@ -262,7 +255,7 @@ def test_missing_jar_files_are_named(tmp_path, kafka_conn, opts):
 def write_fingerprint(opts, tmp_path: Path, topics: tuple[str, ...]) -> None:
     config = opts.StreamConfig(source="kafka", topics=topics, kafka_options_file="k.json",
                                bronze_path=str(tmp_path / "bronze"), checkpoint_path=str(tmp_path / "checkpoint"),
-                               schema_file=str(mod.find_spark_apps_dir() / mod.DEFAULT_SCHEMA))
+                               schema_file=str(apps_dir() / mod.DEFAULT_SCHEMA))
     path = Path(config.fingerprint_path)
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps(config.fingerprint()))  # as the app records it
@@ -280,18 +273,18 @@ def test_checkpoint_of_another_topic_is_refused_before_submit(tmp_path, kafka_co
 def test_checkpoint_of_the_same_query_is_accepted(tmp_path, kafka_conn, opts):
     write_fingerprint(opts, tmp_path, ("shop.orders", "shop.customer_events"))
     op = kafka_op(tmp_path)  # same topics, other order
-    config = op.build_config(opts, mod.find_spark_apps_dir())
+    config = op.build_config(opts, apps_dir())
     op.check_checkpoint(opts, config)
     moved = kafka_op(tmp_path, bronze_path=str(tmp_path / "bronze2"))
     with pytest.raises(StreamingJobError, match="bronze_path"):
-        moved.check_checkpoint(opts, moved.build_config(opts, mod.find_spark_apps_dir()))
+        moved.check_checkpoint(opts, moved.build_config(opts, apps_dir()))
 
 
 # ---------------------------------------------------------------------------- lineage
 def test_lineage_reads_kafka_topics_into_bronze(tmp_path, kafka_conn, opts):
     op = kafka_op(tmp_path)
     op.kafka_client_options(opts)
-    op.build_config(opts, mod.find_spark_apps_dir())
+    op.build_config(opts, apps_dir())
     lineage = op.get_openlineage_facets_on_complete(None)
     assert [(d.namespace, d.name) for d in lineage.inputs] == [
         ("kafka://broker-1:9093", "shop.customer_events"), ("kafka://broker-1:9093", "shop.orders")]

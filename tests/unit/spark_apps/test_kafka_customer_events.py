@@ -14,8 +14,8 @@ import pytest
 pytest.importorskip("pyspark")
 
 from airflow_provider_lakeops.sample_data import write_events
-from spark_apps import kafka_customer_events as app
-from spark_apps.streaming_options import StreamConfig
+from airflow_provider_lakeops.spark_apps import kafka_customer_events as app
+from airflow_provider_lakeops.spark_apps.streaming_options import StreamConfig
 
 pytestmark = pytest.mark.spark
 
@@ -191,7 +191,7 @@ def test_kafka_records_parse_with_their_position(spark):
         (None, json.dumps(event(1)).encode(), "shop.customer_events", 0, 41, ts, 0),
         (None, b"\xff\xfe not json", "shop.customer_events", 1, 7, ts, 0),
     ]
-    from spark_apps.streaming_options import load_schema_spec
+    from airflow_provider_lakeops.spark_apps.streaming_options import load_schema_spec
 
     parsed = app.parse_records(app.kafka_to_raw(spark.createDataFrame(records, kafka_schema)),
                                load_schema_spec(SCHEMA)).collect()
@@ -253,7 +253,7 @@ BINLOG_SOURCES = [
 @pytest.mark.parametrize("sources", [pytest.param(PG_SOURCES, id="postgresql"),
                                      pytest.param(BINLOG_SOURCES, id="mysql-binlog")])
 def test_source_position_orders_changes_like_the_source_and_matches_the_reference(spark, tmp_path, sources):
-    from spark_apps import streaming_options as so
+    from airflow_provider_lakeops.spark_apps import streaming_options as so
 
     lines = [json.dumps({"before": None, "after": event(i), "op": "r" if s["snapshot"] != "false" else "c",
                          "ts_ms": 1761905000000 + i, "source": {"version": "3.6.1.Final", **s}})
@@ -272,7 +272,7 @@ def test_source_position_orders_changes_like_the_source_and_matches_the_referenc
 
 
 def test_bad_source_positions_are_quarantined(spark, tmp_path):
-    from spark_apps import streaming_options as so
+    from airflow_provider_lakeops.spark_apps import streaming_options as so
 
     lines = [json.dumps({"before": None, "after": event(1), "op": "c", "ts_ms": 1, "source": {"lsn": "0/16B3748"}}),
              json.dumps({"before": None, "after": event(2), "op": "c", "ts_ms": 1,

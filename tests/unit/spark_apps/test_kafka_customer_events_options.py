@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from spark_apps import streaming_options as so
+from airflow_provider_lakeops.spark_apps import streaming_options as so
 
 SCHEMA = Path(so.__file__).parent / "schemas" / "customer_event.json"
 

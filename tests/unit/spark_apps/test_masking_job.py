@@ -12,9 +12,14 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_lakeops.sample_data import write_events
-from spark_apps.leak_guard import LeakDetectedError
-from spark_apps.pii_masking_job import JobOptions, load_hmac_key, main, run
-from spark_apps.pii_policy import HmacKeyError, PolicyError, load_policy, parse_policy
+from airflow_provider_lakeops.spark_apps.leak_guard import LeakDetectedError
+from airflow_provider_lakeops.spark_apps.pii_masking_job import JobOptions, load_hmac_key, main, run
+from airflow_provider_lakeops.spark_apps.pii_policy import (
+    HmacKeyError,
+    PolicyError,
+    load_policy,
+    parse_policy,
+)
 
 pytestmark = pytest.mark.spark
 

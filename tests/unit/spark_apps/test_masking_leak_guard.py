@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
-from spark_apps import leak_guard
-from spark_apps.leak_guard import LeakDetectedError, scan
+from airflow_provider_lakeops.spark_apps import leak_guard
+from airflow_provider_lakeops.spark_apps.leak_guard import LeakDetectedError, scan
 
 pytestmark = pytest.mark.spark
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from spark_apps.pii_policy import (
+from airflow_provider_lakeops.spark_apps.pii_policy import (
     LEAK_PATTERNS,
     STRATEGIES,
     HmacKeyError,
@@ -29,7 +29,7 @@ EXAMPLE_POLICY = REPO / "example_dags" / "policies" / "customer_events_pii.yaml"
 
 def test_module_imports_no_pyspark_and_no_airflow():
     code = (
-        "import sys, spark_apps.pii_policy; "
+        "import sys, airflow_provider_lakeops.spark_apps.pii_policy; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pyspark', 'airflow', 'py4j')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
@@ -157,13 +157,13 @@ def test_check_columns_passthrough_allows_unlisted():
 
 
 def test_strategies_have_matching_functions():
-    from spark_apps.masking import STRATEGY_FUNCTIONS
+    from airflow_provider_lakeops.spark_apps.masking import STRATEGY_FUNCTIONS
 
     assert set(STRATEGIES) == set(STRATEGY_FUNCTIONS)
 
 
 def test_leak_patterns_match_the_guard():
-    from spark_apps.leak_guard import PATTERNS
+    from airflow_provider_lakeops.spark_apps.leak_guard import PATTERNS
 
     assert set(LEAK_PATTERNS) == set(PATTERNS)
 

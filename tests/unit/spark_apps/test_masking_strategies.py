@@ -12,8 +12,8 @@ import random
 
 import pytest
 
-from spark_apps import masking as M
-from spark_apps.pii_policy import PolicyError, parse_policy
+from airflow_provider_lakeops.spark_apps import masking as M
+from airflow_provider_lakeops.spark_apps.pii_policy import PolicyError, parse_policy
 
 pytestmark = pytest.mark.spark
 

@@ -1,0 +1,1 @@
+"""Private helpers of the Glue table registration operator (GlueRegisterTableOperator)."""

@@ -1,0 +1,1 @@
+"""Private helpers of the Great Expectations operator (GXValidateOperator)."""

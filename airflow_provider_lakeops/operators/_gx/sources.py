@@ -1,0 +1,285 @@
+"""File sources of :class:`~airflow_provider_lakeops.operators.great_expectations.GXValidateOperator`.
+
+:class:`FileSource` reads Parquet, CSV or JSON-lines files from a local folder or S3 (downloaded
+through the amazon provider's ``S3Hook``, so credentials and endpoint come from the AWS
+connection) for GX's pandas or Spark engine. SQL sources live in
+:mod:`~airflow_provider_lakeops.operators._gx.sql`.
+
+Nothing here imports pandas, pyarrow, pyspark, boto3 or GX at module level.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import glob
+import json
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from airflow_provider_lakeops.lineage.naming import DatasetName, location_dataset
+
+__all__ = ["FORMATS", "FileSource", "SourceStats", "normalise_format"]
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("parquet", "csv", "jsonl")
+_EXTENSIONS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl",
+               ".json": "jsonl"}
+_WILDCARDS = ("*", "?", "[")
+_SCHEMA_SAMPLE_LINES = 200
+
+
+def normalise_format(fmt: str | None) -> str | None:
+    """``parquet`` | ``csv`` | ``jsonl`` (``json`` means JSON lines); ``None`` = infer from extensions."""
+    if fmt is None or fmt == "":
+        return None
+    value = str(fmt).lower().lstrip(".")
+    value = {"json": "jsonl", "ndjson": "jsonl", "pq": "parquet"}.get(value, value)
+    if value not in FORMATS:
+        raise ValueError(f"data_format must be one of {', '.join(FORMATS)} (or empty to infer), got {fmt!r}")
+    return value
+
+
+def _hidden(relative: str) -> bool:
+    """Spark/Hadoop marker and temp files (``_SUCCESS``, ``.part.crc``, ``.tmp``) are not data."""
+    return any(part.startswith((".", "_")) for part in relative.split("/") if part)
+
+
+def _pick_format(names: list[str], fmt: str | None, location: str) -> tuple[list[str], str]:
+    """Keep the data files of ``fmt`` (inferred from the extensions when ``None``)."""
+    kinds = {name: _EXTENSIONS.get(os.path.splitext(name)[1].lower()) for name in names}
+    if fmt is None:
+        found = {k for k in kinds.values() if k}
+        if len(found) != 1:
+            what = f"several formats ({', '.join(sorted(found))})" if found else "no known file extension"
+            raise ValueError(f"data_path {location!r} holds {what}: set data_format to one of {', '.join(FORMATS)}")
+        fmt = found.pop()
+    chosen = [name for name, kind in kinds.items() if kind == fmt or kind is None]
+    return chosen, fmt
+
+
+@dataclass
+class SourceStats:
+    """What was read (counts only, never values)."""
+
+    rows: int | None = None
+    files: int | None = None
+    bytes: int | None = None
+
+
+class FileSource:
+    """Files on a local path or S3, read whole into pandas or Spark.
+
+    :param location: a file, a folder (all data files below it) or a glob; ``s3://bucket/prefix`` too.
+    :param fmt: ``parquet``, ``csv``, ``jsonl`` or ``None`` to infer from the extensions.
+    :param engine: ``pandas`` or ``spark``.
+    :param aws_conn_id: the AWS connection for S3 locations (the amazon provider's ``S3Hook``).
+    :param read_options: passed to the reader (pyarrow's CSV ``ParseOptions`` fields or Spark options).
+    :param spark_conn_id: the Spark connection whose master a new SparkSession uses.
+    """
+
+    kind = "file"
+
+    def __init__(self, location: str, fmt: str | None, *, engine: str = "pandas", aws_conn_id: str | None =
+                 "aws_default", read_options: Mapping[str, Any] | None = None,
+                 spark_conn_id: str | None = "spark_default", app_name: str = "lakeops-gx") -> None:
+        self.location = location
+        self.fmt = fmt
+        self.engine = engine
+        self.aws_conn_id = aws_conn_id
+        self.read_options = dict(read_options or {})
+        self.spark_conn_id = spark_conn_id
+        self.app_name = app_name
+        self.files: list[str] = []
+        self.stats = SourceStats()
+        self._spark: Any = None
+        self._own_spark = False
+
+    @property
+    def is_s3(self) -> bool:
+        return self.location.startswith(("s3://", "s3a://", "s3n://"))
+
+    def describe(self) -> str:
+        return f"{self.fmt or 'files'} at {self.location} ({self.engine})"
+
+    def check(self) -> None:
+        """Static checks of the rendered arguments (nothing is read)."""
+        if not self.location or not self.location.strip():
+            raise ValueError("data_path is empty after templating: give a file, folder, glob or s3:// URI")
+        self.fmt = normalise_format(self.fmt)
+        if self.engine == "spark" and self.location.startswith("s3://"):
+            raise ValueError(
+                "engine='spark' cannot read s3:// URIs: pass an s3a:// URI readable by the Spark session "
+                "(hadoop-aws on its classpath), or use engine='pandas' which downloads through S3Hook")
+
+    # ---------------------------------------------------------------- listing
+    def prepare(self, workdir: Path) -> None:
+        """Find the data files (downloading S3 objects into ``workdir`` for the pandas engine)."""
+        if self.is_s3 and self.engine == "pandas":
+            names = self._download_s3(workdir)
+        elif self.engine == "spark" and "://" in self.location and not self.location.startswith("file://"):
+            self.files = [self.location]  # a cluster path (s3a://, hdfs://): Spark lists it itself
+            self.fmt = self.fmt or _EXTENSIONS.get(os.path.splitext(self.location.rstrip("/*"))[1].lower())
+            if self.fmt is None:
+                raise ValueError(f"set data_format for {self.location!r}: it cannot be inferred")
+            return
+        else:
+            names = self._list_local()
+        self.files, self.fmt = _pick_format(names, self.fmt, self.location)
+        if not self.files:
+            raise FileNotFoundError(f"no {self.fmt} files at {self.location}")
+        self.stats.files = len(self.files)
+        self.stats.bytes = sum(os.path.getsize(f) for f in self.files)
+
+    def _list_local(self) -> list[str]:
+        location = self.location.removeprefix("file://")
+        path = Path(location)
+        if any(ch in location for ch in _WILDCARDS):
+            names = sorted(p for p in glob.glob(location, recursive=True) if os.path.isfile(p))
+            return [n for n in names if not _hidden(os.path.basename(n))]
+        if path.is_file():
+            return [str(path)]
+        if path.is_dir():
+            return sorted(str(p) for p in path.rglob("*")
+                          if p.is_file() and not _hidden(p.relative_to(path).as_posix()))
+        raise FileNotFoundError(f"data_path {self.location!r} does not exist")
+
+    def _download_s3(self, workdir: Path) -> list[str]:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        hook = S3Hook(aws_conn_id=self.aws_conn_id)
+        bucket, key = S3Hook.parse_s3_url(self.location)
+        if any(ch in key for ch in _WILDCARDS):
+            prefix = key[: min(key.index(ch) for ch in _WILDCARDS if ch in key)]
+            keys = [k for k in hook.list_keys(bucket_name=bucket, prefix=prefix) if fnmatch.fnmatch(k, key)]
+            base = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+        elif key and hook.check_for_key(key, bucket_name=bucket):
+            keys, base = [key], key.rsplit("/", 1)[0] if "/" in key else ""
+        else:
+            base = key.rstrip("/")
+            keys = hook.list_keys(bucket_name=bucket, prefix=f"{base}/" if base else "")
+        keys = [k for k in keys if not k.endswith("/") and not _hidden(k[len(base):])]
+        if not keys:
+            raise FileNotFoundError(f"no objects at {self.location}")
+        names = []
+        for k in keys:
+            target = workdir / "s3" / bucket / k
+            target.parent.mkdir(parents=True, exist_ok=True)
+            hook.get_key(k, bucket_name=bucket).download_file(str(target))
+            names.append(str(target))
+        log.info("Downloaded %d object(s) from s3://%s/%s", len(names), bucket, base)
+        return names
+
+    # ---------------------------------------------------------------- schema
+    def columns(self) -> list[str]:
+        """Column names, read from file footers / headers / the first lines only."""
+        if self.engine == "spark":
+            return list(self.spark_frame().columns)
+        cols: dict[str, None] = {}
+        for name in self.files:
+            for col in self._file_columns(name):
+                cols.setdefault(col, None)
+            if self.fmt != "parquet":
+                break  # text formats: the first file's header / lines stand for all
+        return list(cols)
+
+    def _file_columns(self, name: str) -> list[str]:
+        if self.fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            return list(pq.read_schema(name).names)
+        if self.fmt == "csv":
+            import pyarrow.csv as pacsv
+
+            with pacsv.open_csv(name, parse_options=pacsv.ParseOptions(**self._csv_parse_options())) as reader:
+                return list(reader.schema.names)
+        cols: dict[str, None] = {}
+        with open(name, encoding="utf-8") as fh:
+            for i, line in enumerate(fh):
+                if i >= _SCHEMA_SAMPLE_LINES:
+                    break
+                if line.strip():
+                    row = json.loads(line)
+                    if isinstance(row, dict):
+                        cols.update(dict.fromkeys(row))
+        return list(cols)
+
+    def _csv_parse_options(self) -> dict[str, Any]:
+        return {k: v for k, v in self.read_options.items() if k in {"delimiter", "quote_char", "escape_char"}}
+
+    # ---------------------------------------------------------------- data
+    def load(self) -> Any:
+        """The whole data set as a pandas or Spark DataFrame."""
+        if self.engine == "spark":
+            return self.spark_frame()
+        import pyarrow as pa
+
+        tables = [self._read_table(name) for name in self.files]
+        table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="permissive")
+        frame = table.to_pandas()
+        self.stats.rows = len(frame)
+        return frame
+
+    def _read_table(self, name: str) -> Any:
+        if self.fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            return pq.read_table(name)
+        if self.fmt == "csv":
+            import pyarrow.csv as pacsv
+
+            return pacsv.read_csv(name, parse_options=pacsv.ParseOptions(**self._csv_parse_options()))
+        import pyarrow.json as pajson
+
+        return pajson.read_json(name, read_options=pajson.ReadOptions(block_size=8 << 20))
+
+    def spark_frame(self) -> Any:
+        if getattr(self, "_frame", None) is None:
+            spark = self._session()
+            fmt = {"jsonl": "json"}.get(self.fmt or "", self.fmt)
+            options = {"header": "true", "inferSchema": "true"} if fmt == "csv" else {}
+            options.update({k: str(v) for k, v in self.read_options.items()})
+            self._frame = spark.read.format(fmt).options(**options).load(self.files)
+        return self._frame
+
+    def _session(self) -> Any:
+        from pyspark.sql import SparkSession
+
+        active = SparkSession.getActiveSession()
+        if active is not None:
+            self._spark = active
+            return active
+        master = "local[*]"
+        if self.spark_conn_id:
+            from airflow.sdk import BaseHook
+
+            conn = BaseHook.get_connection(self.spark_conn_id)
+            host = conn.host or "local[*]"
+            master = f"{host}:{conn.port}" if conn.port and host.startswith(("spark://", "k8s://")) else host
+        log.info("Starting a SparkSession (master %s) for validation", master)
+        self._spark = SparkSession.builder.master(master).appName(self.app_name).getOrCreate()
+        self._own_spark = True
+        return self._spark
+
+    def add_batch(self, context: Any, name: str, data: Any) -> tuple[Any, dict[str, Any]]:
+        sources = context.data_sources
+        datasource = sources.add_spark(name) if self.engine == "spark" else sources.add_pandas(name)
+        asset = datasource.add_dataframe_asset(name=f"{name}_data")
+        return asset.add_batch_definition_whole_dataframe(f"{name}_batch"), {"dataframe": data}
+
+    def datasets(self) -> list[DatasetName]:
+        location = self.location
+        if any(ch in location for ch in _WILDCARDS):
+            location = location[: min(location.index(ch) for ch in _WILDCARDS if ch in location)]
+            location = location.rsplit("/", 1)[0] or "/"
+        return [location_dataset(location)]
+
+    def close(self) -> None:
+        self._frame = None
+        if self._own_spark and self._spark is not None:
+            self._spark.stop()
+        self._spark = None

@@ -1,0 +1,3 @@
+"""Helpers shared by the test suite only (not shipped in the wheel)."""
+
+from __future__ import annotations
