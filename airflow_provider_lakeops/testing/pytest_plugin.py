@@ -99,7 +99,8 @@ def _servers_stack(home: Path, *, kafka: bool = False, kafka_connect: bool = Fal
             pytest.fail(f"{message}\nCI=true requires them", pytrace=False)
         pytest.skip(message)
     try:
-        saved = _export(stack.env())
+        # only the servers' own variables: never the session stack's PII key, Spark or lake settings
+        saved = _export(stack.cdc_env())
         try:
             yield stack
         finally:

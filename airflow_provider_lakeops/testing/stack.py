@@ -453,6 +453,19 @@ class LocalStack:
                     "session_parameters": {"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False},
                 },
             }
+        conns.update(self.cdc_connections())
+        if self.spark_master_port is not None:
+            conns["spark_cluster"] = {
+                "conn_type": "spark",
+                "host": "spark://127.0.0.1",
+                "port": self.spark_master_port,
+                "extra": {"deploy-mode": "client", "spark-binary": "spark-submit"},
+            }
+        return conns
+
+    def cdc_connections(self) -> dict[str, dict[str, Any]]:
+        """The connections of the CDC servers only (Kafka, Kafka Connect, MariaDB, PostgreSQL)."""
+        conns: dict[str, dict[str, Any]] = {}
         if self.kafka_bootstrap is not None:
             conns["kafka_default"] = {"conn_type": "kafka", "extra": {"bootstrap.servers": self.kafka_bootstrap}}
         if self.kafka_connect_url is not None:
@@ -470,14 +483,17 @@ class LocalStack:
             pg = {"conn_type": "postgres", "host": db.host, "port": db.port, "schema": "postgres"}
             conns["postgres_default"] = {**pg, "login": db.admin_user, "password": db.admin_password}
             conns["postgres_cdc"] = {**pg, "login": db.cdc_user, "password": db.cdc_password}
-        if self.spark_master_port is not None:
-            conns["spark_cluster"] = {
-                "conn_type": "spark",
-                "host": "spark://127.0.0.1",
-                "port": self.spark_master_port,
-                "extra": {"deploy-mode": "client", "spark-binary": "spark-submit"},
-            }
         return conns
+
+    def cdc_env(self) -> dict[str, str]:
+        """The variables of the CDC servers only: their connections, ``LAKEOPS_KAFKA_BOOTSTRAP`` and
+        ``LAKEOPS_SPARK_KAFKA_JARS``. A second stack that runs only these servers exports this, so it
+        never replaces the first stack's ``lakeops_pii_key``, ``spark_default`` or lake folder."""
+        env = {f"AIRFLOW_CONN_{cid.upper()}": json.dumps(c) for cid, c in self.cdc_connections().items()}
+        if self.kafka_bootstrap is not None:
+            env["LAKEOPS_KAFKA_BOOTSTRAP"] = self.kafka_bootstrap
+            env["LAKEOPS_SPARK_KAFKA_JARS"] = ",".join(self.spark_kafka_jars())
+        return env
 
     def env(self) -> dict[str, str]:
         """Environment variables for a process that should use the stack (connections included)."""
@@ -487,9 +503,7 @@ class LocalStack:
         if self.moto_port is not None:
             env["LAKEOPS_ALERTS_TOPIC_ARN"] = self.alerts_topic_arn
         env["LAKEOPS_HOME"] = str(self.home.resolve())
-        if self.kafka_bootstrap is not None:
-            env["LAKEOPS_KAFKA_BOOTSTRAP"] = self.kafka_bootstrap
-            env["LAKEOPS_SPARK_KAFKA_JARS"] = ",".join(self.spark_kafka_jars())
+        env.update({k: v for k, v in self.cdc_env().items() if not k.startswith("AIRFLOW_CONN_")})
         bin_dir = _bin_dir()
         path = os.environ.get("PATH", "")
         if bin_dir not in path.split(os.pathsep):

@@ -177,3 +177,14 @@ def test_database_servers_stop_and_free_their_ports(tmp_path):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind(("127.0.0.1", port))
     assert not (tmp_path / "home" / "servers" / "postgres").exists()  # the cluster folder is removed
+
+
+@pytest.mark.services
+def test_the_cdc_servers_leave_the_session_stacks_settings_alone(lakeops_stack, lakeops_cdc):
+    """Regression: the CDC stack once exported its own lakeops_pii_key over the session stack's, and
+    a later DAG test masked with a key its assertions did not know."""
+    import json
+
+    assert json.loads(os.environ["AIRFLOW_CONN_LAKEOPS_PII_KEY"])["password"] == lakeops_stack.pii_key
+    assert os.environ["LAKEOPS_LAKE_DIR"] == str(lakeops_stack.lake_dir)
+    assert os.environ["LAKEOPS_KAFKA_BOOTSTRAP"] == lakeops_cdc.kafka_bootstrap
