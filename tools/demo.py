@@ -113,7 +113,7 @@ def _describe(task_id: str, x: dict[str, Any]) -> str:
         return f"slot {x.get('slot')} confirmed the watermark {x.get('watermark_lsn')} in {x.get('waited_seconds')} s"
     if task_id == "stream_to_bronze":
         return (f"{x.get('rows_bronze', 0):,} change(s) to bronze, {x.get('rows_quarantined', 0):,} quarantined, "
-                f"{len(x.get('batches') or [])} batch(es)")
+                f"{x.get('batches') or 0} batch(es)")
     if task_id == "check_replica":
         same = "checksum equal" if x.get("source_checksum") == x.get("target_checksum") else "checksum DIFFERENT"
         return (f"source = replica: {x.get('source_rows', 0):,} rows, {same}" if x.get("equal") else
