@@ -52,7 +52,10 @@ def get_provider_info() -> dict[str, Any]:
             ]}
         ],
         "hooks": [
-            {"integration-name": "lakeops", "python-modules": ["airflow_provider_lakeops.hooks.kafka_connect"]}
+            {"integration-name": "lakeops", "python-modules": [
+                "airflow_provider_lakeops.hooks.kafka_connect",
+                "airflow_provider_lakeops.hooks.glue_catalog",
+            ]}
         ],
         "triggers": [
             {"integration-name": "lakeops", "python-modules": ["airflow_provider_lakeops.triggers.kafka_connect"]}

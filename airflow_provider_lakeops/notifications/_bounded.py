@@ -15,6 +15,8 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_lakeops.utils.redaction import redact_registered, scrub_text
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
@@ -26,19 +28,20 @@ _MAX_ERROR_CHARS = 300
 
 
 def redact_text(text: str) -> str:
-    """Replace every secret registered with Airflow's secret masker in ``text`` by ``***``."""
-    try:
-        from airflow.sdk.log import redact
+    """Replace every secret registered with Airflow's secret masker in ``text`` by ``***``.
 
-        return str(redact(text))
-    except Exception:  # the masker is optional here; callers still trim and scrub
-        log.debug("Secret masker unavailable", exc_info=True)
-        return text
+    :func:`airflow_provider_lakeops.utils.redaction.redact_registered` under its old name.
+    """
+    return redact_registered(text)
 
 
 def describe_error(exc: BaseException, limit: int = _MAX_ERROR_CHARS) -> str:
-    """Return ``Type: message`` passed through Airflow's secret masker and trimmed to ``limit`` characters."""
-    text = redact_text(f"{type(exc).__name__}: {exc}")
+    """Return ``Type: message`` masked, scrubbed and trimmed to ``limit`` characters.
+
+    Airflow's secret masker first, then :func:`~airflow_provider_lakeops.utils.redaction.scrub_text`
+    (URL credentials, webhook paths, ``key=value`` secrets, personal data).
+    """
+    text = scrub_text(redact_registered(f"{type(exc).__name__}: {exc}"))
     if len(text) > limit:
         text = text[: max(limit - 3, 0)] + "..."
     return text

@@ -2,8 +2,9 @@
 
 :func:`build_message` reads only identifiers and timings from the Airflow context. The error is
 trimmed, passed through Airflow's secret masker and scrubbed of credentials in URLs,
-``key=value`` secrets and values that look like personal data (e-mail addresses, US SSNs and
-phone numbers, card numbers), so neither secrets nor data values reach Slack, SNS or Datadog.
+``key=value`` secrets, tokens and values that look like personal data (e-mail addresses, SSNs,
+phone numbers, card numbers) by :mod:`airflow_provider_lakeops.utils.redaction`, so neither
+secrets nor data values reach Slack, SNS or Datadog.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from airflow_provider_lakeops.notifications._bounded import redact_text
+from airflow_provider_lakeops.utils.redaction import scrub_text
 
 __all__ = ["CallbackMessage", "Event", "build_message", "scrub"]
 
@@ -23,34 +25,13 @@ Event = Literal["success", "failure", "retry"]
 
 DEFAULT_ERROR_CHARS = 500
 
-_SCRUBBERS: tuple[tuple[re.Pattern[str], str], ...] = (
-    # credentials inside URLs: scheme://user:password@host
-    (re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@"), r"\g<scheme>***@"),
-    # key=value / key: value secrets
-    (
-        re.compile(
-            r"(?i)\b(password|passwd|pwd|secret|token|api[_-]?key|app[_-]?key|access[_-]?key|"
-            r"secret[_-]?key|authorization|private[_-]?key)([\"']?\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|\S+)"
-        ),
-        r"\1\2***",
-    ),
-    # Slack incoming-webhook paths carry the token
-    (re.compile(r"hooks\.slack\.com/services/[A-Za-z0-9/_-]+"), "hooks.slack.com/services/***"),
-    # e-mail addresses
-    (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"), "<email>"),
-    # US SSN and phone numbers
-    (re.compile(r"\b\d{3}-\d{2}-\d{4}\b"), "<ssn>"),
-    (re.compile(r"(?<![\w-])(?:\+?1[ .-]?)?\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}\b"), "<phone>"),
-    # card-like digit runs (13-19 digits, optionally grouped)
-    (re.compile(r"\b(?:\d[ -]?){12,18}\d\b"), "<number>"),
-)
-
 
 def scrub(text: str) -> str:
-    """Remove URL credentials, ``key=value`` secrets and personal-data-looking values from ``text``."""
-    for pattern, replacement in _SCRUBBERS:
-        text = pattern.sub(replacement, text)
-    return text
+    """Remove URL credentials, ``key=value`` secrets and personal-data-looking values from ``text``.
+
+    The rules are :func:`airflow_provider_lakeops.utils.redaction.scrub_text`'s (the one place).
+    """
+    return scrub_text(text)
 
 
 def _trim(text: str, limit: int) -> str:

@@ -6,7 +6,8 @@ or a sample of CSV / JSON lines), creates or updates the table under an evolutio
 writes a new table version when nothing changed, and registers the hive partitions it finds in
 batches of 100 (or sets up Athena partition projection instead).
 
-Underneath: the amazon provider's ``GlueCatalogHook`` (Glue) and ``S3Hook`` (S3) on the
+Underneath: lakeops' ``LakeopsGlueCatalogHook`` (the amazon provider's ``GlueCatalogHook`` with
+create-or-update and batched partitions) and ``S3Hook`` (S3) on the
 ``aws_default`` connection, with botocore's ``standard`` retry mode unless the connection says
 otherwise.
 
@@ -44,9 +45,10 @@ from airflow_provider_lakeops.operators._glue.storage import (
 )
 
 if TYPE_CHECKING:
-    from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
     from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
+
+    from airflow_provider_lakeops.hooks.glue_catalog import LakeopsGlueCatalogHook
 
 __all__ = ["GlueRegisterTableOperator"]
 
@@ -172,17 +174,20 @@ class GlueRegisterTableOperator(BaseOperator):
 
     # ------------------------------------------------------------------ hooks
     @cached_property
-    def hook(self) -> GlueCatalogHook:
-        """The amazon provider's Glue catalog hook, with ``standard`` retries."""
-        from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
+    def hook(self) -> LakeopsGlueCatalogHook:
+        """lakeops' Glue catalog hook (a ``GlueCatalogHook``), with ``standard`` retries; API calls counted."""
+        from airflow_provider_lakeops.hooks.glue_catalog import LakeopsGlueCatalogHook
 
-        connection_config = GlueCatalogHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name).conn_config
-        config = retry_config(connection_config.botocore_config, self.botocore_config)
-        return GlueCatalogHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, config=config)
+        probe = LakeopsGlueCatalogHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name)
+        config = retry_config(probe.conn_config.botocore_config, self.botocore_config)
+        hook = LakeopsGlueCatalogHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, config=config)
+        self._counted(hook.conn)
+        return hook
 
     @cached_property
     def glue(self) -> Any:
-        return self._counted(self.hook.conn)
+        """The hook's boto3 Glue client (its calls are counted)."""
+        return self.hook.conn
 
     @cached_property
     def s3(self) -> Any:
@@ -287,17 +292,14 @@ class GlueRegisterTableOperator(BaseOperator):
             synced = sync_to_s3(spec.source, spec.location, self.s3, remote)
             self.log.info("Staged %s file(s) from %s to %s (%s unchanged)", len(synced.uploaded), spec.source.uri,
                           spec.location.uri, synced.unchanged)
-        if existing is None:
-            catalog.create_table(self.glue, spec.database, desired, self.log)
-            action = "created"
-        elif update is not None:
-            self.glue.update_table(DatabaseName=spec.database, TableInput=update, SkipArchive=self.skip_archive,
-                                   VersionId=existing["VersionId"])
-            action = "updated"
-        else:
-            action = "unchanged"
-        current: dict[str, Any] = existing if existing is not None and action == "unchanged" else dict(
-            self.glue.get_table(DatabaseName=spec.database, Name=spec.table)["Table"])
+        action: str = "unchanged"
+        if existing is None or update is not None:
+            action = self.hook.create_or_update_table(spec.database, desired if update is None else update,
+                                                      existing=existing, skip_archive=self.skip_archive, log=self.log)
+        current = existing if existing is not None and action == "unchanged" else self.hook.get_table_or_none(
+            spec.database, spec.table)
+        if current is None:
+            raise RuntimeError(f"{name} was {action} but GetTable does not find it")
         version = str(current.get("VersionId", ""))
         self.log.info("Glue table %s %s (version %s; columns added: %s)", name, action, version,
                       evolution.columns_added or "none")
@@ -305,11 +307,11 @@ class GlueRegisterTableOperator(BaseOperator):
         report = catalog.PartitionReport()
         if keys and self.partition_mode == "register" and layout.partitions:
             registered = set() if existing is None else catalog.existing_partition_values(
-                self.glue, spec.database, spec.table)
+                self.hook, spec.database, spec.table)
             missing = [v for v in layout.partitions if v not in registered]
             inputs = catalog.partition_inputs(current["StorageDescriptor"], spec.location.uri, layout.partitions,
                                               missing)
-            report = catalog.register_partitions(self.glue, spec.database, spec.table, inputs, log=self.log)
+            report = catalog.register_partitions(self.hook, spec.database, spec.table, inputs, log=self.log)
             self.log.info("Partitions: %s found, %s registered before, %s added in %s batch(es), %s failed",
                           len(layout.partitions), len(registered) + report.already_present, report.added,
                           report.batches, len(report.failed))
@@ -347,10 +349,7 @@ class GlueRegisterTableOperator(BaseOperator):
 
     # ----------------------------------------------------------------- helpers
     def _get_table(self, spec: RegistrationSpec) -> dict[str, Any] | None:
-        try:
-            return dict(self.glue.get_table(DatabaseName=spec.database, Name=spec.table)["Table"])
-        except self.glue.exceptions.EntityNotFoundException:
-            return None
+        return self.hook.get_table_or_none(spec.database, spec.table)
 
     def _partition_keys(self, spec: RegistrationSpec, found: tuple[str, ...], existing: Mapping[str, Any] | None) -> list[Column]:
         if spec.partition_keys is not None:

@@ -39,6 +39,7 @@ from airflow_provider_lakeops.operators._snowflake.identifiers import (
     parse_table_name,
     string_literal,
 )
+from airflow_provider_lakeops.utils.redaction import scrub_literals, scrub_text
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
@@ -63,12 +64,16 @@ def _names(value: Any, what: str, *, allow_empty: bool = False) -> tuple[str, ..
 
 
 def _redacted(exc: Exception) -> str:
-    """The Snowflake error without quoted values when it is a data error (SQLSTATE 22/23)."""
+    """The first line of the Snowflake error, scrubbed of credentials and personal data
+    (:func:`~airflow_provider_lakeops.utils.redaction.scrub_text`), and without quoted values
+    (``'***'``) when it is a data error (SQLSTATE 22/23)."""
     msg = str(getattr(exc, "msg", None) or exc).strip()
+    if not msg:
+        return type(exc).__name__
     state = str(getattr(exc, "sqlstate", "") or "")
-    if state.startswith(("22", "23")):
-        msg = re.sub(r"'[^']*'", "'***'", msg)
-    return msg.splitlines()[0][:500] if msg else type(exc).__name__
+    if state.startswith(("22", "23")):  # a quoted value may span lines: cut literals before the first line
+        msg = scrub_literals(msg[:20_000], "'***'")
+    return scrub_text(msg.splitlines()[0][:2000])[:500]
 
 
 class _Session:

@@ -21,6 +21,7 @@ from airflow.sdk import BaseHook, BaseOperator
 
 from airflow_provider_lakeops.exceptions import StreamingJobError
 from airflow_provider_lakeops.spark_apps import app_path, apps_dir, build_py_files_zip, streaming_options
+from airflow_provider_lakeops.utils import storage
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -60,7 +61,8 @@ def _jar_list(value: Any) -> list[str]:
 
 
 class _CheckpointFiles:
-    """Reads and removes the small files the app keeps in its checkpoint folder (local or S3).
+    """Reads and removes the small files the app keeps in its checkpoint folder (local or S3),
+    through :mod:`airflow_provider_lakeops.utils.storage`.
 
     A local path must be reachable from the Airflow worker and from the Spark driver (true for
     client mode and for shared file systems); S3 goes through the amazon provider's ``S3Hook``.
@@ -78,45 +80,23 @@ class _CheckpointFiles:
         raise ValueError(f"{name} must be an absolute path, a file:// URI or an S3 URI (s3://bucket/key), "
                          f"got {uri!r}")
 
-    def _s3_hook(self) -> Any:
-        if self._s3 is None:
+    def _client(self, uri: str) -> Any:
+        if self._s3 is None and urlparse(uri).scheme in storage.S3_SCHEMES:
             try:
-                from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+                self._s3 = storage.s3_client(aws_conn_id=self.aws_conn_id)
             except ImportError as exc:
                 raise ImportError("an S3 checkpoint needs the amazon provider: pip install "
                                   "'airflow-provider-lakeops[amazon]'") from exc
-            self._s3 = S3Hook(aws_conn_id=self.aws_conn_id)
         return self._s3
 
-    @staticmethod
-    def _split(uri: str) -> tuple[str, str, str]:
-        parsed = urlparse(uri)
-        if parsed.scheme in ("s3", "s3a", "s3n"):
-            return "s3", parsed.netloc, parsed.path.lstrip("/")
-        return "local", "", parsed.path if parsed.scheme == "file" else uri
-
     def read(self, uri: str) -> str | None:
-        kind, bucket, key = self._split(uri)
-        if kind == "s3":
-            hook = self._s3_hook()
-            return str(hook.read_key(key, bucket)) if hook.check_for_key(key, bucket) else None
-        path = Path(key)
-        return path.read_text(encoding="utf-8") if path.is_file() else None
+        return storage.read_text(uri, s3=self._client(uri))
 
     def has_folder(self, uri: str) -> bool:
-        kind, bucket, key = self._split(uri)
-        if kind == "s3":
-            return bool(self._s3_hook().check_for_prefix(key.rstrip("/") + "/", "/", bucket))
-        return Path(key).is_dir()
+        return storage.folder_exists(uri, s3=self._client(uri))
 
     def delete(self, uri: str) -> None:
-        kind, bucket, key = self._split(uri)
-        if kind == "s3":
-            self._s3_hook().delete_objects(bucket, [key])
-        else:
-            path = Path(key)
-            path.unlink(missing_ok=True)
-            path.with_name(f".{path.name}.crc").unlink(missing_ok=True)  # Hadoop's checksum, if any
+        storage.delete_file(uri, s3=self._client(uri))  # locally with Hadoop's checksum, if any
 
 
 class KafkaStreamingSubmitOperator(BaseOperator):

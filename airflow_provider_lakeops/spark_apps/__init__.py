@@ -25,10 +25,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["PY_FILES_ZIP", "app_path", "apps_dir", "build_py_files_zip"]
+__all__ = ["PY_FILES_ZIP", "SHARED_MODULES", "app_path", "apps_dir", "build_py_files_zip"]
 
 #: The file name of the ``--py-files`` archive written by :func:`build_py_files_zip`.
 PY_FILES_ZIP = "lakeops_spark_apps.zip"
+#: Stdlib-only modules outside ``spark_apps/`` that the apps import (paths relative to the package):
+#: the one redaction module decides what a secret Kafka option is, on the driver as in Airflow.
+SHARED_MODULES = ("utils/__init__.py", "utils/redaction.py")
 #: Fixed timestamp of every zip entry, so the same sources always give the same bytes.
 _ZIP_DATE_TIME = (2020, 1, 1, 0, 0, 0)
 
@@ -52,9 +55,10 @@ def app_path(name: str) -> Path:
 def build_py_files_zip(dest_dir: str | os.PathLike[str]) -> Path:
     """Write the ``--py-files`` archive into ``dest_dir`` and return its path.
 
-    The archive holds ``airflow_provider_lakeops/__init__.py`` and everything under
-    ``airflow_provider_lakeops/spark_apps/`` (no ``__pycache__``), so every app and its modules
-    import as they do here. Entries are sorted and carry a fixed timestamp and mode: the same sources
+    The archive holds ``airflow_provider_lakeops/__init__.py``, everything under
+    ``airflow_provider_lakeops/spark_apps/`` (no ``__pycache__``) and the stdlib-only shared modules
+    of :data:`SHARED_MODULES` (``utils/redaction.py``; not the rest of ``utils/``), so every app
+    and its modules import as they do here. Entries are sorted and carry a fixed timestamp and mode: the same sources
     give the same bytes (upload it once per release to run the jobs on EMR Serverless).
     """
     import zipfile
@@ -64,7 +68,7 @@ def build_py_files_zip(dest_dir: str | os.PathLike[str]) -> Path:
     files = [package / "__init__.py"] + sorted(
         p for p in apps.rglob("*")
         if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".pyo")
-    )
+    ) + [package / name for name in SHARED_MODULES]
     target = Path(dest_dir) / PY_FILES_ZIP
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for path in files:

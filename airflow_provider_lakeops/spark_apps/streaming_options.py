@@ -1,6 +1,7 @@
 """Pure-Python settings of the Kafka -> bronze streaming app, shared by the app and the Airflow operator.
 
-Nothing here imports pyspark or Airflow: the operator imports this module
+Nothing here imports pyspark or Airflow (only the standard library and the stdlib-only
+``airflow_provider_lakeops.utils.redaction``, which the ``--py-files`` zip carries): the operator imports this module
 (``airflow_provider_lakeops.spark_apps.streaming_options``) to validate a job before it submits it, and the Spark app (``kafka_customer_events.py``) builds its source options
 from the same functions, so what the operator checks is what Spark runs.
 
@@ -27,6 +28,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from airflow_provider_lakeops.utils.redaction import is_secret_key
 
 __all__ = [
     "DEBEZIUM_OPS",
@@ -105,7 +108,6 @@ _CLIENT_ONLY_KEYS = frozenset({
     "group.id", "client.id", "auto.offset.reset", "enable.auto.commit", "enable.auto.offset.store",
     "session.timeout.ms", "socket.timeout.ms", "error_cb", "stats_cb", "logger", "debug",
 })
-_SECRET_HINTS = ("password", "secret", "jaas", "token", "credential", "sasl.oauthbearer.config")
 
 
 # ----------------------------------------------------------------------------------- schema
@@ -201,9 +203,11 @@ def load_schema_spec(path: str | Path) -> SchemaSpec:
 
 # ------------------------------------------------------------------------------------ kafka
 def is_secret_option(key: str) -> bool:
-    """True for Kafka client settings whose value must never be logged or put in argv."""
-    k = key.lower()
-    return any(hint in k for hint in _SECRET_HINTS) or k.endswith((".key", "key.pem", "keystore.key"))
+    """True for Kafka client settings whose value must never be logged or put in argv.
+
+    :func:`airflow_provider_lakeops.utils.redaction.is_secret_key` decides (the one rule of the package).
+    """
+    return is_secret_key(key)
 
 
 def _jaas(mechanism: str, username: str, password: str) -> str:

@@ -1,7 +1,8 @@
 """Catalog side of Glue registration: table inputs, change detection, projection, batched partitions.
 
-The functions take a boto3 Glue client (the amazon provider's ``GlueCatalogHook.conn``) and build
-plain ``TableInput`` / ``PartitionInput`` dicts as the Glue API documents them.
+The functions build plain ``TableInput`` / ``PartitionInput`` dicts as the Glue API documents them;
+the writes go through :mod:`airflow_provider_lakeops.hooks.glue_catalog` (``LakeopsGlueCatalogHook``,
+a ``GlueCatalogHook``); ``glue`` is that hook or its boto3 Glue client.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ import copy
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from airflow_provider_lakeops.hooks import glue_catalog
+from airflow_provider_lakeops.hooks.glue_catalog import MAX_BATCH, PartitionReport, collect_batch_errors
 
 if TYPE_CHECKING:
     from airflow_provider_lakeops.operators._glue.schema import Column
@@ -33,9 +36,6 @@ __all__ = [
     "table_input_from_table",
     "validate_partition_values",
 ]
-
-#: BatchCreatePartition accepts at most 100 partitions per call.
-MAX_BATCH = 100
 
 _TEXT_INPUT = "org.apache.hadoop.mapred.TextInputFormat"
 _TEXT_OUTPUT = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
@@ -196,20 +196,16 @@ def plan_update(
     return merged, public
 
 
+def _client(glue: Any) -> Any:
+    """The boto3 Glue client of a :class:`~airflow_provider_lakeops.hooks.glue_catalog.LakeopsGlueCatalogHook`
+    (or the client itself)."""
+    return glue.conn if hasattr(glue, "batch_create_partitions") else glue
+
+
 def create_table(glue: Any, database: str, table_input: Mapping[str, Any], log: Any) -> None:
-    """``CreateTable``; when the database is missing, ``CreateDatabase`` first and try again."""
-    try:
-        glue.create_table(DatabaseName=database, TableInput=table_input)
-        return
-    except glue.exceptions.EntityNotFoundException:  # the database is missing
-        pass
-    try:
-        glue.create_database(DatabaseInput={"Name": database,
-                                            "Description": "Created by lakeops GlueRegisterTableOperator"})
-        log.info("Created Glue database %s", database)
-    except glue.exceptions.AlreadyExistsException:
-        log.info("Glue database %s was created concurrently", database)
-    glue.create_table(DatabaseName=database, TableInput=table_input)
+    """``CreateTable``; when the database is missing, ``CreateDatabase`` first and try again
+    (:func:`~airflow_provider_lakeops.hooks.glue_catalog.create_or_update_table`)."""
+    glue_catalog.create_or_update_table(_client(glue), database, table_input, existing=None, log=log)
 
 
 # --------------------------------------------------------------------------- partitions
@@ -299,68 +295,21 @@ def partition_inputs(
 def existing_partition_values(glue: Any, database: str, table: str) -> set[tuple[str, ...]]:
     """Values of every registered partition (paged ``GetPartitions`` without column schemas)."""
     found: set[tuple[str, ...]] = set()
-    paginator = glue.get_paginator("get_partitions")
+    paginator = _client(glue).get_paginator("get_partitions")
     for page in paginator.paginate(DatabaseName=database, TableName=table, ExcludeColumnSchema=True):
         found.update(tuple(p["Values"]) for p in page.get("Partitions", []))
     return found
-
-
-@dataclass
-class PartitionReport:
-    """Outcome of :func:`register_partitions`."""
-
-    added: int = 0
-    already_present: int = 0
-    batches: int = 0
-    failed: list[dict[str, Any]] = field(default_factory=list)
-
-
-def collect_batch_errors(batch: Sequence[Mapping[str, Any]], response: Mapping[str, Any]) -> tuple[int, int, list[dict[str, Any]]]:
-    """Split one ``BatchCreatePartition`` response into (added, already present, failures).
-
-    ``AlreadyExistsException`` counts as success (another run or writer registered it first).
-    """
-    already = 0
-    failed = []
-    for error in response.get("Errors", []) or []:
-        detail = error.get("ErrorDetail", {})
-        if detail.get("ErrorCode") == "AlreadyExistsException":
-            already += 1
-        else:
-            failed.append({"values": list(error.get("PartitionValues", [])), "code": detail.get("ErrorCode"),
-                           "message": detail.get("ErrorMessage")})
-    return len(batch) - already - len(failed), already, failed
 
 
 def register_partitions(
     glue: Any, database: str, table: str, inputs: Sequence[Mapping[str, Any]], *, batch_size: int = MAX_BATCH,
     log: Any = None,
 ) -> PartitionReport:
-    """Register partitions with ``BatchCreatePartition`` in chunks of at most 100.
+    """Register partitions with ``BatchCreatePartition`` in chunks of at most 100
+    (:func:`~airflow_provider_lakeops.hooks.glue_catalog.batch_create_partitions`).
 
     Every batch is attempted even when one fails; per-partition errors and failed calls end up in
     ``PartitionReport.failed`` (values, error code, message) for the caller to report.
     """
-    from botocore.exceptions import ClientError
-
-    if not 1 <= batch_size <= MAX_BATCH:
-        raise ValueError(f"batch_size must be 1..{MAX_BATCH}, got {batch_size}")
-    report = PartitionReport()
-    for start in range(0, len(inputs), batch_size):
-        batch = inputs[start:start + batch_size]
-        report.batches += 1
-        try:
-            response = glue.batch_create_partition(
-                DatabaseName=database, TableName=table, PartitionInputList=list(batch))
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            report.failed += [{"values": p["Values"], "code": error.get("Code"), "message": error.get("Message")}
-                              for p in batch]
-            if log is not None:
-                log.warning("BatchCreatePartition of %s partitions failed: %s", len(batch), error.get("Code"))
-            continue
-        added, already, failed = collect_batch_errors(batch, response)
-        report.added += added
-        report.already_present += already
-        report.failed += failed
-    return report
+    return glue_catalog.batch_create_partitions(_client(glue), database, table, inputs, batch_size=batch_size,
+                                                log=log)

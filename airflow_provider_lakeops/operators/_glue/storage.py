@@ -1,6 +1,7 @@
-"""Storage side of Glue registration: locations, file listing, hive partitions, schema reads, staging.
+"""Storage side of Glue registration: hive partitions, schema reads, staging.
 
-Works on ``s3://`` locations through a boto3 S3 client (made by the amazon provider's hook, so
+Locations, data files and listing are :mod:`airflow_provider_lakeops.utils.storage`'s (re-exported
+here). Works on ``s3://`` locations through a boto3 S3 client (made by the amazon provider's hook, so
 credentials, endpoint and retries come from the Airflow connection; moto included) and on local
 folders. Parquet schemas come from the file footers only: one ranged ``GetObject`` per file.
 """
@@ -8,8 +9,6 @@ folders. Parquet schemas come from the file footers only: one ranged ``GetObject
 from __future__ import annotations
 
 import hashlib
-import os
-import re
 import struct
 import zlib
 from collections.abc import Sequence
@@ -17,9 +16,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import unquote, urlparse
 
 from airflow_provider_lakeops.operators._glue.schema import validate_glue_name
+from airflow_provider_lakeops.utils.storage import (
+    DataFile,
+    Location,
+    list_data_files,
+    parse_location,
+    partition_folder,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -36,106 +41,17 @@ __all__ = [
     "sync_to_s3",
 ]
 
-_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 _FOOTER_GUESS = 64 * 1024
 _MD5_KEY = "lakeops-md5"
 _T = TypeVar("_T")
 
 
-@dataclass(frozen=True)
-class Location:
-    """A table location: ``s3://bucket/prefix/`` or a local folder (``file:///abs/path/``)."""
-
-    uri: str
-    bucket: str | None = None
-    prefix: str = ""
-    path: Path | None = None
-
-    @property
-    def is_s3(self) -> bool:
-        return self.bucket is not None
-
-    def child(self, relative: str) -> str:
-        return self.uri + relative
-
-    def describe(self, relative: str) -> str:
-        return self.uri + relative if self.is_s3 else str(self.path / relative)  # type: ignore[operator]
-
-
-def parse_location(value: Any, *, argument: str = "location") -> Location:
-    """Parse and normalise a location (``s3a://``/``s3n://`` become ``s3://``; a trailing ``/`` is added).
-
-    :raises ValueError: empty value, unsupported scheme, invalid bucket name.
-    """
-    text = str(value or "").strip()
-    if not text:
-        raise ValueError(f"{argument} is empty: give s3://bucket/prefix/ or a local folder")
-    parsed = urlparse(text)
-    if parsed.scheme in ("s3", "s3a", "s3n"):
-        if not parsed.netloc or not _BUCKET_RE.match(parsed.netloc):
-            raise ValueError(f"{argument} {text!r} has no valid bucket name (3-63 of a-z 0-9 . -)")
-        prefix = parsed.path.strip("/")
-        prefix = f"{prefix}/" if prefix else ""
-        return Location(f"s3://{parsed.netloc}/{prefix}", bucket=parsed.netloc, prefix=prefix)
-    if parsed.scheme not in ("", "file"):
-        raise ValueError(f"{argument} {text!r}: scheme {parsed.scheme!r} is not supported (use s3:// or a local folder)")
-    path = Path(parsed.path if parsed.scheme == "file" else text).expanduser().resolve()
-    return Location(path.as_uri().rstrip("/") + "/", path=path)
-
-
-@dataclass(frozen=True)
-class DataFile:
-    """A data file under a location; ``relative`` uses ``/`` and has no leading slash."""
-
-    relative: str
-    size: int
-    etag: str | None = None
-
-    @property
-    def folders(self) -> list[str]:
-        return self.relative.split("/")[:-1]
-
-
-def _is_data(relative: str, size: int) -> bool:
-    parts = relative.split("/")
-    if relative.endswith("/") or size == 0:
-        return False  # folder markers and empty files (e.g. _SUCCESS) carry no data
-    return not any(p.startswith(("_", ".")) for p in parts) and not relative.endswith(".crc")
-
-
 def list_files(location: Location, s3: Any = None) -> list[DataFile]:
-    """Every data file under ``location``, sorted; hidden files (``_*``, ``.*``, ``*.crc``) skipped.
+    """Every data file under ``location``, sorted (:func:`~airflow_provider_lakeops.utils.storage.is_data_file`).
 
     :raises FileNotFoundError: the bucket or folder does not exist.
     """
-    files: list[DataFile] = []
-    if location.is_s3:
-        from botocore.exceptions import ClientError
-
-        paginator = s3.get_paginator("list_objects_v2")
-        try:
-            for page in paginator.paginate(Bucket=location.bucket, Prefix=location.prefix):
-                for obj in page.get("Contents", []):
-                    relative = obj["Key"][len(location.prefix):]
-                    if _is_data(relative, int(obj.get("Size", 0))):
-                        files.append(DataFile(relative, int(obj["Size"]), str(obj.get("ETag", "")).strip('"')))
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "NoSuchBucket":
-                raise FileNotFoundError(f"location {location.uri}: bucket {location.bucket!r} does not exist") from None
-            raise
-    else:
-        root = location.path
-        if root is None or not root.is_dir():
-            raise FileNotFoundError(f"location {location.uri}: folder {root} does not exist")
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = [d for d in dirnames if not d.startswith(("_", "."))]
-            for name in filenames:
-                full = Path(dirpath) / name
-                relative = full.relative_to(root).as_posix()
-                size = full.stat().st_size
-                if _is_data(relative, size):
-                    files.append(DataFile(relative, size))
-    return sorted(files, key=lambda f: f.relative)
+    return list_data_files(location, s3=s3)
 
 
 @dataclass(frozen=True)
@@ -157,14 +73,14 @@ def discover_partitions(files: Sequence[DataFile], location: Location) -> Partit
         keys: list[str] = []
         values: list[str] = []
         for segment in data_file.folders:
-            key, sep, value = segment.partition("=")
-            if not sep or not key or not value:
+            pair = partition_folder(segment)
+            if pair is None:
                 raise ValueError(
                     f"{location.describe(data_file.relative)}: folder {segment!r} is not a hive partition "
                     "(key=value); put data files directly in the location or in key=value folders"
                 )
-            keys.append(validate_glue_name("partition key", unquote(key).lower()))
-            values.append(unquote(value))
+            keys.append(validate_glue_name("partition key", pair[0].lower()))
+            values.append(pair[1])
         layouts.setdefault(tuple(keys), data_file.relative)
         if keys:
             partitions.setdefault(tuple(values), "".join(f"{s}/" for s in data_file.folders))

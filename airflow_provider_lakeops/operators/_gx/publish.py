@@ -7,6 +7,8 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_lakeops.utils.storage import write_text
+
 if TYPE_CHECKING:
     from airflow_provider_lakeops.operators._gx.results import ValidationOutcome
 
@@ -24,19 +26,10 @@ def result_target(location: str, suite_name: str) -> str:
 
 
 def write_result(target: str, document: Mapping[str, Any], *, aws_conn_id: str | None = "aws_default") -> str:
-    """Write the full (sanitised) result JSON to a :func:`result_target`, replacing what was there."""
+    """Write the full (sanitised) result JSON to a :func:`result_target`, replacing what was there
+    (:func:`~airflow_provider_lakeops.utils.storage.write_text`: S3 through ``S3Hook``, local atomically)."""
     text = json.dumps(document, indent=2, sort_keys=True, default=str)
-    if target.startswith("s3://"):
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-        bucket, key = S3Hook.parse_s3_url(target)
-        S3Hook(aws_conn_id=aws_conn_id).load_string(text, key=key, bucket_name=bucket, replace=True)
-        return target
-    os.makedirs(os.path.dirname(target), exist_ok=True)
-    tmp = f"{target}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, target)
+    write_text(target, text, aws_conn_id=aws_conn_id)
     return target
 
 

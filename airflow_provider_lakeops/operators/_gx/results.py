@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_lakeops.utils.redaction import redact_secrets, scrub_values
+
 __all__ = [
     "XCOM_LIMIT_BYTES",
     "ExpectationOutcome",
@@ -42,10 +44,6 @@ _SAFE_OBSERVED = frozenset({
 _MAX_SAMPLE_CHARS = 64
 _MAX_MESSAGE_CHARS = 300
 _MAX_NAME_CHARS = 120
-_QUOTED = re.compile(r"'[^'\n]*'|\"[^\"\n]*\"")
-_EMAIL = re.compile(r"[^\s@'\"]+@[^\s@'\"]+")
-_DIGITS = re.compile(r"\d{2,}")
-_HEXRUN = re.compile(r"\b(?:[0-9A-Fa-f]{1,4}:){2,}[0-9A-Fa-f:]*")
 
 
 def mask_value(value: Any) -> str:
@@ -58,16 +56,14 @@ def mask_value(value: Any) -> str:
 
 
 def scrub_message(text: str | None, secrets: Iterable[str] = ()) -> str:
-    """An exception message without secrets, quoted literals, e-mail addresses or digit runs."""
+    """An exception message without secrets, credentials, quoted literals, e-mail addresses or digit runs.
+
+    Known ``secrets`` become ``***``, then :func:`~airflow_provider_lakeops.utils.redaction.scrub_values`
+    (the strictest scrub: it is a message about data values); whitespace is collapsed and the text trimmed.
+    """
     if not text:
         return ""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    text = _QUOTED.sub("'<redacted>'", text)
-    text = _EMAIL.sub("<redacted>", text)
-    text = _HEXRUN.sub("<redacted>", text)
-    text = _DIGITS.sub("<n>", text)
+    text = scrub_values(redact_secrets(text, secrets))
     text = " ".join(text.split())
     return text[:_MAX_MESSAGE_CHARS] + ("..." if len(text) > _MAX_MESSAGE_CHARS else "")
 

@@ -2,7 +2,9 @@
 
 :class:`FileSource` reads Parquet, CSV or JSON-lines files from a local folder or S3 (downloaded
 through the amazon provider's ``S3Hook``, so credentials and endpoint come from the AWS
-connection) for GX's pandas or Spark engine. SQL sources live in
+connection) for GX's pandas or Spark engine. What counts as a data file (no ``_*``/``.*`` part, not
+empty) is :func:`~airflow_provider_lakeops.utils.storage.is_data_file`, as everywhere in lakeops;
+sub-folders are read whatever their names. SQL sources live in
 :mod:`~airflow_provider_lakeops.operators._gx.sql`.
 
 Nothing here imports pandas, pyarrow, pyspark, boto3 or GX at module level.
@@ -21,6 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_lakeops.lineage.naming import DatasetName, location_dataset
+from airflow_provider_lakeops.utils.storage import (
+    download_to_folder,
+    is_data_file,
+    list_data_files,
+    parse_location,
+    s3_client,
+)
 
 __all__ = ["FORMATS", "FileSource", "SourceStats", "normalise_format"]
 
@@ -42,11 +51,6 @@ def normalise_format(fmt: str | None) -> str | None:
     if value not in FORMATS:
         raise ValueError(f"data_format must be one of {', '.join(FORMATS)} (or empty to infer), got {fmt!r}")
     return value
-
-
-def _hidden(relative: str) -> bool:
-    """Spark/Hadoop marker and temp files (``_SUCCESS``, ``.part.crc``, ``.tmp``) are not data."""
-    return any(part.startswith((".", "_")) for part in relative.split("/") if part)
 
 
 def _pick_format(names: list[str], fmt: str | None, location: str) -> tuple[list[str], str]:
@@ -139,38 +143,37 @@ class FileSource:
         location = self.location.removeprefix("file://")
         path = Path(location)
         if any(ch in location for ch in _WILDCARDS):
+            base = os.path.dirname(location[: min(location.index(ch) for ch in _WILDCARDS if ch in location)])
             names = sorted(p for p in glob.glob(location, recursive=True) if os.path.isfile(p))
-            return [n for n in names if not _hidden(os.path.basename(n))]
+            return [n for n in names if is_data_file(Path(os.path.relpath(n, base or ".")).as_posix(),
+                                                     os.path.getsize(n))]
         if path.is_file():
             return [str(path)]
         if path.is_dir():
-            return sorted(str(p) for p in path.rglob("*")
-                          if p.is_file() and not _hidden(p.relative_to(path).as_posix()))
+            root = parse_location(str(path), argument="data_path")
+            return [str(root.local_path / f.relative) for f in list_data_files(root)]
         raise FileNotFoundError(f"data_path {self.location!r} does not exist")
 
     def _download_s3(self, workdir: Path) -> list[str]:
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-        hook = S3Hook(aws_conn_id=self.aws_conn_id)
-        bucket, key = S3Hook.parse_s3_url(self.location)
+        s3 = s3_client(aws_conn_id=self.aws_conn_id)
+        target = parse_location(self.location, argument="data_path", folder=False)
+        bucket, key = str(target.bucket), target.key
         if any(ch in key for ch in _WILDCARDS):
             prefix = key[: min(key.index(ch) for ch in _WILDCARDS if ch in key)]
-            keys = [k for k in hook.list_keys(bucket_name=bucket, prefix=prefix) if fnmatch.fnmatch(k, key)]
             base = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
-        elif key and hook.check_for_key(key, bucket_name=bucket):
-            keys, base = [key], key.rsplit("/", 1)[0] if "/" in key else ""
+            root = parse_location(f"s3://{bucket}/{base}", argument="data_path")
+            files = [f for f in list_data_files(root, s3=s3) if fnmatch.fnmatch(root.key + f.relative, key)]
         else:
-            base = key.rstrip("/")
-            keys = hook.list_keys(bucket_name=bucket, prefix=f"{base}/" if base else "")
-        keys = [k for k in keys if not k.endswith("/") and not _hidden(k[len(base):])]
-        if not keys:
+            base, _, name = key.rpartition("/")
+            root = parse_location(f"s3://{bucket}/{base}", argument="data_path")
+            files = [f for f in list_data_files(root, recursive=False, s3=s3) if f.relative == name] if name else []
+            if not files:  # not one object: a folder
+                base = key.rstrip("/")
+                root = parse_location(f"s3://{bucket}/{base}", argument="data_path")
+                files = list_data_files(root, s3=s3)
+        if not files:
             raise FileNotFoundError(f"no objects at {self.location}")
-        names = []
-        for k in keys:
-            target = workdir / "s3" / bucket / k
-            target.parent.mkdir(parents=True, exist_ok=True)
-            hook.get_key(k, bucket_name=bucket).download_file(str(target))
-            names.append(str(target))
+        names = [str(p) for p in download_to_folder(root, files, workdir / "s3" / bucket / root.key, s3=s3)]
         log.info("Downloaded %d object(s) from s3://%s/%s", len(names), bucket, base)
         return names
 

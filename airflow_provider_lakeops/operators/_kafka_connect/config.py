@@ -1,7 +1,8 @@
 """Connector configs as Kafka Connect takes them: parsing, flat string maps, secrets masked, diffs.
 
 ``${provider:...}`` placeholders (resolved by the Connect worker's config providers) pass through
-untouched and are never treated as secret values.
+untouched and are never treated as secret values. What is a secret, and how it is masked, is
+decided by :mod:`airflow_provider_lakeops.utils.redaction`.
 """
 
 from __future__ import annotations
@@ -11,12 +12,18 @@ import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
+from airflow_provider_lakeops.utils.redaction import (
+    MASK,
+    is_secret_entry,
+    mask_entry,
+    mask_mapping,
+    redact_secrets,
+)
+
 __all__ = ["MASK", "config_diff", "is_placeholder", "is_secret", "mask_config", "normalise", "redact",
            "render_config"]
 
-MASK = "***"
 _PLACEHOLDER = re.compile(r"^\$\{[A-Za-z0-9_.-]+:[^}]*\}$")
-_SECRET_KEY = re.compile(r"(password|passwd|secret|token|credential|jaas\.config|api\.key|private\.key)", re.I)
 
 
 def is_placeholder(value: Any) -> bool:
@@ -26,23 +33,16 @@ def is_placeholder(value: Any) -> bool:
 
 def is_secret(key: str, value: Any, secrets: Collection[str]) -> bool:
     """A secret by its key name, or because the value is one of the known ``secrets``."""
-    return bool(_SECRET_KEY.search(key)) or (isinstance(value, str) and value in secrets)
+    return is_secret_entry(key, value, secrets)
 
 
 def _shown(key: str, value: Any, secrets: Collection[str]) -> Any:
-    if value is None or is_placeholder(value):
-        return value
-    if is_secret(key, value, secrets):
-        return MASK
-    for secret in secrets:  # a secret embedded in a longer value (a JDBC URL...)
-        if secret and isinstance(value, str) and secret in value:
-            value = value.replace(secret, MASK)
-    return value
+    return mask_entry(key, value, secrets, keep=is_placeholder)
 
 
 def mask_config(config: Mapping[str, Any], secrets: Collection[str] = ()) -> dict[str, Any]:
     """``config`` with secret values (by key name, or equal to a known secret) replaced by ``***``."""
-    return {k: _shown(k, v, secrets) for k, v in config.items()}
+    return mask_mapping(config, secrets, keep=is_placeholder)
 
 
 def config_diff(
@@ -62,10 +62,7 @@ def config_diff(
 
 def redact(text: str, secrets: Collection[str]) -> str:
     """``text`` with every known secret value replaced by ``***``."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, MASK)
-    return text
+    return redact_secrets(text, secrets)
 
 
 def normalise(config: Mapping[str, Any]) -> dict[str, str]:

@@ -1,5 +1,7 @@
 """Find the Parquet files of a merge source and read their schema (no data is read).
 
+Files are listed by :mod:`airflow_provider_lakeops.utils.storage` (the package's one rule for what
+a data file is); a sub-folder that is not ``column=value`` is refused here (the MERGE's policy).
 Local files are linked, S3 objects downloaded (through the amazon provider's ``S3Hook``), into a
 folder of lakeops' own with safe names (``part-00000.parquet`` ...), so the ``PUT`` statement
 never carries a user-supplied path. pyarrow and boto3 are imported inside the functions.
@@ -13,8 +15,17 @@ from typing import Any
 
 from airflow_provider_lakeops.operators._snowflake.identifiers import data_identifier
 from airflow_provider_lakeops.operators._snowflake.sql import Column
+from airflow_provider_lakeops.utils.storage import (
+    DataFile,
+    download_to_folder,
+    list_data_files,
+    parse_location,
+    s3_client,
+)
 
 __all__ = ["collect_parquet", "parquet_columns", "type_from_arrow"]
+
+_SUFFIXES = (".parquet",)
 
 
 def type_from_arrow(arrow_type: Any, column: str = "?") -> str:
@@ -54,26 +65,20 @@ def type_from_arrow(arrow_type: Any, column: str = "?") -> str:
                      "cast it when writing the files")
 
 
-def _is_data_file(name: str) -> bool:
-    return name.endswith(".parquet") and not name.startswith(("_", "."))
+_REFUSED = ("source_parquet {location!r}: {folder} is not a column=value partition folder; point source_parquet "
+            "at the table's root or at one partition")
 
 
-def _hidden(part: str) -> bool:
-    return part.startswith(("_", "."))
-
-
-def _partition_values(relative: Path) -> dict[str, str] | None:
-    """``{column: value}`` of the ``column=value`` folders of a file's relative path; ``None`` when a
-    folder is hidden (``_*``/``.*``, e.g. ``_spark_metadata``) or is not a ``column=value`` folder."""
-    from urllib.parse import unquote
-
-    values: dict[str, str] = {}
-    for part in relative.parts[:-1]:
-        if _hidden(part) or "=" not in part:
-            return None
-        column, _, value = part.partition("=")
-        values[unquote(column)] = unquote(value)
-    return values
+def _partitioned(location: str, files: Sequence[DataFile]) -> list[tuple[DataFile, dict[str, str]]]:
+    """Each file with its partition values; a folder that is not ``column=value`` is refused."""
+    found = []
+    for data_file in files:
+        values = data_file.partition_values
+        if values is None:
+            folder = "/".join(data_file.folders)
+            raise ValueError(_REFUSED.format(location=location, folder=folder))
+        found.append((data_file, values))
+    return found
 
 
 def collect_parquet(location: str, dest: Path, aws_conn_id: str | None, log: Any) -> list[Path]:
@@ -82,7 +87,8 @@ def collect_parquet(location: str, dest: Path, aws_conn_id: str | None, log: Any
     :param location: a file, a folder or ``s3://bucket/prefix/``. A folder's ``*.parquet`` files are
         taken, and those of its Hive-style partition folders (``dt=2025-10-31/``, nested too), whose
         ``column=value`` pairs become columns of the rows (as strings; ``__HIVE_DEFAULT_PARTITION__``
-        is NULL). Hidden ``_*``/``.*`` files and folders and empty files are skipped; a folder that is
+        is NULL). What counts as a data file is :func:`~airflow_provider_lakeops.utils.storage.is_data_file`
+        (hidden ``_*``/``.*`` files and folders and empty files are skipped); a folder that is
         neither hidden nor ``column=value`` is refused (it would be silently ignored otherwise).
     :raises FileNotFoundError: a local ``location`` does not exist.
     :raises ValueError: a non-partition sub-folder holds data files, or a partition column is also a
@@ -97,16 +103,9 @@ def collect_parquet(location: str, dest: Path, aws_conn_id: str | None, log: Any
     if path.is_file():
         found: list[tuple[Path, dict[str, str]]] = [(path, {})]
     else:
-        found = []
-        for file in sorted(p for p in path.rglob("*.parquet") if p.is_file()):
-            relative = file.relative_to(path)
-            if any(_hidden(part) for part in relative.parts) or file.stat().st_size == 0:
-                continue
-            values = _partition_values(relative)
-            if values is None:
-                raise ValueError(f"source_parquet {location!r}: {relative.parent} is not a column=value partition "
-                                 "folder; point source_parquet at the table's root or at one partition")
-            found.append((file, values))
+        root = parse_location(str(path), argument="source_parquet")
+        found = [(root.local_path / f.relative, values)
+                 for f, values in _partitioned(location, list_data_files(root, suffixes=_SUFFIXES))]
     files = [_materialise(src, values, dest / f"part-{i:05d}.parquet") for i, (src, values) in enumerate(found)]
     partitions = {tuple(sorted(v)) for _, v in found if v}
     log.info("Found %s Parquet file(s) in %s%s", len(files), location,
@@ -133,38 +132,24 @@ def _materialise(src: Path, partition: dict[str, str], target: Path) -> Path:
 
 
 def _download_s3(location: str, dest: Path, aws_conn_id: str | None, log: Any) -> list[Path]:
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
     bucket, _, prefix = location.split("://", 1)[1].partition("/")
     if not bucket:
         raise ValueError(f"source_parquet {location!r} has no bucket: use s3://bucket/prefix/")
-    single = prefix.endswith(".parquet")
-    if prefix and not single and not prefix.endswith("/"):
-        prefix += "/"  # a folder: never match the sibling 'dt=2025-10-3' of 'dt=2025-10-31'
-    client = S3Hook(aws_conn_id=aws_conn_id).get_conn()
-    found: list[tuple[str, dict[str, str]]] = []
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for obj in page.get("Contents", []):
-            key = obj["Key"]
-            if single:
-                if key == prefix:
-                    found.append((key, {}))
-                continue
-            relative = Path(key[len(prefix):])
-            if not _is_data_file(relative.name) or any(_hidden(p) for p in relative.parts) or not obj.get("Size"):
-                continue
-            values = _partition_values(relative)
-            if values is None:
-                raise ValueError(f"source_parquet {location!r}: {relative.parent} is not a column=value partition "
-                                 "folder; point source_parquet at the table's root or at one partition")
-            found.append((key, values))
-    files = []
+    s3 = s3_client(aws_conn_id=aws_conn_id)
     download = dest.parent / "downloads"
-    download.mkdir(exist_ok=True)
-    for i, (key, values) in enumerate(sorted(found)):
-        raw = download / f"object-{i:05d}.parquet"
-        client.download_file(bucket, key, str(raw))
-        files.append(_materialise(raw, values, dest / f"part-{i:05d}.parquet"))
+    if prefix.endswith(_SUFFIXES):  # one object
+        single = parse_location(location, argument="source_parquet", folder=False)
+        folder, _, name = single.uri.rpartition("/")
+        matches = [f for f in list_data_files(folder + "/", recursive=False, s3=s3) if f.relative == name]
+        raws = download_to_folder(folder + "/", matches, download, s3=s3)
+        found: list[tuple[Path, dict[str, str]]] = [(raw, {}) for raw in raws]
+    else:
+        # a folder: never match the sibling 'dt=2025-10-3' of 'dt=2025-10-31' (the location ends in '/')
+        root = parse_location(location, argument="source_parquet")
+        listed = _partitioned(location, list_data_files(root, suffixes=_SUFFIXES, s3=s3))
+        raws = download_to_folder(root, [f for f, _ in listed], download, s3=s3)
+        found = [(raw, values) for raw, (_, values) in zip(raws, listed, strict=True)]
+    files = [_materialise(raw, values, dest / f"part-{i:05d}.parquet") for i, (raw, values) in enumerate(found)]
     log.info("Downloaded %s Parquet file(s) from s3://%s/%s", len(files), bucket, prefix)
     return files
 
