@@ -57,6 +57,7 @@ demo: $(STAMP) $(JVM_STAMP) system-deps
 	$(BIN)/python tools/demo.py
 
 lint: $(STAMP)
+	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 

@@ -63,7 +63,9 @@ def snowflake_table_asset(database: str, schema: str, table: str, *, account: st
     """
     from airflow.sdk import Asset
 
-    acct = account if account is not None else os.environ.get(SNOWFLAKE_ACCOUNT_ENV) or DEFAULT_SNOWFLAKE_ACCOUNT
+    acct = (
+        account if account is not None else os.environ.get(SNOWFLAKE_ACCOUNT_ENV) or DEFAULT_SNOWFLAKE_ACCOUNT
+    )
     if not _ACCOUNT.match(acct):
         raise ValueError(f"account must be a Snowflake account identifier like 'org-account', got {acct!r}")
     for what, value in (("database", database), ("schema", schema), ("table", table)):
@@ -84,7 +86,9 @@ def lake_asset(path: str, *, lake: str | None = None) -> Asset:
 
     clean = path.strip("/")
     if not clean or ".." in clean.split("/"):
-        raise ValueError(f"path must be a folder inside the lake like 'silver/customer_behavior', got {path!r}")
+        raise ValueError(
+            f"path must be a folder inside the lake like 'silver/customer_behavior', got {path!r}"
+        )
     root = lake if lake is not None else os.environ.get("LAKEOPS_LAKE_DIR") or LAKE_URI
     if root.startswith(("s3://", "file://")):
         return Asset(uri=f"{root.rstrip('/')}/{clean}")

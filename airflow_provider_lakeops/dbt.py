@@ -139,7 +139,9 @@ def lakeops_profile_config(
     resolved = resolve_target(target)
     if resolved == "local":
         if profile_mapping is not None:
-            raise ValueError("profile_mapping applies to the 'snowflake' target only; 'local' uses profiles.yml")
+            raise ValueError(
+                "profile_mapping applies to the 'snowflake' target only; 'local' uses profiles.yml"
+            )
         return ProfileConfig(
             profile_name=PROFILE_NAME,
             target_name="local",
@@ -197,7 +199,9 @@ def lakeops_dbt_task_group(
     :raises ValueError: for an unknown target, invocation mode or project folder.
     """
     if invocation_mode not in (None, *_INVOCATION_MODES):
-        raise ValueError(f"invocation_mode must be one of {', '.join(_INVOCATION_MODES)}, got {invocation_mode!r}")
+        raise ValueError(
+            f"invocation_mode must be one of {', '.join(_INVOCATION_MODES)}, got {invocation_mode!r}"
+        )
     project = resolve_project_dir(project_dir)
     manifest = manifest_path(project)
     if not manifest.is_file():
@@ -206,8 +210,11 @@ def lakeops_dbt_task_group(
             "(make install does) so that DAG parsing needs no dbt command"
         )
     profile_config = lakeops_profile_config(
-        target, project_dir=project, snowflake_conn_id=snowflake_conn_id,
-        snowflake_database=snowflake_database, snowflake_schema=snowflake_schema,
+        target,
+        project_dir=project,
+        snowflake_conn_id=snowflake_conn_id,
+        snowflake_database=snowflake_database,
+        snowflake_schema=snowflake_schema,
         profile_mapping=profile_mapping,
     )
 
@@ -278,11 +285,21 @@ def summarize_run_results(run_results: Mapping[str, Any]) -> dict[str, Any]:
         if kind == "test" and isinstance(count, int) and status in {"fail", "warn"}:
             failures += count
         if len(nodes) < _MAX_NODES:
-            nodes.append({"unique_id": unique_id, "status": status,
-                          "failures": count if isinstance(count, int) else None,
-                          "seconds": round(float(result.get("execution_time") or 0.0), 3)})
-    summary: dict[str, Any] = {"models": models, "tests": tests, "test_failures": failures, "nodes": nodes,
-                               "elapsed": round(float(run_results.get("elapsed_time") or 0.0), 3)}
+            nodes.append(
+                {
+                    "unique_id": unique_id,
+                    "status": status,
+                    "failures": count if isinstance(count, int) else None,
+                    "seconds": round(float(result.get("execution_time") or 0.0), 3),
+                }
+            )
+    summary: dict[str, Any] = {
+        "models": models,
+        "tests": tests,
+        "test_failures": failures,
+        "nodes": nodes,
+        "elapsed": round(float(run_results.get("elapsed_time") or 0.0), 3),
+    }
     if other:
         summary["other"] = other
     return summary
@@ -304,8 +321,12 @@ def record_dbt_results(project_dir: str, context: Any = None, **_: Any) -> dict[
     except (OSError, ValueError, TypeError, AttributeError) as exc:
         log.warning("No dbt results to record from %s: %s", path, exc)
         return None
-    log.info("dbt results: models %s, tests %s, %s failing rows", summary["models"], summary["tests"],
-             summary["test_failures"])
+    log.info(
+        "dbt results: models %s, tests %s, %s failing rows",
+        summary["models"],
+        summary["tests"],
+        summary["test_failures"],
+    )
     if context is None:
         return summary
     ti = context.get("ti") if hasattr(context, "get") else None
@@ -319,15 +340,19 @@ def record_dbt_results(project_dir: str, context: Any = None, **_: Any) -> dict[
         from airflow_provider_lakeops.notifications.metrics import emit_operator_metrics
 
         tests = summary["tests"]
-        emit_operator_metrics(task, context, {
-            "dbt_models_success": float(summary["models"].get("success", 0)),
-            "dbt_models_error": float(summary["models"].get("error", 0)),
-            "dbt_tests_pass": float(tests.get("pass", 0)),
-            "dbt_tests_warn": float(tests.get("warn", 0)),
-            "dbt_tests_fail": float(tests.get("fail", 0) + tests.get("error", 0)),
-            "dbt_test_failing_rows": float(summary["test_failures"]),
-            "dbt_elapsed_seconds": float(summary["elapsed"]),
-        })
+        emit_operator_metrics(
+            task,
+            context,
+            {
+                "dbt_models_success": float(summary["models"].get("success", 0)),
+                "dbt_models_error": float(summary["models"].get("error", 0)),
+                "dbt_tests_pass": float(tests.get("pass", 0)),
+                "dbt_tests_warn": float(tests.get("warn", 0)),
+                "dbt_tests_fail": float(tests.get("fail", 0) + tests.get("error", 0)),
+                "dbt_test_failing_rows": float(summary["test_failures"]),
+                "dbt_elapsed_seconds": float(summary["elapsed"]),
+            },
+        )
     return summary
 
 
@@ -411,15 +436,24 @@ def ensure_manifest(project_dir: str | os.PathLike[str] | None = None, *, target
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m airflow_provider_lakeops.dbt parse [--project-dir DIR] [--target local] [--if-stale]``."""
-    parser = argparse.ArgumentParser(prog="python -m airflow_provider_lakeops.dbt",
-                                     description="Helpers for the lakeops dbt project.")
+    parser = argparse.ArgumentParser(
+        prog="python -m airflow_provider_lakeops.dbt", description="Helpers for the lakeops dbt project."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    parse = sub.add_parser("parse", help="write <project>/target/manifest.json (dbt parse) and cosmos_manifest.json")
-    parse.add_argument("--project-dir", default=None,
-                       help=f"dbt project folder (default: ${PROJECT_DIR_ENV} or the repository's dbt/)")
+    parse = sub.add_parser(
+        "parse", help="write <project>/target/manifest.json (dbt parse) and cosmos_manifest.json"
+    )
+    parse.add_argument(
+        "--project-dir",
+        default=None,
+        help=f"dbt project folder (default: ${PROJECT_DIR_ENV} or the repository's dbt/)",
+    )
     parse.add_argument("--target", default="local", choices=DBT_TARGETS)
-    parse.add_argument("--if-stale", action="store_true",
-                       help="only parse when the manifest is missing or older than a project file")
+    parse.add_argument(
+        "--if-stale",
+        action="store_true",
+        help="only parse when the manifest is missing or older than a project file",
+    )
     args = parser.parse_args(argv)
     try:
         if args.if_stale:

@@ -52,16 +52,65 @@ __all__ = [
 
 EVENT_TYPES: tuple[str, ...] = ("page_view", "search", "add_to_cart", "purchase", "login", "logout")
 COLUMNS: tuple[str, ...] = (
-    "event_id", "customer_id", "session_id", "event_type", "event_ts", "updated_at", "page",
-    "amount", "currency", "email", "phone", "ssn", "full_name", "ip_address", "event_date",
+    "event_id",
+    "customer_id",
+    "session_id",
+    "event_type",
+    "event_ts",
+    "updated_at",
+    "page",
+    "amount",
+    "currency",
+    "email",
+    "phone",
+    "ssn",
+    "full_name",
+    "ip_address",
+    "event_date",
 )
 PII_COLUMNS: tuple[str, ...] = ("email", "phone", "ssn", "full_name", "ip_address")
 MAX_ROWS = 100_000_000
 _EVENT_WEIGHTS = (50, 20, 12, 6, 7, 5)
-_FIRST = ("Ada", "Grace", "Alan", "Linus", "Margaret", "Dennis", "Barbara", "Ken", "Frances", "Edsger",
-          "Zoë", "José", "Anaïs", "Søren", "Mei", "Olu", "Priya", "Chen", "Fatima", "Lars")
-_LAST = ("Lovelace", "Hopper", "Turing", "Torvalds", "Hamilton", "Ritchie", "Liskov", "Thompson",
-         "Allen", "Dijkstra", "Núñez", "O'Brien", "Müller", "Kowalski", "Nakamura", "Okafor")
+_FIRST = (
+    "Ada",
+    "Grace",
+    "Alan",
+    "Linus",
+    "Margaret",
+    "Dennis",
+    "Barbara",
+    "Ken",
+    "Frances",
+    "Edsger",
+    "Zoë",
+    "José",
+    "Anaïs",
+    "Søren",
+    "Mei",
+    "Olu",
+    "Priya",
+    "Chen",
+    "Fatima",
+    "Lars",
+)
+_LAST = (
+    "Lovelace",
+    "Hopper",
+    "Turing",
+    "Torvalds",
+    "Hamilton",
+    "Ritchie",
+    "Liskov",
+    "Thompson",
+    "Allen",
+    "Dijkstra",
+    "Núñez",
+    "O'Brien",
+    "Müller",
+    "Kowalski",
+    "Nakamura",
+    "Okafor",
+)
 _DOMAINS = ("example.com", "mail.example.org", "shop.example.net", "corp.example.io")
 _PAGES = ("/", "/search", "/cart", "/checkout", "/account", "/products/{n}", "/category/{n}")
 
@@ -88,7 +137,9 @@ def _validate(rows: int, customers: int | None, rates: dict[str, float], chunk_s
     if rows < 0:
         raise ValueError(f"rows must be >= 0, got {rows}")
     if rows > MAX_ROWS:
-        raise ValueError(f"rows={rows:,} is above the generator's limit of {MAX_ROWS:,}; generate in several days")
+        raise ValueError(
+            f"rows={rows:,} is above the generator's limit of {MAX_ROWS:,}; generate in several days"
+        )
     if customers is not None and customers < 1:
         raise ValueError(f"customers must be >= 1, got {customers}")
     if chunk_size < 1:
@@ -141,7 +192,14 @@ def generate_events(
     start = datetime(the_day.year, the_day.month, the_day.day, tzinfo=timezone.utc)
     stamp = the_day.strftime("%Y%m%d")
     tally = counts if counts is not None else {}
-    for key in ("null_key", "malformed_email", "unknown_event_type", "negative_amount", "duplicate", "update"):
+    for key in (
+        "null_key",
+        "malformed_email",
+        "unknown_event_type",
+        "negative_amount",
+        "duplicate",
+        "update",
+    ):
         tally.setdefault(key, 0)
     recent: list[dict[str, Any]] = []  # a bounded window of earlier rows to re-send or update
     seq = 0
@@ -158,8 +216,11 @@ def generate_events(
                 row = dict(base)
                 later = datetime.fromisoformat(base["updated_at"].replace("Z", "+00:00"))
                 later += timedelta(seconds=rng.randint(1, 3600))
-                row["updated_at"] = min(later, start + timedelta(days=1, microseconds=-1000)).isoformat(
-                    timespec="milliseconds").replace("+00:00", "Z")
+                row["updated_at"] = (
+                    min(later, start + timedelta(days=1, microseconds=-1000))
+                    .isoformat(timespec="milliseconds")
+                    .replace("+00:00", "Z")
+                )
                 row["page"] = _page(rng)
                 if row["amount"] is not None:
                     row["amount"] = round(rng.uniform(0.5, 2000.0), 2)
@@ -266,8 +327,9 @@ def write_events(
     if clean:
         kwargs.update(defect_rate=0.0, duplicate_rate=0.0, update_rate=0.0)
     counts: dict[str, int] = {}
-    generator = generate_events(rows, day=day, seed=seed, counts=counts,
-                                chunk_size=min(100_000, rows_per_file), **kwargs)
+    generator = generate_events(
+        rows, day=day, seed=seed, counts=counts, chunk_size=min(100_000, rows_per_file), **kwargs
+    )
     # the generator checks its arguments when it starts: start it before touching the folder, so a
     # bad argument leaves a previous run's files in place
     first = next(generator, None)
@@ -286,7 +348,7 @@ def write_events(
             if in_file == 0:
                 files.append(writer.open(len(files)))
             take = min(rows_per_file - in_file, len(chunk) - offset)
-            writer.write(chunk[offset:offset + take])
+            writer.write(chunk[offset : offset + take])
             offset += take
             in_file += take
             if in_file >= rows_per_file:
@@ -294,8 +356,15 @@ def write_events(
                 in_file = 0
     if in_file:
         writer.close()
-    return GenerationSummary(rows=rows, path=str(folder), files=files, format=fmt,
-                             day=_as_day(day).isoformat(), seed=seed, defects=counts)
+    return GenerationSummary(
+        rows=rows,
+        path=str(folder),
+        files=files,
+        format=fmt,
+        day=_as_day(day).isoformat(),
+        seed=seed,
+        defects=counts,
+    )
 
 
 class _JsonFiles:
@@ -341,8 +410,12 @@ class _ParquetFiles(_JsonFiles):
 def _arrow_schema() -> Any:
     import pyarrow as pa
 
-    types = {"customer_id": pa.int64(), "amount": pa.float64(),
-             "event_ts": pa.timestamp("us", tz="UTC"), "updated_at": pa.timestamp("us", tz="UTC")}
+    types = {
+        "customer_id": pa.int64(),
+        "amount": pa.float64(),
+        "event_ts": pa.timestamp("us", tz="UTC"),
+        "updated_at": pa.timestamp("us", tz="UTC"),
+    }
     return pa.schema([(c, types.get(c, pa.string())) for c in COLUMNS])
 
 
@@ -359,8 +432,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clean", action="store_true")
     args = parser.parse_args(argv)
     try:
-        summary = write_events(args.out, args.rows, fmt=args.format, day=args.day, seed=args.seed,
-                               clean=args.clean)
+        summary = write_events(
+            args.out, args.rows, fmt=args.format, day=args.day, seed=args.seed, clean=args.clean
+        )
     except (TypeError, ValueError) as exc:
         parser.error(str(exc))
     print(json.dumps(summary.to_dict(), indent=2))

@@ -51,25 +51,33 @@ print(json.dumps({"seconds": seconds, "cpu": cpu, "dags": len(bag.dags), "errors
 
 def _env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env.update({
-        "PYTHONPYCACHEPREFIX": str(home / "pycache"),
-        "AIRFLOW_HOME": str(home / "airflow"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(EXAMPLES),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow' / 'airflow.db'}",
-        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
-        "AIRFLOW__COSMOS__ENABLE_CACHE_DBT_LS": "False",
-        "AIRFLOW__COSMOS__CACHE_DIR": str(home / "cosmos_cache"),
-        "DO_NOT_TRACK": "1",
-        "SCARF_ANALYTICS": "false",
-    })
+    env.update(
+        {
+            "PYTHONPYCACHEPREFIX": str(home / "pycache"),
+            "AIRFLOW_HOME": str(home / "airflow"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(EXAMPLES),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow' / 'airflow.db'}",
+            "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+            "AIRFLOW__COSMOS__ENABLE_CACHE_DBT_LS": "False",
+            "AIRFLOW__COSMOS__CACHE_DIR": str(home / "cosmos_cache"),
+            "DO_NOT_TRACK": "1",
+            "SCARF_ANALYTICS": "false",
+        }
+    )
     env.setdefault("LAKEOPS_LAKE_DIR", str(home / "lake"))
     return env
 
 
 def _parse_once(path: Path, env: dict[str, str], stub: bool) -> dict:
-    out = subprocess.run([sys.executable, "-c", CHILD, str(path), "stub" if stub else "real"], env=env,
-                         capture_output=True, text=True, timeout=600, check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(path), "stub" if stub else "real"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     if out.returncode != 0:
         raise RuntimeError(f"parsing {path.name} failed:\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -79,8 +87,14 @@ def measure(path: Path, env: dict[str, str], runs: int, stub: bool = False) -> d
     cold = _parse_once(path, env, stub)  # fills the bytecode cache
     runs_ = [_parse_once(path, env, stub) for _ in range(runs)]
     samples = [r["seconds"] for r in runs_]
-    return {**cold, "cold": cold["seconds"], "median": statistics.median(samples), "min": min(samples),
-            "max": max(samples), "cpu": statistics.median(r["cpu"] for r in runs_)}
+    return {
+        **cold,
+        "cold": cold["seconds"],
+        "median": statistics.median(samples),
+        "min": min(samples),
+        "max": max(samples),
+        "cpu": statistics.median(r["cpu"] for r in runs_),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,9 +111,13 @@ def main(argv: list[str] | None = None) -> int:
     files = [Path(f).resolve() for f in args.files] or sorted(EXAMPLES.glob("*.py"))
     with tempfile.TemporaryDirectory(prefix="lakeops-dag-parse-") as tmp:
         env = _env(Path(tmp))
-        print(f"DagBag parse time per file, fresh interpreter, median of {args.runs} (s); target <= {TARGET_S:.1f} s")
-        print(f"{'file':42} {'dags':>4} {'median':>7} {'min':>6} {'max':>6} {'cpu':>6} {'cold':>6} {'/target':>8}"
-              f"  without Cosmos (median wall / cpu)")
+        print(
+            f"DagBag parse time per file, fresh interpreter, median of {args.runs} (s); target <= {TARGET_S:.1f} s"
+        )
+        print(
+            f"{'file':42} {'dags':>4} {'median':>7} {'min':>6} {'max':>6} {'cpu':>6} {'cold':>6} {'/target':>8}"
+            f"  without Cosmos (median wall / cpu)"
+        )
         worst = 0.0
         for path in files:
             result = measure(path, env, args.runs)
@@ -110,13 +128,19 @@ def main(argv: list[str] | None = None) -> int:
             extra = ""
             if result["cosmos"] and "lakeops_dbt_task_group" in path.read_text(encoding="utf-8"):
                 bare = measure(path, env, args.runs, stub=True)
-                extra = (f"{bare['median']:.3f} / {bare['cpu']:.3f} s (Cosmos adds "
-                         f"{result['median'] - bare['median']:.3f} / {result['cpu'] - bare['cpu']:.3f} s)")
-            print(f"{path.name:42} {result['dags']:>4} {result['median']:>7.3f} {result['min']:>6.3f} "
-                  f"{result['max']:>6.3f} {result['cpu']:>6.3f} {result['cold']:>6.2f} "
-                  f"{result['median'] / TARGET_S:>7.2f}x  {extra}")
-        print(f"slowest file: {worst:.3f} s = {worst / TARGET_S:.2f}x the {TARGET_S:.1f} s target "
-              f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; 'cpu' = process CPU time)")
+                extra = (
+                    f"{bare['median']:.3f} / {bare['cpu']:.3f} s (Cosmos adds "
+                    f"{result['median'] - bare['median']:.3f} / {result['cpu'] - bare['cpu']:.3f} s)"
+                )
+            print(
+                f"{path.name:42} {result['dags']:>4} {result['median']:>7.3f} {result['min']:>6.3f} "
+                f"{result['max']:>6.3f} {result['cpu']:>6.3f} {result['cold']:>6.2f} "
+                f"{result['median'] / TARGET_S:>7.2f}x  {extra}"
+            )
+        print(
+            f"slowest file: {worst:.3f} s = {worst / TARGET_S:.2f}x the {TARGET_S:.1f} s target "
+            f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; 'cpu' = process CPU time)"
+        )
     return 0
 
 

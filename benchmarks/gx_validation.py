@@ -30,13 +30,26 @@ EXPECTATIONS: list[dict[str, Any]] = [
     {"expectation": "expect_column_values_to_not_be_null", "kwargs": {"column": "event_id"}},
     {"expectation": "expect_column_values_to_not_be_null", "kwargs": {"column": "customer_id"}},
     {"expectation": "expect_column_values_to_not_be_null", "kwargs": {"column": "session_id"}},
-    {"expectation": "expect_column_values_to_be_in_set", "kwargs": {"column": "event_type", "value_set": EVENT_TYPES}},
-    {"expectation": "expect_column_values_to_be_in_set", "kwargs": {"column": "currency",
-                                                                    "value_set": ["USD", "EUR", "GBP"]}},
-    {"expectation": "expect_column_values_to_match_regex", "kwargs": {"column": "email", "regex": EMAIL_REGEX}},
-    {"expectation": "expect_column_values_to_be_between", "kwargs": {"column": "amount", "min_value": 0,
-                                                                     "max_value": 100000}},
-    {"expectation": "expect_column_values_to_be_between", "kwargs": {"column": "customer_id", "min_value": 1}},
+    {
+        "expectation": "expect_column_values_to_be_in_set",
+        "kwargs": {"column": "event_type", "value_set": EVENT_TYPES},
+    },
+    {
+        "expectation": "expect_column_values_to_be_in_set",
+        "kwargs": {"column": "currency", "value_set": ["USD", "EUR", "GBP"]},
+    },
+    {
+        "expectation": "expect_column_values_to_match_regex",
+        "kwargs": {"column": "email", "regex": EMAIL_REGEX},
+    },
+    {
+        "expectation": "expect_column_values_to_be_between",
+        "kwargs": {"column": "amount", "min_value": 0, "max_value": 100000},
+    },
+    {
+        "expectation": "expect_column_values_to_be_between",
+        "kwargs": {"column": "customer_id", "min_value": 1},
+    },
     {"expectation": "expect_column_values_to_be_unique", "kwargs": {"column": "event_id"}},
 ]
 
@@ -67,8 +80,14 @@ def run_operator(folder: Path) -> dict[str, Any]:
         def xcom_push(self, key: str, value: Any) -> None:
             json.dumps(value)
 
-    op = GXValidateOperator(task_id="bench", expectations=EXPECTATIONS, suite_name="bench",
-                            data_path=str(folder), data_format="parquet", on_failure="warn")
+    op = GXValidateOperator(
+        task_id="bench",
+        expectations=EXPECTATIONS,
+        suite_name="bench",
+        data_path=str(folder),
+        data_format="parquet",
+        on_failure="warn",
+    )
     return op.execute({"ti": _TI(), "run_id": "bench"})  # type: ignore[arg-type]
 
 
@@ -82,19 +101,29 @@ def run_gx_direct(folder: Path) -> dict[str, Any]:
     )
 
     frame = pd.read_parquet(folder)
-    config = DataContextConfig(store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
-                               progress_bars=ProgressBarsConfig(globally=False), analytics_enabled=False)
+    config = DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+        progress_bars=ProgressBarsConfig(globally=False),
+        analytics_enabled=False,
+    )
     context = gx.get_context(mode="ephemeral", project_config=config)
-    batch = context.data_sources.add_pandas("direct").add_dataframe_asset("events") \
+    batch = (
+        context.data_sources.add_pandas("direct")
+        .add_dataframe_asset("events")
         .add_batch_definition_whole_dataframe("all")
+    )
     suite = context.suites.add(gx.ExpectationSuite(name="direct"))
     from great_expectations.expectations.registry import get_expectation_impl
 
     for item in EXPECTATIONS:
         suite.add_expectation(get_expectation_impl(item["expectation"])(**item["kwargs"]))
-    validation = context.validation_definitions.add(gx.ValidationDefinition(name="v", data=batch, suite=suite))
-    result = validation.run(batch_parameters={"dataframe": frame},
-                            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 0})
+    validation = context.validation_definitions.add(
+        gx.ValidationDefinition(name="v", data=batch, suite=suite)
+    )
+    result = validation.run(
+        batch_parameters={"dataframe": frame},
+        result_format={"result_format": "SUMMARY", "partial_unexpected_count": 0},
+    )
     return {"success": result.success, "evaluated": result.statistics["evaluated_expectations"]}
 
 
@@ -131,7 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--data-dir", default=os.path.join(tempfile.gettempdir(), "lakeops-bench", "gx-events"))
+    parser.add_argument(
+        "--data-dir", default=os.path.join(tempfile.gettempdir(), "lakeops-bench", "gx-events")
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("AIRFLOW_HOME", os.path.join(tempfile.gettempdir(), "lakeops-bench", "airflow"))
     import logging
@@ -149,10 +180,15 @@ def main(argv: list[str] | None = None) -> int:
     gx_s, gx_out = timed(run_gx_direct, folder, args.repeats)
     pd_s, pd_out = timed(run_pandas, folder, args.repeats)
     report = {
-        "rows": args.rows, "expectations": len(EXPECTATIONS), "repeats": args.repeats,
+        "rows": args.rows,
+        "expectations": len(EXPECTATIONS),
+        "repeats": args.repeats,
         "gx_import_seconds": round(import_s, 2),
-        "operator_seconds": round(op_s, 3), "gx_direct_seconds": round(gx_s, 3), "pandas_seconds": round(pd_s, 3),
-        "operator_over_gx_direct": round(op_s / gx_s, 3), "gx_direct_over_pandas": round(gx_s / pd_s, 2),
+        "operator_seconds": round(op_s, 3),
+        "gx_direct_seconds": round(gx_s, 3),
+        "pandas_seconds": round(pd_s, 3),
+        "operator_over_gx_direct": round(op_s / gx_s, 3),
+        "gx_direct_over_pandas": round(gx_s / pd_s, 2),
         "operator_over_pandas": round(op_s / pd_s, 2),
         "operator_failed_expectations": op_out["statistics"]["failed_error"] if op_out else None,
         "gx_direct_evaluated": gx_out["evaluated"] if gx_out else None,

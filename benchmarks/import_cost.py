@@ -22,8 +22,7 @@ BASELINES = [
     "airflow.providers.openlineage.extractors",
 ]
 PROBE = (
-    "import time, airflow.sdk; t = time.perf_counter(); import {mod}; "
-    "print((time.perf_counter() - t) * 1000)"
+    "import time, airflow.sdk; t = time.perf_counter(); import {mod}; print((time.perf_counter() - t) * 1000)"
 )
 
 
@@ -41,8 +40,9 @@ def lakeops_modules() -> list[str]:
 def measure(module: str, runs: int) -> float:
     samples = []
     for _ in range(runs):
-        out = subprocess.run([sys.executable, "-c", PROBE.format(mod=module)], capture_output=True,
-                             text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", PROBE.format(mod=module)], capture_output=True, text=True, check=True
+        )
         samples.append(float(out.stdout.strip().splitlines()[-1]))
     return statistics.median(samples)
 
@@ -75,8 +75,10 @@ def main() -> int:
     ours = [ms for m, ms in rows if ".operators." in m]
     theirs = [ms for _, ms in base if ms == ms]
     if ours and theirs:
-        print(f"\nworst lakeops operator module: {max(ours):.1f} ms; best official operator module: "
-              f"{min(theirs):.1f} ms; ratio {min(theirs) / max(max(ours), 0.1):.1f}x")
+        print(
+            f"\nworst lakeops operator module: {max(ours):.1f} ms; best official operator module: "
+            f"{min(theirs):.1f} ms; ratio {min(theirs) / max(max(ours), 0.1):.1f}x"
+        )
     return 0 if all(ms <= args.goal_ms for m, ms in rows if ".operators." in m) else 1
 
 

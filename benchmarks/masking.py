@@ -136,8 +136,6 @@ def py_ip(value: str | None) -> str | None:
     return ":".join(groups[:3]) + ":****:****:****:****:****" if groups else "***"
 
 
-
-
 UDFS = {"hmac": py_hmac, "phone": py_phone, "ssn": py_ssn, "name": py_name, "ip": py_ip}
 MASKED = ["email", "phone", "ssn", "full_name", "ip_address"]
 
@@ -208,7 +206,9 @@ class Meter:
         fn()
         wall, cpu = time.monotonic() - started, self._cpu() - cpu
         tag = "" if timed else "  (warm-up)"
-        print(f"  {name:<9} {wall:7.1f} s wall {rows / wall:11,.0f} rows/s   {cpu:7.1f} s CPU{tag}", flush=True)
+        print(
+            f"  {name:<9} {wall:7.1f} s wall {rows / wall:11,.0f} rows/s   {cpu:7.1f} s CPU{tag}", flush=True
+        )
         if not timed:
             self.cold.setdefault(name, (wall, cpu))
             return
@@ -240,9 +240,12 @@ def main(argv: list[str] | None = None) -> int:
     source = ensure_input(work / f"events_{args.rows}", args.rows)
     out = work / "out"
     spark = (
-        SparkSession.builder.master(args.master).appName("lakeops-masking-benchmark")
-        .config("spark.ui.enabled", "false").config("spark.sql.session.timeZone", "UTC")
-        .config("spark.driver.memory", "2g").config("spark.driver.host", "127.0.0.1")
+        SparkSession.builder.master(args.master)
+        .appName("lakeops-masking-benchmark")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.driver.memory", "2g")
+        .config("spark.driver.host", "127.0.0.1")
         .getOrCreate()
     )
     spark.sparkContext.setLogLevel("ERROR")
@@ -252,14 +255,18 @@ def main(argv: list[str] | None = None) -> int:
 
         def identity() -> None:
             # the same writer settings as the job: overwrite, snappy, no repartitioning
-            spark.read.parquet(src).write.mode("overwrite").option("compression", "snappy").parquet(str(out / "identity"))
+            spark.read.parquet(src).write.mode("overwrite").option("compression", "snappy").parquet(
+                str(out / "identity")
+            )
 
         def job(name: str, apply_policy) -> None:
             # the whole job (read, mask, leak guard on 10,000 rows, row count, write); only the
             # masking implementation differs between the native and the UDF variants
             masking.apply_policy = apply_policy
             try:
-                report = run(spark, JobOptions(input_path=src, output_path=str(out / name), policy=POLICY), KEY)
+                report = run(
+                    spark, JobOptions(input_path=src, output_path=str(out / name), policy=POLICY), KEY
+                )
             finally:
                 masking.apply_policy = native_apply_policy
             if report["rows_out"] != args.rows:
@@ -274,10 +281,14 @@ def main(argv: list[str] | None = None) -> int:
             jobs["udf_arrow"] = lambda: job("udf_arrow", udf_policy(use_arrow=True))
 
         arrow_conf = spark.conf.get("spark.sql.execution.pythonUDF.arrow.enabled", "false")
-        print(f"\n{args.rows:,} rows, master {args.master}, Spark {spark.version}, {os.cpu_count()} cores, "
-              f"{args.warmup} warm-up + best of {args.repeat} rounds, load average {os.getloadavg()[0]:.1f}")
-        print(f"udf = row-at-a-time pickled Python UDFs (useArrow=False; spark.sql.execution.pythonUDF.arrow."
-              f"enabled={arrow_conf}){'' if args.no_arrow else '; udf_arrow = the same with useArrow=True'}")
+        print(
+            f"\n{args.rows:,} rows, master {args.master}, Spark {spark.version}, {os.cpu_count()} cores, "
+            f"{args.warmup} warm-up + best of {args.repeat} rounds, load average {os.getloadavg()[0]:.1f}"
+        )
+        print(
+            f"udf = row-at-a-time pickled Python UDFs (useArrow=False; spark.sql.execution.pythonUDF.arrow."
+            f"enabled={arrow_conf}){'' if args.no_arrow else '; udf_arrow = the same with useArrow=True'}"
+        )
         meter = Meter(spark)
         for round_no in range(1, args.warmup + args.repeat + 1):
             timed = round_no > args.warmup
@@ -292,8 +303,10 @@ def main(argv: list[str] | None = None) -> int:
             other = spark.read.parquet(str(out / name)).select(*columns).where("customer_id % 50 = 0")
             diff = native_df.exceptAll(other).limit(5).count() + other.exceptAll(native_df).limit(5).count()
             print(f"\nnative output == {name} output (2 % slice): {diff == 0}", end="")
-        print(f"\noutput files: {', '.join(f'{n} {_files(out / n)}' for n in jobs)}; "
-              f"load average now {os.getloadavg()[0]:.1f}")
+        print(
+            f"\noutput files: {', '.join(f'{n} {_files(out / n)}' for n in jobs)}; "
+            f"load average now {os.getloadavg()[0]:.1f}"
+        )
         print(f"{'job':<9} {'wall s':>8} {'rows/s':>11} {'CPU s':>8} {'rows/CPU s':>11}")
         for name, (wall, cpu) in meter.best.items():
             print(f"{name:<9} {wall:8.1f} {args.rows / wall:11,.0f} {cpu:8.1f} {args.rows / cpu:11,.0f}")
@@ -301,15 +314,23 @@ def main(argv: list[str] | None = None) -> int:
             cold = ", ".join(f"{n} {w:.1f} s / {c:.1f} s CPU" for n, (w, c) in meter.cold.items())
             print(f"first (cold) run: {cold}")
         (w_id, c_id), (w_nat, c_nat), (w_udf, c_udf) = (meter.best[n] for n in ("identity", "native", "udf"))
-        print(f"native vs UDF:      {w_udf / w_nat:5.2f}x faster (wall), {c_udf / c_nat:5.2f}x less CPU   (target >= 5x)")
-        print(f"native vs identity: {w_nat / w_id:5.2f}x the wall time, {c_nat / c_id:5.2f}x the CPU   (target <= 1.5x)")
+        print(
+            f"native vs UDF:      {w_udf / w_nat:5.2f}x faster (wall), {c_udf / c_nat:5.2f}x less CPU   (target >= 5x)"
+        )
+        print(
+            f"native vs identity: {w_nat / w_id:5.2f}x the wall time, {c_nat / c_id:5.2f}x the CPU   (target <= 1.5x)"
+        )
         if "udf_arrow" in meter.best:
             w_arr, c_arr = meter.best["udf_arrow"]
-            print(f"native vs Arrow UDF: {w_arr / w_nat:5.2f}x faster (wall), {c_arr / c_nat:5.2f}x less CPU   (extra)")
+            print(
+                f"native vs Arrow UDF: {w_arr / w_nat:5.2f}x faster (wall), {c_arr / c_nat:5.2f}x less CPU   (extra)"
+            )
         if c_udf > c_nat > c_id:
-            print(f"masking cost above identity (CPU): UDF {c_udf - c_id:.1f} s, native {c_nat - c_id:.1f} s "
-                  f"-> {(c_udf - c_id) / (c_nat - c_id):.1f}x; ceiling of 'native vs UDF' even at zero native cost: "
-                  f"{c_udf / c_id:.2f}x")
+            print(
+                f"masking cost above identity (CPU): UDF {c_udf - c_id:.1f} s, native {c_nat - c_id:.1f} s "
+                f"-> {(c_udf - c_id) / (c_nat - c_id):.1f}x; ceiling of 'native vs UDF' even at zero native cost: "
+                f"{c_udf / c_id:.2f}x"
+            )
     finally:
         spark.stop()
     return 0

@@ -38,8 +38,10 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-COLUMNS_SQL = ("customer_id NUMBER(38,0), event_id VARCHAR, event_type VARCHAR, page VARCHAR, "
-               "amount FLOAT, currency VARCHAR, updated_at TIMESTAMP_TZ(6)")
+COLUMNS_SQL = (
+    "customer_id NUMBER(38,0), event_id VARCHAR, event_type VARCHAR, page VARCHAR, "
+    "amount FLOAT, currency VARCHAR, updated_at TIMESTAMP_TZ(6)"
+)
 
 
 def main() -> None:
@@ -90,8 +92,8 @@ def make_tables(n: int) -> tuple[Any, Any, dict[str, int]]:
 
     n_upd, n_new, n_del, n_dup = n // 10, n // 10, n // 100, n // 100
     perm = rng.permutation(n)
-    upd, dele = perm[:n_upd], perm[n_upd:n_upd + n_del]
-    same = perm[n_upd + n_del:][: n - n_upd - n_new - n_del - n_dup]  # unchanged rows
+    upd, dele = perm[:n_upd], perm[n_upd : n_upd + n_del]
+    same = perm[n_upd + n_del :][: n - n_upd - n_new - n_del - n_dup]  # unchanged rows
     dup = same[:n_dup]
     new = np.arange(n, n + n_new, dtype=np.int64)
     parts = [
@@ -117,8 +119,10 @@ def load(conn: Any, table: str, data: Any, folder: Path, extra_columns: str = ""
     cur = conn.cursor()
     cur.execute(f"CREATE OR REPLACE TABLE {table} ({COLUMNS_SQL}{extra_columns})")
     cur.execute(f"PUT 'file://{folder}/*.parquet' @%{table} AUTO_COMPRESS = FALSE OVERWRITE = TRUE")
-    cur.execute(f"COPY INTO {table} FROM @%{table} FILE_FORMAT = (TYPE = PARQUET) "
-                "MATCH_BY_COLUMN_NAME = CASE_INSENSITIVE FORCE = TRUE PURGE = TRUE")
+    cur.execute(
+        f"COPY INTO {table} FROM @%{table} FILE_FORMAT = (TYPE = PARQUET) "
+        "MATCH_BY_COLUMN_NAME = CASE_INSENSITIVE FORCE = TRUE PURGE = TRUE"
+    )
     return time.perf_counter() - started
 
 
@@ -131,8 +135,14 @@ def pa_concat(*tables: Any) -> Any:
 def merge(**kwargs: Any) -> tuple[dict[str, Any], float]:
     from airflow_provider_lakeops.operators.snowflake import SnowflakeMergeOperator
 
-    op = SnowflakeMergeOperator(task_id="bench_merge", keys=["customer_id", "event_id"], ordering_column="updated_at",
-                                operation_column="op", delete_value="d", **kwargs)
+    op = SnowflakeMergeOperator(
+        task_id="bench_merge",
+        keys=["customer_id", "event_id"],
+        ordering_column="updated_at",
+        operation_column="op",
+        delete_value="d",
+        **kwargs,
+    )
     started = time.perf_counter()
     result = op.execute(context={"run_id": f"bench-{time.time_ns()}"})
     return result, time.perf_counter() - started
@@ -151,16 +161,28 @@ def naive_upsert(conn: Any, table: str, rows: list[dict[str, Any]]) -> tuple[flo
             statements += 1
             counts["deleted"] += cur.rowcount or 0
             continue
-        values = {**key, "t": row["event_type"], "p": row["page"], "a": row["amount"], "cur": row["currency"],
-                  "u": row["updated_at"].isoformat()}
-        cur.execute(f"UPDATE {table} SET event_type = %(t)s, page = %(p)s, amount = %(a)s, currency = %(cur)s, "
-                    "updated_at = %(u)s WHERE customer_id = %(c)s AND event_id = %(e)s", values)
+        values = {
+            **key,
+            "t": row["event_type"],
+            "p": row["page"],
+            "a": row["amount"],
+            "cur": row["currency"],
+            "u": row["updated_at"].isoformat(),
+        }
+        cur.execute(
+            f"UPDATE {table} SET event_type = %(t)s, page = %(p)s, amount = %(a)s, currency = %(cur)s, "
+            "updated_at = %(u)s WHERE customer_id = %(c)s AND event_id = %(e)s",
+            values,
+        )
         statements += 1
         if cur.rowcount:
             counts["updated"] += cur.rowcount
         else:
-            cur.execute(f"INSERT INTO {table} (customer_id, event_id, event_type, page, amount, currency, "
-                        "updated_at) VALUES (%(c)s, %(e)s, %(t)s, %(p)s, %(a)s, %(cur)s, %(u)s)", values)
+            cur.execute(
+                f"INSERT INTO {table} (customer_id, event_id, event_type, page, amount, currency, "
+                "updated_at) VALUES (%(c)s, %(e)s, %(t)s, %(p)s, %(a)s, %(cur)s, %(u)s)",
+                values,
+            )
             statements += 1
             counts["inserted"] += 1
     return time.perf_counter() - started, statements, counts
@@ -171,8 +193,11 @@ def run(n: int, naive_n: int, home: Path) -> None:
 
     t0 = time.perf_counter()
     target, batch, expected = make_tables(n)
-    print(f"generated target {target.num_rows:,} rows and batch {batch.num_rows:,} rows "
-          f"in {time.perf_counter() - t0:.1f} s", flush=True)
+    print(
+        f"generated target {target.num_rows:,} rows and batch {batch.num_rows:,} rows "
+        f"in {time.perf_counter() - t0:.1f} s",
+        flush=True,
+    )
     conn = SnowflakeHook(snowflake_conn_id="snowflake_default").get_conn()
     results: list[dict[str, Any]] = []
     try:
@@ -182,19 +207,43 @@ def run(n: int, naive_n: int, home: Path) -> None:
 
         result, secs = merge(target_table="BENCH_TARGET", source_table="BENCH_BATCH")
         counts = {k: result[k] for k in ("inserted", "updated", "deleted")}
-        results.append({"scenario": "merge, table source", "rows": n, "seconds": secs,
-                        "statements": result["statements"], **counts, "ok": counts == expected})
+        results.append(
+            {
+                "scenario": "merge, table source",
+                "rows": n,
+                "seconds": secs,
+                "statements": result["statements"],
+                **counts,
+                "ok": counts == expected,
+            }
+        )
         (total,) = conn.cursor().execute("SELECT COUNT(*) FROM BENCH_TARGET").fetchone()
-        (dupes,) = conn.cursor().execute(
-            "SELECT COUNT(*) FROM (SELECT customer_id, event_id FROM BENCH_TARGET GROUP BY 1, 2 "
-            "HAVING COUNT(*) > 1)").fetchone()
-        print(f"target after merge: {total:,} rows (expected {n + expected['inserted'] - expected['deleted']:,}), "
-              f"{dupes} duplicate keys", flush=True)
+        (dupes,) = (
+            conn.cursor()
+            .execute(
+                "SELECT COUNT(*) FROM (SELECT customer_id, event_id FROM BENCH_TARGET GROUP BY 1, 2 "
+                "HAVING COUNT(*) > 1)"
+            )
+            .fetchone()
+        )
+        print(
+            f"target after merge: {total:,} rows (expected {n + expected['inserted'] - expected['deleted']:,}), "
+            f"{dupes} duplicate keys",
+            flush=True,
+        )
 
         result, secs = merge(target_table="BENCH_TARGET", source_table="BENCH_BATCH")
         counts = {k: result[k] for k in ("inserted", "updated", "deleted")}
-        results.append({"scenario": "merge, rerun", "rows": n, "seconds": secs, "statements": result["statements"],
-                        **counts, "ok": counts == {"inserted": 0, "updated": 0, "deleted": 0}})
+        results.append(
+            {
+                "scenario": "merge, rerun",
+                "rows": n,
+                "seconds": secs,
+                "statements": result["statements"],
+                **counts,
+                "ok": counts == {"inserted": 0, "updated": 0, "deleted": 0},
+            }
+        )
 
         seconds = load(conn, "BENCH_TARGET", target, home / "target2")
         (home / "batch-parquet").mkdir()
@@ -203,8 +252,16 @@ def run(n: int, naive_n: int, home: Path) -> None:
         pq.write_table(batch, home / "batch-parquet" / "part-00000.parquet")
         result, secs = merge(target_table="BENCH_TARGET", source_parquet=str(home / "batch-parquet"))
         counts = {k: result[k] for k in ("inserted", "updated", "deleted")}
-        results.append({"scenario": "merge, Parquet source (staged by the operator)", "rows": n, "seconds": secs,
-                        "statements": result["statements"], **counts, "ok": counts == expected})
+        results.append(
+            {
+                "scenario": "merge, Parquet source (staged by the operator)",
+                "rows": n,
+                "seconds": secs,
+                "statements": result["statements"],
+                **counts,
+                "ok": counts == expected,
+            }
+        )
 
         # the naive loop over a sample with the same mix, on a target of the same size as the sample
         # (the sample's keys + other rows): a smaller table makes each UPDATE cheaper, so the ratio
@@ -214,21 +271,35 @@ def run(n: int, naive_n: int, home: Path) -> None:
         sample = batch.slice(0, naive_n)
         mask = pc.is_in(target["event_id"], value_set=sample["event_id"])
         matched = target.filter(mask)
-        naive_target = pa_concat(matched, target.filter(pc.invert(mask)).slice(0, max(0, naive_n - matched.num_rows)))
+        naive_target = pa_concat(
+            matched, target.filter(pc.invert(mask)).slice(0, max(0, naive_n - matched.num_rows))
+        )
         load(conn, "BENCH_NAIVE", naive_target, home / "naive")
         secs, statements, counts = naive_upsert(conn, "BENCH_NAIVE", sample.to_pylist())
-        results.append({"scenario": f"naive row-by-row upsert ({naive_target.num_rows:,}-row table)", "rows": naive_n, "seconds": secs,
-                        "statements": statements, **counts, "ok": None})
+        results.append(
+            {
+                "scenario": f"naive row-by-row upsert ({naive_target.num_rows:,}-row table)",
+                "rows": naive_n,
+                "seconds": secs,
+                "statements": statements,
+                **counts,
+                "ok": None,
+            }
+        )
     finally:
         conn.close()
 
     print()
-    print(f"{'scenario':48} {'rows':>10} {'seconds':>9} {'rows/s':>10} {'statements':>10} "
-          f"{'inserted':>9} {'updated':>9} {'deleted':>8}")
+    print(
+        f"{'scenario':48} {'rows':>10} {'seconds':>9} {'rows/s':>10} {'statements':>10} "
+        f"{'inserted':>9} {'updated':>9} {'deleted':>8}"
+    )
     for r in results:
-        print(f"{r['scenario']:48} {r['rows']:>10,} {r['seconds']:>9.2f} {r['rows'] / r['seconds']:>10,.0f} "
-              f"{r['statements']:>10,} {r['inserted']:>9,} {r['updated']:>9,} {r['deleted']:>8,}"
-              + ("" if r["ok"] is None else ("  ok" if r["ok"] else "  UNEXPECTED COUNTS")))
+        print(
+            f"{r['scenario']:48} {r['rows']:>10,} {r['seconds']:>9.2f} {r['rows'] / r['seconds']:>10,.0f} "
+            f"{r['statements']:>10,} {r['inserted']:>9,} {r['updated']:>9,} {r['deleted']:>8,}"
+            + ("" if r["ok"] is None else ("  ok" if r["ok"] else "  UNEXPECTED COUNTS"))
+        )
     merged, naive = results[0], results[-1]
     ratio = (naive["seconds"] / naive["rows"]) / (merged["seconds"] / merged["rows"])
     print()

@@ -63,9 +63,15 @@ def batch_floor(spark, landing: Path, out: Path) -> float:
     from pyspark.sql import types as T
 
     spec = load_schema_spec(SCHEMA)
-    types = {"string": T.StringType(), "long": T.LongType(), "double": T.DoubleType(),
-             "timestamp": T.TimestampType(), "date": T.DateType(), "integer": T.IntegerType(),
-             "boolean": T.BooleanType()}
+    types = {
+        "string": T.StringType(),
+        "long": T.LongType(),
+        "double": T.DoubleType(),
+        "timestamp": T.TimestampType(),
+        "date": T.DateType(),
+        "integer": T.IntegerType(),
+        "boolean": T.BooleanType(),
+    }
     schema = T.StructType([T.StructField(f.name, types[f.type]) for f in spec.fields])
     shutil.rmtree(out, ignore_errors=True)
     started = time.perf_counter()
@@ -75,8 +81,13 @@ def batch_floor(spark, landing: Path, out: Path) -> float:
 
 def streaming(spark, landing: Path, work: Path) -> tuple[float, dict]:
     shutil.rmtree(work, ignore_errors=True)
-    cfg = StreamConfig(source="file", landing_path=str(landing), bronze_path=str(work / "bronze"),
-                       checkpoint_path=str(work / "checkpoint"), schema_file=str(SCHEMA))
+    cfg = StreamConfig(
+        source="file",
+        landing_path=str(landing),
+        bronze_path=str(work / "bronze"),
+        checkpoint_path=str(work / "checkpoint"),
+        schema_file=str(SCHEMA),
+    )
     started = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):  # the app's one-line report: the summary says it all
         report = app.run(spark, cfg)
@@ -91,13 +102,37 @@ T0 = 1_764_806_400_000
 def change_event(n: int, lsn: int, ts_ms: int | None = None) -> bytes:
     """A Debezium PostgreSQL insert of row ``n`` (pgoutput, JsonConverter without schemas)."""
     ts = T0 + n if ts_ms is None else ts_ms
-    after = {"event_id": f"evt-{n:09d}", "customer_id": n % 50_000, "session_id": f"s-{n % 9000}",
-             "event_type": "page_view", "event_ts": ts, "updated_at": ts, "page": "/home", "amount": 12.5,
-             "currency": "USD", "email": f"user{n}@example.com", "phone": "+1-555-0100", "ssn": "123-45-6789",
-             "full_name": f"User {n}", "ip_address": "10.0.0.1", "event_date": 20_426}
-    source = {"version": "3.6.1.Final", "connector": "postgresql", "name": "bench", "ts_ms": ts, "snapshot": "false",
-              "db": "postgres", "sequence": json.dumps([str(lsn - 8), str(lsn)]), "schema": "public",
-              "table": "customer_events", "txId": 1000 + n, "lsn": lsn, "xmin": None}
+    after = {
+        "event_id": f"evt-{n:09d}",
+        "customer_id": n % 50_000,
+        "session_id": f"s-{n % 9000}",
+        "event_type": "page_view",
+        "event_ts": ts,
+        "updated_at": ts,
+        "page": "/home",
+        "amount": 12.5,
+        "currency": "USD",
+        "email": f"user{n}@example.com",
+        "phone": "+1-555-0100",
+        "ssn": "123-45-6789",
+        "full_name": f"User {n}",
+        "ip_address": "10.0.0.1",
+        "event_date": 20_426,
+    }
+    source = {
+        "version": "3.6.1.Final",
+        "connector": "postgresql",
+        "name": "bench",
+        "ts_ms": ts,
+        "snapshot": "false",
+        "db": "postgres",
+        "sequence": json.dumps([str(lsn - 8), str(lsn)]),
+        "schema": "public",
+        "table": "customer_events",
+        "txId": 1000 + n,
+        "lsn": lsn,
+        "xmin": None,
+    }
     return json.dumps({"before": None, "after": after, "source": source, "op": "c", "ts_ms": ts + 3}).encode()
 
 
@@ -126,8 +161,15 @@ def new_topic(bootstrap: str, name: str, partitions: int = 2) -> str:
 def fill_topic(bootstrap: str, topic: str, messages: int) -> float:
     from confluent_kafka import Producer
 
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 50, "batch.size": 1_000_000,
-                         "compression.type": "lz4", "queue.buffering.max.messages": 500_000})
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "linger.ms": 50,
+            "batch.size": 1_000_000,
+            "compression.type": "lz4",
+            "queue.buffering.max.messages": 500_000,
+        }
+    )
     started = time.perf_counter()
     for n in range(messages):
         producer.produce(topic, key=str(n).encode(), value=change_event(n, 1_000_000 + 16 * n))
@@ -143,19 +185,39 @@ def kafka_floor(spark, bootstrap: str, topic: str, out: Path) -> float:
     from pyspark.sql import types as T
 
     spec = load_schema_spec(SCHEMA)
-    types = {"string": T.StringType(), "long": T.LongType(), "double": T.DoubleType(),
-             "timestamp": T.LongType(), "date": T.IntegerType(), "integer": T.IntegerType(),
-             "boolean": T.BooleanType()}  # Debezium sends timestamps/dates as numbers
+    types = {
+        "string": T.StringType(),
+        "long": T.LongType(),
+        "double": T.DoubleType(),
+        "timestamp": T.LongType(),
+        "date": T.IntegerType(),
+        "integer": T.IntegerType(),
+        "boolean": T.BooleanType(),
+    }  # Debezium sends timestamps/dates as numbers
     row = T.StructType([T.StructField(f.name, types[f.type]) for f in spec.fields])
-    envelope = T.StructType([T.StructField("after", row), T.StructField("op", T.StringType()),
-                             T.StructField("ts_ms", T.LongType())])
+    envelope = T.StructType(
+        [
+            T.StructField("after", row),
+            T.StructField("op", T.StringType()),
+            T.StructField("ts_ms", T.LongType()),
+        ]
+    )
     shutil.rmtree(out, ignore_errors=True)
     started = time.perf_counter()
-    (spark.read.format("kafka").option("kafka.bootstrap.servers", bootstrap).option("subscribe", topic)
-     .option("startingOffsets", "earliest").option("kafka.isolation.level", "read_committed").load()
-     .select(F.from_json(F.col("value").cast("string"), envelope).alias("e"), "topic", "partition", "offset")
-     .select("e.after.*", "e.op", "topic", "partition", "offset")
-     .write.mode("overwrite").parquet(str(out)))
+    (
+        spark.read.format("kafka")
+        .option("kafka.bootstrap.servers", bootstrap)
+        .option("subscribe", topic)
+        .option("startingOffsets", "earliest")
+        .option("kafka.isolation.level", "read_committed")
+        .load()
+        .select(
+            F.from_json(F.col("value").cast("string"), envelope).alias("e"), "topic", "partition", "offset"
+        )
+        .select("e.after.*", "e.op", "topic", "partition", "offset")
+        .write.mode("overwrite")
+        .parquet(str(out))
+    )
     return time.perf_counter() - started
 
 
@@ -164,9 +226,16 @@ def kafka_streaming(spark, bootstrap: str, topic: str, work: Path, **config: Any
     work.mkdir(parents=True)
     options = work / "kafka-options.json"
     options.write_text(json.dumps({"kafka.bootstrap.servers": bootstrap}))
-    cfg = StreamConfig(source="kafka", topics=(topic,), kafka_options_file=str(options), debezium=True,
-                       bronze_path=str(work / "bronze"), checkpoint_path=str(work / "checkpoint"),
-                       schema_file=str(SCHEMA), **config)
+    cfg = StreamConfig(
+        source="kafka",
+        topics=(topic,),
+        kafka_options_file=str(options),
+        debezium=True,
+        bronze_path=str(work / "bronze"),
+        checkpoint_path=str(work / "checkpoint"),
+        schema_file=str(SCHEMA),
+        **config,
+    )
     started = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):  # the app's one-line report: the summary says it all
         report = app.run(spark, cfg)
@@ -184,12 +253,18 @@ def kafka_case(spark, bootstrap: str, messages: int, work: Path) -> dict[str, An
     stream_s, report = kafka_streaming(spark, bootstrap, topic, work / "kafka-stream")
     return {
         "case": "kafka (real broker, Debezium-shaped PostgreSQL events, availableNow)",
-        "messages": messages, "partitions": 2, "produce_seconds": round(produce_s, 2),
-        "batch_floor_seconds": round(floor_s, 2), "batch_floor_rows_per_s": round(messages / floor_s),
-        "streaming_seconds": round(stream_s, 2), "streaming_rows_per_s": round(messages / stream_s),
-        "ratio_streaming_over_floor": round(stream_s / floor_s, 2), "target": "ratio <= 2.0",
+        "messages": messages,
+        "partitions": 2,
+        "produce_seconds": round(produce_s, 2),
+        "batch_floor_seconds": round(floor_s, 2),
+        "batch_floor_rows_per_s": round(messages / floor_s),
+        "streaming_seconds": round(stream_s, 2),
+        "streaming_rows_per_s": round(messages / stream_s),
+        "ratio_streaming_over_floor": round(stream_s / floor_s, 2),
+        "target": "ratio <= 2.0",
         "streaming_batch_seconds": round(sum(b["seconds"] for b in report["batch_details"]), 2),
-        "rows_bronze": report["rows_bronze"], "rows_quarantined": report["rows_quarantined"],
+        "rows_bronze": report["rows_bronze"],
+        "rows_quarantined": report["rows_quarantined"],
         "batches": report["batches"],
     }
 
@@ -207,9 +282,20 @@ def freshness_case(spark, bootstrap: str, seconds: float, trigger: str, work: Pa
     topic = new_topic(bootstrap, "bench.fresh.customer_events")
     bronze = work / "fresh" / "bronze"
     result: dict[str, Any] = {}
-    stream = threading.Thread(target=lambda: result.update(report=kafka_streaming(
-        spark, bootstrap, topic, work / "fresh", trigger="processingTime", processing_time=trigger,
-        stop_after_seconds=seconds + 25)[1]), daemon=True)
+    stream = threading.Thread(
+        target=lambda: result.update(
+            report=kafka_streaming(
+                spark,
+                bootstrap,
+                topic,
+                work / "fresh",
+                trigger="processingTime",
+                processing_time=trigger,
+                stop_after_seconds=seconds + 25,
+            )[1]
+        ),
+        daemon=True,
+    )
     stream.start()
     time.sleep(12)  # the query's start (first, empty batch) is not what is measured
     committed: dict[str, float] = {}
@@ -244,8 +330,9 @@ def freshness_case(spark, bootstrap: str, seconds: float, trigger: str, work: Pa
     latencies = [visible[k] - t for k, t in committed.items() if k in visible]
     return {
         "case": f"freshness (processingTime '{trigger}', one committed change every 100 ms, "
-                "Debezium-shaped events produced by this benchmark, not a real Debezium connector)",
-        "changes": len(committed), "visible": len(latencies),
+        "Debezium-shaped events produced by this benchmark, not a real Debezium connector)",
+        "changes": len(committed),
+        "visible": len(latencies),
         "commit_to_bronze_p50_s": round(percentile(latencies, 0.50), 3),
         "commit_to_bronze_p95_s": round(percentile(latencies, 0.95), 3),
         "commit_to_bronze_max_s": round(max(latencies), 3),
@@ -262,34 +349,67 @@ def cdc_case(spark, seconds: float, trigger: str, work: Path, stacks: list[Any])
     from airflow_provider_lakeops.testing import cdc
     from airflow_provider_lakeops.testing.stack import LocalStack
 
-    stack = LocalStack(REPO / ".lakeops" / "bench" / "cdc-stack", moto=False, snowflake=False,
-                       kafka_connect=True, postgres=True).start()
+    stack = LocalStack(
+        REPO / ".lakeops" / "bench" / "cdc-stack",
+        moto=False,
+        snowflake=False,
+        kafka_connect=True,
+        postgres=True,
+    ).start()
     stacks.append(stack)
     pg = stack.postgres
     cdc.prepare_source(pg)
     cdc.seed(pg, 1)  # the snapshot creates the topic before the stream subscribes
-    config = json.loads((REPO / "infra" / "debezium" / "postgres-source.json").read_text()
-                        .replace("{{ params.topic_prefix }}", "bench")
-                        .replace("{{ params.table_include_list }}", cdc.SOURCE_TABLE)
-                        .replace("{{ params.slot_name }}", "bench").replace("{{ params.publication_name }}", "bench"))
-    config.update({"database.hostname": pg.host, "database.port": str(pg.port), "database.user": pg.cdc_user,
-                   "database.password": pg.cdc_password, "database.dbname": "postgres"})
-    request = urllib.request.Request(f"{stack.kafka_connect_url}/connectors/bench/config", method="PUT",
-                                     data=json.dumps(config).encode(), headers={"Content-Type": "application/json"})
+    config = json.loads(
+        (REPO / "infra" / "debezium" / "postgres-source.json")
+        .read_text()
+        .replace("{{ params.topic_prefix }}", "bench")
+        .replace("{{ params.table_include_list }}", cdc.SOURCE_TABLE)
+        .replace("{{ params.slot_name }}", "bench")
+        .replace("{{ params.publication_name }}", "bench")
+    )
+    config.update(
+        {
+            "database.hostname": pg.host,
+            "database.port": str(pg.port),
+            "database.user": pg.cdc_user,
+            "database.password": pg.cdc_password,
+            "database.dbname": "postgres",
+        }
+    )
+    request = urllib.request.Request(
+        f"{stack.kafka_connect_url}/connectors/bench/config",
+        method="PUT",
+        data=json.dumps(config).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     urllib.request.urlopen(request, timeout=60).close()
     topic = f"bench.{cdc.SOURCE_TABLE}"
     bronze = work / "cdc" / "bronze"
     deadline = time.monotonic() + 90
     from confluent_kafka.admin import AdminClient
 
-    while topic not in AdminClient({"bootstrap.servers": stack.kafka_bootstrap}).list_topics(timeout=5).topics:
+    while (
+        topic not in AdminClient({"bootstrap.servers": stack.kafka_bootstrap}).list_topics(timeout=5).topics
+    ):
         if time.monotonic() > deadline:
             raise RuntimeError(f"Debezium did not create {topic} within 90 s")
         time.sleep(0.5)
     result: dict[str, Any] = {}
-    stream = threading.Thread(target=lambda: result.update(report=kafka_streaming(
-        spark, stack.kafka_bootstrap, topic, work / "cdc", trigger="processingTime", processing_time=trigger,
-        stop_after_seconds=seconds + 25)[1]), daemon=True)
+    stream = threading.Thread(
+        target=lambda: result.update(
+            report=kafka_streaming(
+                spark,
+                stack.kafka_bootstrap,
+                topic,
+                work / "cdc",
+                trigger="processingTime",
+                processing_time=trigger,
+                stop_after_seconds=seconds + 25,
+            )[1]
+        ),
+        daemon=True,
+    )
     stream.start()
     time.sleep(12)
     committed: dict[str, float] = {}
@@ -311,8 +431,10 @@ def cdc_case(spark, seconds: float, trigger: str, work: Path, stacks: list[Any])
     watcher.start()
     conn = pg.connect()
     n, end = 100_000, time.monotonic() + seconds
-    insert = (f"INSERT INTO {cdc.SOURCE_TABLE} ({', '.join(cdc.COLUMNS)}) "
-              f"VALUES ({', '.join(['%s'] * len(cdc.COLUMNS))})")
+    insert = (
+        f"INSERT INTO {cdc.SOURCE_TABLE} ({', '.join(cdc.COLUMNS)}) "
+        f"VALUES ({', '.join(['%s'] * len(cdc.COLUMNS))})"
+    )
     try:
         while time.monotonic() < end:
             began = time.time()
@@ -330,8 +452,9 @@ def cdc_case(spark, seconds: float, trigger: str, work: Path, stacks: list[Any])
     latencies = [visible[k] - t for k, t in committed.items() if k in visible]
     return {
         "case": f"cdc freshness (real PostgreSQL -> Debezium 3.6.1 on Kafka Connect -> Kafka -> stream with "
-                f"processingTime '{trigger}', one committed row every 100 ms)",
-        "changes": len(committed), "visible": len(latencies),
+        f"processingTime '{trigger}', one committed row every 100 ms)",
+        "changes": len(committed),
+        "visible": len(latencies),
         "commit_to_bronze_p50_s": round(percentile(latencies, 0.50), 3) if latencies else None,
         "commit_to_bronze_p95_s": round(percentile(latencies, 0.95), 3) if latencies else None,
         "commit_to_bronze_max_s": round(max(latencies), 3) if latencies else None,
@@ -341,7 +464,9 @@ def cdc_case(spark, seconds: float, trigger: str, work: Path, stacks: list[Any])
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--case", nargs="+", choices=("all", "file", "kafka", "freshness", "cdc"), default=["all"])
+    parser.add_argument(
+        "--case", nargs="+", choices=("all", "file", "kafka", "freshness", "cdc"), default=["all"]
+    )
     parser.add_argument("--rows", type=int, default=1_000_000, help="file case: events")
     parser.add_argument("--files", type=int, default=8, help="file case: JSON-lines files")
     parser.add_argument("--messages", type=int, default=200_000, help="kafka case: messages in the topic")
@@ -355,11 +480,16 @@ def main() -> int:
     stacks: list[Any] = []
     bootstrap, jars = kafka_bootstrap(stacks) if {"kafka", "freshness", "cdc"} & set(cases) else ("", [])
     work = REPO / ".lakeops" / "bench" / "streaming-out"
-    builder = (SparkSession.builder.master("local[2]").appName("lakeops-bench-streaming")
-               .config("spark.driver.memory", "3g").config("spark.ui.enabled", "false")
-               .config("spark.ui.showConsoleProgress", "false")
-               .config("spark.sql.shuffle.partitions", "2").config("spark.sql.session.timeZone", "UTC")
-               .config("spark.driver.host", "127.0.0.1"))
+    builder = (
+        SparkSession.builder.master("local[2]")
+        .appName("lakeops-bench-streaming")
+        .config("spark.driver.memory", "3g")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.driver.host", "127.0.0.1")
+    )
     if jars:
         builder = builder.config("spark.jars", ",".join(jars))
     spark = builder.getOrCreate()

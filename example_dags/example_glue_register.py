@@ -49,8 +49,11 @@ with DAG(
     tags=["lakeops", "example", "glue"],
     doc_md=__doc__,
     params={
-        "silver_path": Param(f"{LAKE}/silver/customer_behavior", type="string",
-                             description="Local silver folder staged to S3 before registration"),
+        "silver_path": Param(
+            f"{LAKE}/silver/customer_behavior",
+            type="string",
+            description="Local silver folder staged to S3 before registration",
+        ),
     },
 ) as dag:
     create_bucket = S3CreateBucketOperator(task_id="create_lake_bucket", bucket_name=BUCKET)

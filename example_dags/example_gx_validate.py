@@ -57,8 +57,11 @@ with DAG(
     strict_uniqueness_gate = GXValidateOperator(
         task_id="strict_uniqueness_gate",
         expectations=[
-            {"name": "no_resent_events", "expectation": "expect_column_values_to_be_unique",
-             "kwargs": {"column": "event_id"}},
+            {
+                "name": "no_resent_events",
+                "expectation": "expect_column_values_to_be_unique",
+                "kwargs": {"column": "event_id"},
+            },
         ],
         suite_name="customer_events_unique",
         data_path=LANDING,

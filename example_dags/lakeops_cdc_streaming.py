@@ -54,8 +54,23 @@ CONNECTOR_TEMPLATES = str(Path(__file__).resolve().parents[1] / "infra" / "debez
 LAKE = os.environ.get("LAKEOPS_LAKE_DIR", "/tmp/lakeops/lake")
 BRONZE = f"{LAKE}/bronze/customer_events_cdc"
 # the source table's columns: the replica holds these and the position that orders their changes
-COLUMNS = ["event_id", "customer_id", "session_id", "event_type", "event_ts", "updated_at", "page", "amount",
-           "currency", "email", "phone", "ssn", "full_name", "ip_address", "event_date"]
+COLUMNS = [
+    "event_id",
+    "customer_id",
+    "session_id",
+    "event_type",
+    "event_ts",
+    "updated_at",
+    "page",
+    "amount",
+    "currency",
+    "email",
+    "phone",
+    "ssn",
+    "full_name",
+    "ip_address",
+    "event_date",
+]
 KEYS = ["customer_id", "event_id"]
 
 default_args = {

@@ -51,7 +51,9 @@ BUCKET = "lakeops-lake"
 DBT_TARGET = resolve_target()  # $LAKEOPS_DBT_TARGET, default "local"
 
 callbacks = lakeops_callbacks(
-    sns_topic_arn=os.environ.get("LAKEOPS_ALERTS_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:lakeops-alerts"),
+    sns_topic_arn=os.environ.get(
+        "LAKEOPS_ALERTS_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:lakeops-alerts"
+    ),
     cloudwatch_namespace="Lakeops",
     slack_conn_id="slack_lakeops",  # skipped when the connection is not defined
     datadog_conn_id="datadog_lakeops",  # idem
@@ -77,7 +79,9 @@ with DAG(
     params={
         "day": Param("", type="string", description="YYYY-MM-DD to process; empty = the logical date"),
         "rows": Param(5000, type="integer", minimum=0, maximum=10_000_000),
-        "fail_on_warn": Param(False, type="boolean", description="fail the gate on warn-level expectations too"),
+        "fail_on_warn": Param(
+            False, type="boolean", description="fail the gate on warn-level expectations too"
+        ),
     },
     **callbacks,
 ) as dag:

@@ -45,8 +45,14 @@ with DAG(
         for asset, events in (triggering_asset_events or {}).items():
             for event in events:
                 count += 1
-                log.info("%s updated by %s.%s at %s (extra: %s)", asset.uri, event.source_dag_id,
-                         event.source_task_id, event.timestamp, event.extra)
+                log.info(
+                    "%s updated by %s.%s at %s (extra: %s)",
+                    asset.uri,
+                    event.source_dag_id,
+                    event.source_task_id,
+                    event.timestamp,
+                    event.extra,
+                )
         return count
 
     report_triggering_events()

@@ -87,37 +87,57 @@ def _describe(task_id: str, x: dict[str, Any]) -> str:
         exps = x.get("expectations", [])
         failed_warn = sum(1 for e in exps if e.get("status") == "failed" and e.get("severity") == "warn")
         failed_err = sum(1 for e in exps if e.get("status") != "passed" and e.get("severity") == "error")
-        return (f"{'passed' if x.get('success') else 'FAILED'}: {len(exps)} expectations on "
-                f"{x.get('rows', 0):,} rows; {failed_err} error-level and {failed_warn} warn-level failed")
+        return (
+            f"{'passed' if x.get('success') else 'FAILED'}: {len(exps)} expectations on "
+            f"{x.get('rows', 0):,} rows; {failed_err} error-level and {failed_warn} warn-level failed"
+        )
     if task_id == "mask_pii":
         masked = x.get("masked_columns", {})
         per = ", ".join(f"{k}: {', '.join(v)}" for k, v in sorted(masked.items()) if v)
         guard = x.get("leak_guard", {})
-        return (f"{x.get('rows_out', 0):,} rows to silver; masked {per}; leak guard {guard.get('status')} "
-                f"on {guard.get('sampled_rows', 0):,} sampled rows")
+        return (
+            f"{x.get('rows_out', 0):,} rows to silver; masked {per}; leak guard {guard.get('status')} "
+            f"on {guard.get('sampled_rows', 0):,} sampled rows"
+        )
     if task_id == "register_silver":
-        columns = f"{len(x.get('columns_added') or [])} column(s) added, " if x.get("action") != "created" else ""
-        return (f"Glue table lakeops.customer_behavior {x.get('action')} (version {x.get('table_version')}), "
-                f"{columns}{x.get('partitions_added', 0)} partition(s) added")
+        columns = (
+            f"{len(x.get('columns_added') or [])} column(s) added, " if x.get("action") != "created" else ""
+        )
+        return (
+            f"Glue table lakeops.customer_behavior {x.get('action')} (version {x.get('table_version')}), "
+            f"{columns}{x.get('partitions_added', 0)} partition(s) added"
+        )
     if task_id.startswith("dbt."):
-        parts = [f"{kind} " + ", ".join(f"{n} {status}" for status, n in sorted(x.get(kind, {}).items()))
-                 for kind in ("models", "tests") if x.get(kind)]
+        parts = [
+            f"{kind} " + ", ".join(f"{n} {status}" for status, n in sorted(x.get(kind, {}).items()))
+            for kind in ("models", "tests")
+            if x.get(kind)
+        ]
         return "; ".join(parts)
     if task_id in ("merge_to_snowflake", "merge_replica"):
         return f"{x.get('inserted', 0):,} inserted, {x.get('updated', 0):,} updated, {x.get('deleted', 0):,} deleted"
     if task_id == "deploy_connector":
-        return (f"connector {x.get('connector')} {x.get('action')}, {x.get('connector_state')} "
-                f"(tasks {x.get('task_states')}); topics {', '.join(x.get('topics') or [])} "
-                f"(from {x.get('topics_source')})")
+        return (
+            f"connector {x.get('connector')} {x.get('action')}, {x.get('connector_state')} "
+            f"(tasks {x.get('task_states')}); topics {', '.join(x.get('topics') or [])} "
+            f"(from {x.get('topics_source')})"
+        )
     if task_id == "wait_for_changes":
         return f"slot {x.get('slot')} confirmed the watermark {x.get('watermark_lsn')} in {x.get('waited_seconds')} s"
     if task_id == "stream_to_bronze":
-        return (f"{x.get('rows_bronze', 0):,} change(s) to bronze, {x.get('rows_quarantined', 0):,} quarantined, "
-                f"{x.get('batches') or 0} batch(es)")
+        return (
+            f"{x.get('rows_bronze', 0):,} change(s) to bronze, {x.get('rows_quarantined', 0):,} quarantined, "
+            f"{x.get('batches') or 0} batch(es)"
+        )
     if task_id == "check_replica":
-        same = "checksum equal" if x.get("source_checksum") == x.get("target_checksum") else "checksum DIFFERENT"
-        return (f"source = replica: {x.get('source_rows', 0):,} rows, {same}" if x.get("equal") else
-                f"source {x.get('source_rows')} rows != replica {x.get('target_rows')} rows ({same})")
+        same = (
+            "checksum equal" if x.get("source_checksum") == x.get("target_checksum") else "checksum DIFFERENT"
+        )
+        return (
+            f"source = replica: {x.get('source_rows', 0):,} rows, {same}"
+            if x.get("equal")
+            else f"source {x.get('source_rows')} rows != replica {x.get('target_rows')} rows ({same})"
+        )
     return ""
 
 
@@ -147,27 +167,43 @@ def main() -> int:
         with LocalStack(home, kafka_connect=True, postgres=True) as stack:
             env.update(stack.env())
             migrate_airflow_db(env)
-            print(f"local stack up in {time.monotonic() - started:.1f} s: moto {stack.moto_endpoint}, "
-                  f"fakesnow https://localhost:{stack.snowflake_port}, Spark local[2]; lake {stack.lake_dir}")
-            print(f"CDC servers: Kafka {stack.kafka_bootstrap}, Kafka Connect {stack.kafka_connect_url}, "
-                  f"PostgreSQL 127.0.0.1:{stack.postgres.port if stack.postgres else '-'} "
-                  f"(start seconds: {stack.start_seconds})")
+            print(
+                f"local stack up in {time.monotonic() - started:.1f} s: moto {stack.moto_endpoint}, "
+                f"fakesnow https://localhost:{stack.snowflake_port}, Spark local[2]; lake {stack.lake_dir}"
+            )
+            print(
+                f"CDC servers: Kafka {stack.kafka_bootstrap}, Kafka Connect {stack.kafka_connect_url}, "
+                f"PostgreSQL 127.0.0.1:{stack.postgres.port if stack.postgres else '-'} "
+                f"(start seconds: {stack.start_seconds})"
+            )
             summaries = []
             for attempt in (1, 2):
                 t = time.monotonic()
-                cmd = [str(Path(sys.executable).parent / "airflow"), "dags", "test", DAG_ID, DAY,
-                       "-f", str(repo / "example_dags" / f"{DAG_ID}.py"),  # parse this file only
-                       "-c", json.dumps({"day": DAY, "rows": ROWS})]
+                cmd = [
+                    str(Path(sys.executable).parent / "airflow"),
+                    "dags",
+                    "test",
+                    DAG_ID,
+                    DAY,
+                    "-f",
+                    str(repo / "example_dags" / f"{DAG_ID}.py"),  # parse this file only
+                    "-c",
+                    json.dumps({"day": DAY, "rows": ROWS}),
+                ]
                 log_file = logs / f"run-{attempt}.log"
                 log_file.parent.mkdir(parents=True, exist_ok=True)
                 with open(log_file, "w") as log:
-                    result = subprocess.run(cmd, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
-                                            check=False)
+                    result = subprocess.run(
+                        cmd, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, check=False
+                    )
                 summaries.append(_print_run(attempt, db, time.monotonic() - t))
                 failed = [task for task, state, _ in summaries[-1]["tasks"] if state != "success"]
                 if result.returncode != 0 or failed:
-                    print(f"run {attempt} FAILED (exit {result.returncode}; tasks not successful: "
-                          f"{', '.join(failed) or '-'}); log: {log_file}", file=sys.stderr)
+                    print(
+                        f"run {attempt} FAILED (exit {result.returncode}; tasks not successful: "
+                        f"{', '.join(failed) or '-'}); log: {log_file}",
+                        file=sys.stderr,
+                    )
                     print(log_file.read_text()[-4000:], file=sys.stderr)
                     return result.returncode or 1
             if not _print_outputs(stack, home, summaries):
@@ -196,9 +232,11 @@ def _print_outputs(stack: LocalStack, home: Path, summaries: list[dict[str, Any]
         and glue2.get("action") == "unchanged"
         and glue2.get("table_version") == glue1.get("table_version")
     )
-    print(f"\nrerun of the same day: MERGE {merge2.get('inserted')}/{merge2.get('updated')}/{merge2.get('deleted')}, "
-          f"Glue {glue2.get('action')} at version {glue2.get('table_version')} -> "
-          f"{'idempotent' if idempotent else 'NOT idempotent'}")
+    print(
+        f"\nrerun of the same day: MERGE {merge2.get('inserted')}/{merge2.get('updated')}/{merge2.get('deleted')}, "
+        f"Glue {glue2.get('action')} at version {glue2.get('table_version')} -> "
+        f"{'idempotent' if idempotent else 'NOT idempotent'}"
+    )
     print(f"Snowflake (fakesnow) LAKEOPS.PUBLIC.CUSTOMER_BEHAVIOR: {merge1.get('inserted', 0):,} rows")
 
     warehouse = stack.lake_dir / "lakeops.duckdb"
@@ -208,8 +246,11 @@ def _print_outputs(stack: LocalStack, home: Path, summaries: list[dict[str, Any]
         for table in ("stg_customer_behavior", "dim_customer", "fct_customer_engagement"):
             ((count,),) = warehouse_rows(stack.lake_dir, f"select count(*) from main.{table}")
             print(f"dbt {table}: {count:,} rows in {warehouse}")
-        top = warehouse_rows(stack.lake_dir, "select customer_id, event_date, engagement_score, engagement_tier "
-                             "from main.fct_customer_engagement order by engagement_score desc, customer_id limit 3")
+        top = warehouse_rows(
+            stack.lake_dir,
+            "select customer_id, event_date, engagement_score, engagement_tier "
+            "from main.fct_customer_engagement order by engagement_score desc, customer_id limit 3",
+        )
         for row in top:
             print(f"    customer {row[0]} on {row[1]}: engagement {row[2]} ({row[3]})")
     docs = stack.lake_dir / "dq" / "docs"
@@ -223,7 +264,9 @@ def _print_outputs(stack: LocalStack, home: Path, summaries: list[dict[str, Any]
         lines = [json.loads(line) for line in open(events) if line.strip()]
         jobs = {e["job"]["name"] for e in lines if e.get("job", {}).get("name", "").startswith(f"{DAG_ID}.")}
         datasets = {(d["namespace"], d["name"]) for e in lines for d in e.get("outputs", [])}
-        print(f"OpenLineage: {len(lines)} events for {len(jobs)} tasks, {len(datasets)} output datasets, in {events}")
+        print(
+            f"OpenLineage: {len(lines)} events for {len(jobs)} tasks, {len(datasets)} output datasets, in {events}"
+        )
         out = home / "lineage.html"
         write_lineage_html(events, out, dag_id=DAG_ID)
         print(f"lineage picture: {out}")
@@ -231,16 +274,25 @@ def _print_outputs(stack: LocalStack, home: Path, summaries: list[dict[str, Any]
     return idempotent
 
 
-def _run_dag(repo: Path, env: dict[str, str], dag_id: str, day: str, log_file: Path,
-             conf: dict[str, Any] | None = None) -> int:
-    cmd = [str(Path(sys.executable).parent / "airflow"), "dags", "test", dag_id, day,
-           "-f", str(repo / "example_dags" / f"{dag_id}.py")]  # parse this file only
+def _run_dag(
+    repo: Path, env: dict[str, str], dag_id: str, day: str, log_file: Path, conf: dict[str, Any] | None = None
+) -> int:
+    cmd = [
+        str(Path(sys.executable).parent / "airflow"),
+        "dags",
+        "test",
+        dag_id,
+        day,
+        "-f",
+        str(repo / "example_dags" / f"{dag_id}.py"),
+    ]  # parse this file only
     if conf:
         cmd += ["-c", json.dumps(conf)]
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with open(log_file, "w") as log:
-        return subprocess.run(cmd, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
-                              check=False).returncode
+        return subprocess.run(
+            cmd, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, check=False
+        ).returncode
 
 
 def _bronze_ops(lake: Path) -> dict[str, int]:
@@ -269,8 +321,10 @@ def _cdc_round_trip(stack: LocalStack, env: dict[str, str], repo: Path, db: Path
     for attempt, hour in ((1, 10), (2, 11), (3, 12)):
         if attempt == 2:
             changes = cdc.mutate(pg, 0, CDC_SEED_ROWS)
-            print(f"\nsource changed: {changes['insert']} insert(s), {changes['update']} update(s), "
-                  f"{changes['delete']} delete(s), one transaction changing a key three times")
+            print(
+                f"\nsource changed: {changes['insert']} insert(s), {changes['update']} update(s), "
+                f"{changes['delete']} delete(s), one transaction changing a key three times"
+            )
         elif attempt == 3:
             print("\nno source change: the rerun must MERGE 0/0/0")
         day = f"{DAY}T{hour:02d}:00:00+00:00"
@@ -280,14 +334,19 @@ def _cdc_round_trip(stack: LocalStack, env: dict[str, str], repo: Path, db: Path
         summary = _print_run(attempt, db, time.monotonic() - t, CDC_DAG_ID, day)
         failed = [task for task, state, _ in summary["tasks"] if state != "success"]
         if code != 0 or failed:
-            print(f"CDC run {attempt} FAILED (exit {code}; tasks not successful: {', '.join(failed) or '-'}); "
-                  f"log: {log_file}", file=sys.stderr)
+            print(
+                f"CDC run {attempt} FAILED (exit {code}; tasks not successful: {', '.join(failed) or '-'}); "
+                f"log: {log_file}",
+                file=sys.stderr,
+            )
             print(log_file.read_text()[-4000:], file=sys.stderr)
             return code or 1
         after = _bronze_ops(stack.lake_dir)
         landed = {op: n - before.get(op, 0) for op, n in sorted(after.items()) if n - before.get(op, 0)}
         before = after
-        print(f"  bronze rows landed by operation: {landed or 'none'} (r snapshot, c insert, u update, d delete)")
+        print(
+            f"  bronze rows landed by operation: {landed or 'none'} (r snapshot, c insert, u update, d delete)"
+        )
         merges.append(summary["xcoms"].get("merge_replica") or {})
         check = summary["xcoms"].get("check_replica") or {}
         print(f"  {_describe('check_replica', check)}")
@@ -303,12 +362,24 @@ def _cdc_round_trip(stack: LocalStack, env: dict[str, str], repo: Path, db: Path
 def _print_cloudwatch(stack: LocalStack) -> None:
     import boto3
 
-    cw = boto3.client("cloudwatch", endpoint_url=stack.moto_endpoint, region_name="us-east-1",
-                      aws_access_key_id="testing", aws_secret_access_key="testing")
-    names = sorted({m["MetricName"] for page in cw.get_paginator("list_metrics").paginate(Namespace="Lakeops")
-                    for m in page["Metrics"]})
-    print(f"CloudWatch (moto) namespace Lakeops: {len(names)} metric names: {', '.join(names[:12])}"
-          f"{' ...' if len(names) > 12 else ''}")
+    cw = boto3.client(
+        "cloudwatch",
+        endpoint_url=stack.moto_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    names = sorted(
+        {
+            m["MetricName"]
+            for page in cw.get_paginator("list_metrics").paginate(Namespace="Lakeops")
+            for m in page["Metrics"]
+        }
+    )
+    print(
+        f"CloudWatch (moto) namespace Lakeops: {len(names)} metric names: {', '.join(names[:12])}"
+        f"{' ...' if len(names) > 12 else ''}"
+    )
 
 
 if __name__ == "__main__":

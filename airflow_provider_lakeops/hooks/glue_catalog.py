@@ -57,8 +57,13 @@ def get_table_or_none(glue: Any, database: str, name: str) -> dict[str, Any] | N
 
 
 def create_or_update_table(
-    glue: Any, database: str, table_input: Mapping[str, Any], *, existing: Mapping[str, Any] | None,
-    skip_archive: bool = False, log: Any = None,
+    glue: Any,
+    database: str,
+    table_input: Mapping[str, Any],
+    *,
+    existing: Mapping[str, Any] | None,
+    skip_archive: bool = False,
+    log: Any = None,
 ) -> Literal["created", "updated"]:
     """``CreateTable`` when ``existing`` is ``None`` (``CreateDatabase`` first if the database is
     missing), else ``UpdateTable`` guarded by the existing ``VersionId`` (a concurrent change fails
@@ -68,7 +73,9 @@ def create_or_update_table(
     """
     if existing is not None:
         kwargs: dict[str, Any] = {"VersionId": existing["VersionId"]} if existing.get("VersionId") else {}
-        glue.update_table(DatabaseName=database, TableInput=dict(table_input), SkipArchive=skip_archive, **kwargs)
+        glue.update_table(
+            DatabaseName=database, TableInput=dict(table_input), SkipArchive=skip_archive, **kwargs
+        )
         return "updated"
     try:
         glue.create_table(DatabaseName=database, TableInput=dict(table_input))
@@ -76,8 +83,9 @@ def create_or_update_table(
     except glue.exceptions.EntityNotFoundException:  # the database is missing
         pass
     try:
-        glue.create_database(DatabaseInput={"Name": database,
-                                            "Description": "Created by lakeops GlueRegisterTableOperator"})
+        glue.create_database(
+            DatabaseInput={"Name": database, "Description": "Created by lakeops GlueRegisterTableOperator"}
+        )
         _log(log, "Created Glue database %s", database)
     except glue.exceptions.AlreadyExistsException:
         _log(log, "Glue database %s was created concurrently", database)
@@ -85,7 +93,9 @@ def create_or_update_table(
     return "created"
 
 
-def collect_batch_errors(batch: Sequence[Mapping[str, Any]], response: Mapping[str, Any]) -> tuple[int, int, list[dict[str, Any]]]:
+def collect_batch_errors(
+    batch: Sequence[Mapping[str, Any]], response: Mapping[str, Any]
+) -> tuple[int, int, list[dict[str, Any]]]:
     """Split one ``BatchCreatePartition`` response into (added, already present, failures).
 
     ``AlreadyExistsException`` counts as success (another run or writer registered it first).
@@ -97,13 +107,23 @@ def collect_batch_errors(batch: Sequence[Mapping[str, Any]], response: Mapping[s
         if detail.get("ErrorCode") == "AlreadyExistsException":
             already += 1
         else:
-            failed.append({"values": list(error.get("PartitionValues", [])), "code": detail.get("ErrorCode"),
-                           "message": detail.get("ErrorMessage")})
+            failed.append(
+                {
+                    "values": list(error.get("PartitionValues", [])),
+                    "code": detail.get("ErrorCode"),
+                    "message": detail.get("ErrorMessage"),
+                }
+            )
     return len(batch) - already - len(failed), already, failed
 
 
 def batch_create_partitions(
-    glue: Any, database: str, table: str, inputs: Sequence[Mapping[str, Any]], *, batch_size: int = MAX_BATCH,
+    glue: Any,
+    database: str,
+    table: str,
+    inputs: Sequence[Mapping[str, Any]],
+    *,
+    batch_size: int = MAX_BATCH,
     log: Any = None,
 ) -> PartitionReport:
     """``BatchCreatePartition`` in chunks of at most 100.
@@ -120,15 +140,18 @@ def batch_create_partitions(
         raise ValueError(f"batch_size must be 1..{MAX_BATCH}, got {batch_size}")
     report = PartitionReport()
     for start in range(0, len(inputs), batch_size):
-        batch = inputs[start:start + batch_size]
+        batch = inputs[start : start + batch_size]
         report.batches += 1
         try:
             response = glue.batch_create_partition(
-                DatabaseName=database, TableName=table, PartitionInputList=[dict(p) for p in batch])
+                DatabaseName=database, TableName=table, PartitionInputList=[dict(p) for p in batch]
+            )
         except ClientError as exc:
             error = exc.response.get("Error", {})
-            report.failed += [{"values": list(p["Values"]), "code": error.get("Code"),
-                               "message": error.get("Message")} for p in batch]
+            report.failed += [
+                {"values": list(p["Values"]), "code": error.get("Code"), "message": error.get("Message")}
+                for p in batch
+            ]
             if log is not None:
                 log.warning("BatchCreatePartition of %s partitions failed: %s", len(batch), error.get("Code"))
             continue
@@ -139,14 +162,24 @@ def batch_create_partitions(
     return report
 
 
-def batch_delete_partitions(glue: Any, database: str, table: str, values: Sequence[Sequence[str]]) -> list[dict[str, Any]]:
+def batch_delete_partitions(
+    glue: Any, database: str, table: str, values: Sequence[Sequence[str]]
+) -> list[dict[str, Any]]:
     """``BatchDeletePartition`` in chunks of 25; the per-partition errors (values, code, message)."""
     failed: list[dict[str, Any]] = []
     for start in range(0, len(values), _MAX_DELETE_BATCH):
-        chunk = [{"Values": list(v)} for v in values[start:start + _MAX_DELETE_BATCH]]
-        response = glue.batch_delete_partition(DatabaseName=database, TableName=table, PartitionsToDelete=chunk)
-        failed += [{"values": list(e.get("PartitionValues", [])), "code": e.get("ErrorDetail", {}).get("ErrorCode"),
-                    "message": e.get("ErrorDetail", {}).get("ErrorMessage")} for e in response.get("Errors", []) or []]
+        chunk = [{"Values": list(v)} for v in values[start : start + _MAX_DELETE_BATCH]]
+        response = glue.batch_delete_partition(
+            DatabaseName=database, TableName=table, PartitionsToDelete=chunk
+        )
+        failed += [
+            {
+                "values": list(e.get("PartitionValues", [])),
+                "code": e.get("ErrorDetail", {}).get("ErrorCode"),
+                "message": e.get("ErrorDetail", {}).get("ErrorMessage"),
+            }
+            for e in response.get("Errors", []) or []
+        ]
     return failed
 
 
@@ -159,19 +192,35 @@ class _LakeopsGlueMethods:
         """The table, or ``None`` when it (or its database) does not exist."""
         return get_table_or_none(self.conn, database, name)
 
-    def create_or_update_table(self, database: str, table_input: Mapping[str, Any], *,
-                               existing: Mapping[str, Any] | None, skip_archive: bool = False,
-                               log: Any = None) -> Literal["created", "updated"]:
+    def create_or_update_table(
+        self,
+        database: str,
+        table_input: Mapping[str, Any],
+        *,
+        existing: Mapping[str, Any] | None,
+        skip_archive: bool = False,
+        log: Any = None,
+    ) -> Literal["created", "updated"]:
         """See :func:`create_or_update_table`."""
-        return create_or_update_table(self.conn, database, table_input, existing=existing,
-                                      skip_archive=skip_archive, log=log)
+        return create_or_update_table(
+            self.conn, database, table_input, existing=existing, skip_archive=skip_archive, log=log
+        )
 
-    def batch_create_partitions(self, database: str, table: str, inputs: Sequence[Mapping[str, Any]], *,
-                                batch_size: int = MAX_BATCH, log: Any = None) -> PartitionReport:
+    def batch_create_partitions(
+        self,
+        database: str,
+        table: str,
+        inputs: Sequence[Mapping[str, Any]],
+        *,
+        batch_size: int = MAX_BATCH,
+        log: Any = None,
+    ) -> PartitionReport:
         """See :func:`batch_create_partitions`."""
         return batch_create_partitions(self.conn, database, table, inputs, batch_size=batch_size, log=log)
 
-    def delete_partitions(self, database: str, table: str, values: Sequence[Sequence[str]]) -> list[dict[str, Any]]:
+    def delete_partitions(
+        self, database: str, table: str, values: Sequence[Sequence[str]]
+    ) -> list[dict[str, Any]]:
         """See :func:`batch_delete_partitions`."""
         return batch_delete_partitions(self.conn, database, table, values)
 
@@ -183,6 +232,7 @@ if TYPE_CHECKING:
         """The amazon provider's ``GlueCatalogHook`` with lakeops' catalog writes."""
 
 else:
+
     def __getattr__(name: str) -> Any:
         # the class is built on first use, so importing this module does not import boto3
         if name != "LakeopsGlueCatalogHook":

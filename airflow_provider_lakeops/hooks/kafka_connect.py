@@ -149,7 +149,9 @@ class KafkaConnectHook(BaseHook):
             "ca_bundle": StringField(lazy_gettext("CA bundle path"), widget=BS3TextFieldWidget()),
             "timeout": StringField(lazy_gettext("Request timeout (seconds)"), widget=BS3TextFieldWidget()),
             "max_retries": StringField(lazy_gettext("Max retries"), widget=BS3TextFieldWidget()),
-            "retry_backoff": StringField(lazy_gettext("Retry backoff (seconds)"), widget=BS3TextFieldWidget()),
+            "retry_backoff": StringField(
+                lazy_gettext("Retry backoff (seconds)"), widget=BS3TextFieldWidget()
+            ),
         }
 
     # ------------------------------------------------------------------ settings
@@ -171,7 +173,7 @@ class KafkaConnectHook(BaseHook):
         prefix = f"extra__{self.conn_type}__"  # form fields saved by old Airflow UIs
         for key, value in list(extra.items()):
             if key.startswith(prefix) and value not in (None, ""):
-                extra.setdefault(key[len(prefix):], value)
+                extra.setdefault(key[len(prefix) :], value)
         return extra
 
     @cached_property
@@ -203,7 +205,9 @@ class KafkaConnectHook(BaseHook):
 
     @property
     def timeout(self) -> float:
-        return float(self._timeout if self._timeout is not None else self._extra.get("timeout", DEFAULT_TIMEOUT))
+        return float(
+            self._timeout if self._timeout is not None else self._extra.get("timeout", DEFAULT_TIMEOUT)
+        )
 
     @property
     def max_retries(self) -> int:
@@ -221,7 +225,15 @@ class KafkaConnectHook(BaseHook):
         if self._extra.get("ca_bundle"):
             return str(self._extra["ca_bundle"])
         value = self._extra.get("verify", True)
-        if isinstance(value, str) and value.strip().lower() not in {"", "1", "0", "true", "false", "yes", "no"}:
+        if isinstance(value, str) and value.strip().lower() not in {
+            "",
+            "1",
+            "0",
+            "true",
+            "false",
+            "yes",
+            "no",
+        }:
             return value  # a CA bundle path
         return _as_bool(value, True)
 
@@ -292,13 +304,17 @@ class KafkaConnectHook(BaseHook):
                 raise KafkaConnectApiError(
                     f"{method} {path}: Kafka Connect at {self.base_url} is unreachable after {attempts} "
                     f"attempt(s): {type(exc).__name__}",
-                    method=method, path=path, connector=connector,
+                    method=method,
+                    path=path,
+                    connector=connector,
                 ) from exc
             if response.status_code < 400:
                 return response.status_code, self._decode(response)
             error_code, message = self._error_of(response)
-            retryable = response.status_code in RETRY_STATUSES and "already exists" not in message and (
-                retry_server_errors or response.status_code == 409
+            retryable = (
+                response.status_code in RETRY_STATUSES
+                and "already exists" not in message
+                and (retry_server_errors or response.status_code == 409)
             )
             if retryable and attempt < attempts:
                 reason = "rebalance in progress" if response.status_code == 409 else "server error"
@@ -308,7 +324,10 @@ class KafkaConnectHook(BaseHook):
             suffix = f" after {attempts} attempts" if retryable else ""
             raise error_cls(
                 f"{method} {path} -> {response.status_code}{suffix}: {message}",
-                status_code=response.status_code, error_code=error_code, method=method, path=path,
+                status_code=response.status_code,
+                error_code=error_code,
+                method=method,
+                path=path,
                 connector=connector,
             )
 
@@ -316,7 +335,12 @@ class KafkaConnectHook(BaseHook):
         delay = min(self.retry_backoff * (2 ** (attempt - 1)), MAX_RETRY_BACKOFF)
         self.log.warning(
             "Kafka Connect: %s %s failed with %s; retry %s/%s in %.2f s",
-            method, path, reason, attempt, self.max_retries, delay,
+            method,
+            path,
+            reason,
+            attempt,
+            self.max_retries,
+            delay,
         )
         time.sleep(delay)
 
@@ -379,14 +403,19 @@ class KafkaConnectHook(BaseHook):
         ``retry_server_errors=False`` and validate on a 500.
         """
         status, info = self.send(
-            "PUT", f"/connectors/{_segment(name)}/config", json=dict(config), connector=name,
+            "PUT",
+            f"/connectors/{_segment(name)}/config",
+            json=dict(config),
+            connector=name,
             retry_server_errors=retry_server_errors,
         )
         return status == 201, info
 
     def create_connector(self, name: str, config: Mapping[str, str]) -> dict[str, Any]:
         """``POST /connectors`` (201; 409 "already exists" is not retried)."""
-        return self.request("POST", "/connectors", json={"name": name, "config": dict(config)}, connector=name)
+        return self.request(
+            "POST", "/connectors", json={"name": name, "config": dict(config)}, connector=name
+        )
 
     def validate_config(self, plugin_class: str, config: Mapping[str, str]) -> dict[str, Any]:
         """``PUT /connector-plugins/{class}/config/validate``: ``{name, error_count, groups, configs}``."""
@@ -410,7 +439,9 @@ class KafkaConnectHook(BaseHook):
 
     def get_task_status(self, name: str, task_id: int) -> dict[str, Any]:
         """``GET /connectors/{name}/tasks/{id}/status``."""
-        return self.request("GET", f"/connectors/{_segment(name)}/tasks/{int(task_id)}/status", connector=name)
+        return self.request(
+            "GET", f"/connectors/{_segment(name)}/tasks/{int(task_id)}/status", connector=name
+        )
 
     def get_tasks(self, name: str) -> list[dict[str, Any]]:
         """``GET /connectors/{name}/tasks``."""

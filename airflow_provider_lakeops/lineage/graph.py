@@ -27,8 +27,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DatasetNode", "JobNode", "LineageGraph", "build_graph", "main", "read_events", "render_html",
-           "write_lineage_html"]
+__all__ = [
+    "DatasetNode",
+    "JobNode",
+    "LineageGraph",
+    "build_graph",
+    "main",
+    "read_events",
+    "render_html",
+    "write_lineage_html",
+]
 
 NODE_W, NODE_H, GAP_X, GAP_Y, MARGIN = 260, 50, 90, 22, 24
 _LABEL_CHARS, _NS_CHARS = 36, 42
@@ -202,7 +210,7 @@ def _shorten(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     keep = limit - 1
-    return f"{text[: keep // 2]}…{text[len(text) - (keep - keep // 2):]}"
+    return f"{text[: keep // 2]}…{text[len(text) - (keep - keep // 2) :]}"
 
 
 def _svg(graph: LineageGraph) -> str:
@@ -232,8 +240,10 @@ def _svg(graph: LineageGraph) -> str:
         else:  # an edge back to an earlier layer: loop under the nodes
             low = max(y1, y2) + NODE_H
             path = f"M {x1} {y1} C {x1 + GAP_X} {low}, {x2 - GAP_X} {low}, {x2} {y2}"
-        parts.append(f'<path class="edge" d="{path}" marker-end="url(#arrow)">'
-                     f"<title>{esc(graph.label(src)[0])} → {esc(graph.label(dst)[0])}</title></path>")
+        parts.append(
+            f'<path class="edge" d="{path}" marker-end="url(#arrow)">'
+            f"<title>{esc(graph.label(src)[0])} → {esc(graph.label(dst)[0])}</title></path>"
+        )
     for key, (x, y) in sorted(xy.items()):
         name, namespace = graph.label(key)
         job = graph.jobs.get(key)
@@ -285,7 +295,7 @@ def render_html(graph: LineageGraph, title: str = "Lineage") -> str:
         if src in graph.jobs:
             outputs[src].append(graph.label(dst)[0])
     job_rows = "\n".join(
-        f"<tr><td>{esc(j.name)}</td><td>{esc(j.namespace)}</td><td class=\"state-{esc(j.state)}\">"
+        f'<tr><td>{esc(j.name)}</td><td>{esc(j.namespace)}</td><td class="state-{esc(j.state)}">'
         f"{esc(j.state or '-')}</td><td>{'<br>'.join(esc(i) for i in inputs[k]) or '-'}</td>"
         f"<td>{'<br>'.join(esc(o) for o in outputs[k]) or '-'}</td></tr>"
         for k, j in sorted(graph.jobs.items(), key=lambda kv: kv[1].name)
@@ -340,15 +350,19 @@ def write_lineage_html(
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(render_html(graph, title or f"Lineage{f' of {dag_id}' if dag_id else ''}"), encoding="utf-8")
+    tmp.write_text(
+        render_html(graph, title or f"Lineage{f' of {dag_id}' if dag_id else ''}"), encoding="utf-8"
+    )
     tmp.replace(out)
     return graph
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m airflow_provider_lakeops.lineage.graph EVENTS.jsonl OUT.html [--dag-id D] [--title T]``."""
-    parser = argparse.ArgumentParser(prog="python -m airflow_provider_lakeops.lineage.graph",
-                                     description="Draw OpenLineage JSON-lines events as an HTML page.")
+    parser = argparse.ArgumentParser(
+        prog="python -m airflow_provider_lakeops.lineage.graph",
+        description="Draw OpenLineage JSON-lines events as an HTML page.",
+    )
     parser.add_argument("events", help="OpenLineage events, one JSON object per line (the file transport)")
     parser.add_argument("out", help="HTML file to write")
     parser.add_argument("--dag-id", default=None, help="only jobs of this DAG (name == DAG or DAG.*)")
@@ -359,8 +373,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"lineage picture: {args.out} ({len(graph.jobs)} jobs, {len(graph.datasets)} datasets, "
-          f"{len(graph.edges)} edges)")
+    print(
+        f"lineage picture: {args.out} ({len(graph.jobs)} jobs, {len(graph.datasets)} datasets, "
+        f"{len(graph.edges)} edges)"
+    )
     return 0
 
 

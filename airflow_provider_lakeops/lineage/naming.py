@@ -73,7 +73,9 @@ def file_dataset(path: str, host: str = "") -> DatasetName:
 
 def location_dataset(location: str) -> DatasetName:
     """An S3 URI or a local path, whichever ``location`` is."""
-    return s3_dataset(location) if location.startswith(("s3://", "s3a://", "s3n://")) else file_dataset(location)
+    return (
+        s3_dataset(location) if location.startswith(("s3://", "s3a://", "s3n://")) else file_dataset(location)
+    )
 
 
 def _snowflake_account(account: str, region: str | None = None) -> str:
@@ -90,7 +92,9 @@ def _snowflake_account(account: str, region: str | None = None) -> str:
     return account
 
 
-def snowflake_dataset(account: str, database: str, schema: str, table: str, region: str | None = None) -> DatasetName:
+def snowflake_dataset(
+    account: str, database: str, schema: str, table: str, region: str | None = None
+) -> DatasetName:
     """namespace ``snowflake://{org-account}``, name ``{database}.{schema}.{table}``."""
     parts = [p for p in (database, schema, table) if not p]
     if parts:
@@ -114,7 +118,9 @@ def mysql_dataset(host: str, port: int | str | None, database: str, table: str) 
     return DatasetName(f"mysql://{host}:{port or 3306}", f"{database}.{table}")
 
 
-def postgres_dataset(host: str, port: int | str | None, database: str, schema: str, table: str) -> DatasetName:
+def postgres_dataset(
+    host: str, port: int | str | None, database: str, schema: str, table: str
+) -> DatasetName:
     """namespace ``postgres://{host}:{port}``, name ``{database}.{schema}.{table}``."""
     if not host or not database or not schema or not table:
         raise ValueError("host, database, schema and table are required for a PostgreSQL dataset name")

@@ -176,7 +176,8 @@ class DebeziumConnectorOperator(ConnectorWaitMixin, BaseOperator):
         if isinstance(immutable_keys, str) or not all(isinstance(k, str) for k in immutable_keys):
             raise ValueError("immutable_keys must be a list of config key names, e.g. ['topic.prefix']")
         if not isinstance(allow_immutable_changes, bool) and (
-            isinstance(allow_immutable_changes, str) or not all(isinstance(k, str) for k in allow_immutable_changes)
+            isinstance(allow_immutable_changes, str)
+            or not all(isinstance(k, str) for k in allow_immutable_changes)
         ):
             raise ValueError("allow_immutable_changes must be True/False or a list of key names")
         if wait_timeout <= 0 or poll_interval <= 0:
@@ -188,8 +189,11 @@ class DebeziumConnectorOperator(ConnectorWaitMixin, BaseOperator):
         if mysql_conn_id and database_conn_id and mysql_conn_id != database_conn_id:
             raise ValueError("pass database_conn_id only (mysql_conn_id is its deprecated alias)")
         if mysql_conn_id:
-            warnings.warn("DebeziumConnectorOperator(mysql_conn_id=...) is deprecated; use database_conn_id",
-                          DeprecationWarning, stacklevel=2)
+            warnings.warn(
+                "DebeziumConnectorOperator(mysql_conn_id=...) is deprecated; use database_conn_id",
+                DeprecationWarning,
+                stacklevel=2,
+            )
         self.connector_name = connector_name
         self.config = config
         self.kafka_connect_conn_id = kafka_connect_conn_id
@@ -253,14 +257,21 @@ class DebeziumConnectorOperator(ConnectorWaitMixin, BaseOperator):
         if self.dry_run_mode:
             would = "create" if running is None else "update" if changes else "none"
             self.log.info("Dry run: would %s %s (%s change(s)); nothing changed", would, name, len(changes))
-            return {"connector": name, "action": "dry_run", "would": would, "changes": changes, "refused_keys": refused}
+            return {
+                "connector": name,
+                "action": "dry_run",
+                "would": would,
+                "changes": changes,
+                "refused_keys": refused,
+            }
         if refused:
             error = ConnectorDeploymentError(
                 f"refusing to change {', '.join(refused)} on the live connector {name}: a new topic.prefix "
                 "re-snapshots into new topics, a new database.server.id breaks the binlog position, a new "
                 "slot.name or database.dbname starts from a new replication slot; pass "
                 "allow_immutable_changes=[...] (or True) if this is intended",
-                connector=name, details={"refused_keys": refused},
+                connector=name,
+                details={"refused_keys": refused},
             )
             raise AirflowFailException(str(error)) from error
 
@@ -273,10 +284,16 @@ class DebeziumConnectorOperator(ConnectorWaitMixin, BaseOperator):
         secret_keys = [k for k, v in payload.items() if not is_placeholder(v) and is_secret(k, v, secrets)]
         from airflow_provider_lakeops.triggers.kafka_connect import seal_config
 
-        carry = {"connector": name, "action": action, "changed_keys": [c["key"] for c in changes], "restarted": [],
-                 "started": started, "end_time": time.time() + self.wait_timeout,
-                 "expected_config": seal_config(payload, secret_keys),
-                 **lineage_facts(payload, report, self.kafka_bootstrap_servers)}
+        carry = {
+            "connector": name,
+            "action": action,
+            "changed_keys": [c["key"] for c in changes],
+            "restarted": [],
+            "started": started,
+            "end_time": time.time() + self.wait_timeout,
+            "expected_config": seal_config(payload, secret_keys),
+            **lineage_facts(payload, report, self.kafka_bootstrap_servers),
+        }
         self._lineage_carry = carry
         if not self.wait_for_running:
             status = self.hook.get_connector_status(name)
@@ -299,8 +316,11 @@ class DebeziumConnectorOperator(ConnectorWaitMixin, BaseOperator):
         except KafkaConnectApiError as exc:
             if exc.status_code is None or exc.status_code < 500:
                 raise
-            self.log.warning("PUT of %s answered %s; validating again to tell a rejected config from an outage",
-                             name, exc.status_code)
+            self.log.warning(
+                "PUT of %s answered %s; validating again to tell a rejected config from an outage",
+                name,
+                exc.status_code,
+            )
             self._validate(payload, secrets)
             created, _ = self.hook.put_connector_config(name, payload)
         return created
@@ -311,24 +331,43 @@ class DebeziumConnectorOperator(ConnectorWaitMixin, BaseOperator):
                 self.log.info("Preflight skipped: no database_conn_id")
             return None
         report = run_preflight(self.database_conn_id, payload)
-        self.log.info("%s preflight passed for %s: %s table(s) captured (%s)", report.source, report.user,
-                      len(report.tables), ", ".join(report.tables))
+        self.log.info(
+            "%s preflight passed for %s: %s table(s) captured (%s)",
+            report.source,
+            report.user,
+            len(report.tables),
+            ", ".join(report.tables),
+        )
         return report
 
     def _wait_args(self, carry: Mapping[str, Any]) -> dict[str, Any]:
-        return {"expected_config": carry.get("expected_config"), "restarted": list(carry.get("restarted") or []),
-                "restart_grace_until": carry.get("restart_grace_until")}
+        return {
+            "expected_config": carry.get("expected_config"),
+            "restarted": list(carry.get("restarted") or []),
+            "restart_grace_until": carry.get("restart_grace_until"),
+        }
 
     def _wait(self, context: Context, carry: dict[str, Any]) -> dict[str, Any]:
         name = self.connector_name
         while True:
             if self.deferrable:
                 remaining = max(1.0, carry["end_time"] - time.time())
-                self.defer(trigger=self._trigger("RUNNING", carry["end_time"], carry, **self._wait_args(carry)),
-                           method_name="execute_complete", timeout=timedelta(seconds=remaining + 60))
-            event = wait_for_state(self.hook, name, target_state="RUNNING", end_time=carry["end_time"],
-                                   poll_interval=self.poll_interval, trace_max_chars=self.trace_max_chars, carry=carry,
-                                   settle_seconds=self.settle_seconds, **self._wait_args(carry))
+                self.defer(
+                    trigger=self._trigger("RUNNING", carry["end_time"], carry, **self._wait_args(carry)),
+                    method_name="execute_complete",
+                    timeout=timedelta(seconds=remaining + 60),
+                )
+            event = wait_for_state(
+                self.hook,
+                name,
+                target_state="RUNNING",
+                end_time=carry["end_time"],
+                poll_interval=self.poll_interval,
+                trace_max_chars=self.trace_max_chars,
+                carry=carry,
+                settle_seconds=self.settle_seconds,
+                **self._wait_args(carry),
+            )
             if not self._restart_if_failed(event):
                 return self._result(context, carry, event)
 
@@ -348,8 +387,12 @@ class DebeziumConnectorOperator(ConnectorWaitMixin, BaseOperator):
         if event.get("status") != "failed" or not self.restart_failed_tasks or carry.get("restarted"):
             return False
         failed = [f["id"] for f in event.get("failed") or []]
-        self.log.warning("Connector %s: %s FAILED; restarting the failed instances once:\n%s",
-                         event.get("connector"), ", ".join(failed), failure_message(event))
+        self.log.warning(
+            "Connector %s: %s FAILED; restarting the failed instances once:\n%s",
+            event.get("connector"),
+            ", ".join(failed),
+            failure_message(event),
+        )
         self.hook.restart_connector(str(event.get("connector")), include_tasks=True, only_failed=True)
         carry["restarted"] = failed
         carry["restart_grace_until"] = time.time() + RESTART_GRACE_SECONDS
@@ -357,32 +400,59 @@ class DebeziumConnectorOperator(ConnectorWaitMixin, BaseOperator):
 
     def _topics(self, carry: dict[str, Any], *, wait: bool = True) -> tuple[list[str], str]:
         """The data topics Connect reports for the connector (bounded wait), or the computed names as a fallback."""
-        return connector_topics(self.hook, self.connector_name, carry, timeout=self.topics_timeout,
-                                settle_seconds=self.settle_seconds, poll_interval=self.poll_interval, log=self.log,
-                                wait=wait)
+        return connector_topics(
+            self.hook,
+            self.connector_name,
+            carry,
+            timeout=self.topics_timeout,
+            settle_seconds=self.settle_seconds,
+            poll_interval=self.poll_interval,
+            log=self.log,
+            wait=wait,
+        )
 
     def _result(self, context: Context, carry: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
         name = self.connector_name
         if event.get("status") != "success":
-            prefix = "after restarting " + ", ".join(carry["restarted"]) + " once: " if carry.get("restarted") else ""
-            raise ConnectorDeploymentError(prefix + failure_message(event), connector=name,
-                                           details={k: v for k, v in event.items() if k != "carry"})
+            prefix = (
+                "after restarting " + ", ".join(carry["restarted"]) + " once: "
+                if carry.get("restarted")
+                else ""
+            )
+            raise ConnectorDeploymentError(
+                prefix + failure_message(event),
+                connector=name,
+                details={k: v for k, v in event.items() if k != "carry"},
+            )
         topics, topics_source = self._topics(carry, wait=self.wait_for_running)
         carry["topics"] = topics
         result = {
-            "connector": name, "action": carry.get("action"), "connector_state": event.get("connector_state"),
-            "task_states": event.get("task_states", {}), "changed_keys": carry.get("changed_keys", []),
-            "restarted": carry.get("restarted", []), "source": carry.get("source", ""),
-            "tables": carry.get("tables", []), "topics": topics, "topics_source": topics_source,
+            "connector": name,
+            "action": carry.get("action"),
+            "connector_state": event.get("connector_state"),
+            "task_states": event.get("task_states", {}),
+            "changed_keys": carry.get("changed_keys", []),
+            "restarted": carry.get("restarted", []),
+            "source": carry.get("source", ""),
+            "tables": carry.get("tables", []),
+            "topics": topics,
+            "topics_source": topics_source,
             "kafka_bootstrap_servers": carry.get("bootstrap", ""),
         }
-        self.log.info("Connector %s is %s with tasks %s", name, result["connector_state"], result["task_states"])
+        self.log.info(
+            "Connector %s is %s with tasks %s", name, result["connector_state"], result["task_states"]
+        )
         from airflow_provider_lakeops.notifications.metrics import emit_operator_metrics
 
-        emit_operator_metrics(self, context, {
-            "changed_keys": len(result["changed_keys"]), "restarted_instances": len(result["restarted"]),
-            "deploy_duration_seconds": max(0.0, time.time() - float(carry.get("started") or time.time())),
-        })
+        emit_operator_metrics(
+            self,
+            context,
+            {
+                "changed_keys": len(result["changed_keys"]),
+                "restarted_instances": len(result["restarted"]),
+                "deploy_duration_seconds": max(0.0, time.time() - float(carry.get("started") or time.time())),
+            },
+        )
         return result
 
     # ------------------------------------------------------------------ lineage

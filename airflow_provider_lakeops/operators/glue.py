@@ -102,11 +102,26 @@ class GlueRegisterTableOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = (
-        "database", "table", "location", "file_format", "columns", "type_overrides", "partition_keys",
-        "projection", "description", "table_parameters", "source_path", "aws_account_id",
+        "database",
+        "table",
+        "location",
+        "file_format",
+        "columns",
+        "type_overrides",
+        "partition_keys",
+        "projection",
+        "description",
+        "table_parameters",
+        "source_path",
+        "aws_account_id",
     )
-    template_fields_renderers = {"columns": "json", "type_overrides": "json", "partition_keys": "json",
-                                 "projection": "json", "table_parameters": "json"}
+    template_fields_renderers = {
+        "columns": "json",
+        "type_overrides": "json",
+        "partition_keys": "json",
+        "projection": "json",
+        "table_parameters": "json",
+    }
     ui_color = "#f5d7a1"
 
     def __init__(
@@ -180,7 +195,9 @@ class GlueRegisterTableOperator(BaseOperator):
 
         probe = LakeopsGlueCatalogHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name)
         config = retry_config(probe.conn_config.botocore_config, self.botocore_config)
-        hook = LakeopsGlueCatalogHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, config=config)
+        hook = LakeopsGlueCatalogHook(
+            aws_conn_id=self.aws_conn_id, region_name=self.region_name, config=config
+        )
         self._counted(hook.conn)
         return hook
 
@@ -206,25 +223,45 @@ class GlueRegisterTableOperator(BaseOperator):
     # ------------------------------------------------------------- validation
     def _validated(self) -> RegistrationSpec:
         return validate_spec(
-            database=self.database, table=self.table, location=self.location, file_format=self.file_format,
-            columns=self.columns, type_overrides=self.type_overrides, partition_keys=self.partition_keys,
-            projection=self.projection, description=self.description, table_parameters=self.table_parameters,
+            database=self.database,
+            table=self.table,
+            location=self.location,
+            file_format=self.file_format,
+            columns=self.columns,
+            type_overrides=self.type_overrides,
+            partition_keys=self.partition_keys,
+            projection=self.projection,
+            description=self.description,
+            table_parameters=self.table_parameters,
             source_path=self.source_path,
         )
 
-    def _infer_columns(self, spec: RegistrationSpec, entries: Sequence[tuple[Location, DataFile]]) -> list[Column]:
+    def _infer_columns(
+        self, spec: RegistrationSpec, entries: Sequence[tuple[Location, DataFile]]
+    ) -> list[Column]:
         picked = sample_files(entries, self.max_schema_files)
         text = spec.fmt != "parquet"
         per_file = [
-            (where, arrow_schema_to_columns(schema, source=where, text_format=text, type_overrides=spec.type_overrides))
-            for where, schema in read_schemas(picked, spec.fmt, self.s3 if spec.location.is_s3 else None,
-                                              options={"delimiter": self.csv_delimiter})
+            (
+                where,
+                arrow_schema_to_columns(
+                    schema, source=where, text_format=text, type_overrides=spec.type_overrides
+                ),
+            )
+            for where, schema in read_schemas(
+                picked,
+                spec.fmt,
+                self.s3 if spec.location.is_s3 else None,
+                options={"delimiter": self.csv_delimiter},
+            )
         ]
         if spec.fmt == "csv":
             headers = {tuple(c.name for c in cols): where for where, cols in per_file}
             if len(headers) > 1:
                 shown = "\n".join(f"  {', '.join(h)}  (e.g. {w})" for h, w in headers.items())
-                raise ValueError(f"CSV files in one location have different headers (CSV is positional):\n{shown}")
+                raise ValueError(
+                    f"CSV files in one location have different headers (CSV is positional):\n{shown}"
+                )
         self.log.info("Read the schema of %s of %s file(s)", len(picked), len(entries))
         unused = set(spec.type_overrides) - {c.name for _, cols in per_file for c in cols}
         if unused:
@@ -249,28 +286,42 @@ class GlueRegisterTableOperator(BaseOperator):
             entries.update({f.relative: (spec.source, f) for f in list_files(spec.source)})
         ordered = [entries[k] for k in sorted(entries)]
         if not ordered and (self.require_data or spec.columns is None):
-            raise FileNotFoundError(f"no data files under {spec.location.uri}"
-                                    + (f" or {spec.source.uri}" if spec.source else "")
-                                    + "; write the data first (hidden _*/.* files are ignored)")
+            raise FileNotFoundError(
+                f"no data files under {spec.location.uri}"
+                + (f" or {spec.source.uri}" if spec.source else "")
+                + "; write the data first (hidden _*/.* files are ignored)"
+            )
         layout = discover_partitions([f for _, f in ordered], spec.location)
         keys = self._partition_keys(spec, layout.keys, existing)
         catalog.validate_partition_values(keys, layout.partitions)
         columns = spec.columns if spec.columns is not None else self._infer_columns(spec, ordered)
         key_names = {k.name for k in keys}
         if key_names & {c.name for c in columns}:
-            self.log.info("Columns %s are partition keys: kept as keys only", sorted(key_names & {c.name for c in columns}))
+            self.log.info(
+                "Columns %s are partition keys: kept as keys only",
+                sorted(key_names & {c.name for c in columns}),
+            )
             columns = [c for c in columns if c.name not in key_names]
         if not columns:
             raise ValueError(f"{name}: no data columns besides the partition keys")
         params = dict(spec.parameters)
         if self.partition_mode == "projection":
-            params = {**catalog.projection_parameters(spec.location.uri, keys, layout.partitions, spec.projection),
-                      **params}
+            params = {
+                **catalog.projection_parameters(spec.location.uri, keys, layout.partitions, spec.projection),
+                **params,
+            }
 
         def table_input(cols: Sequence[Column]) -> dict[str, Any]:
             return catalog.build_table_input(
-                name=spec.table, fmt=spec.fmt, location=spec.location.uri, columns=cols, partition_keys=keys,
-                parameters=params, description=spec.description, csv_delimiter=self.csv_delimiter)
+                name=spec.table,
+                fmt=spec.fmt,
+                location=spec.location.uri,
+                columns=cols,
+                partition_keys=keys,
+                parameters=params,
+                description=spec.description,
+                csv_delimiter=self.csv_delimiter,
+            )
 
         changes: list[dict[str, Any]] = []
         update: dict[str, Any] | None = None
@@ -279,42 +330,75 @@ class GlueRegisterTableOperator(BaseOperator):
             desired = table_input(columns)
         else:
             catalog.check_partition_keys(existing, keys, name)
-            evolution = evolve(columns_from_glue(existing.get("StorageDescriptor", {}).get("Columns", [])), columns,
-                               policy=self.evolution_policy, positional=positional, table=name)  # type: ignore[arg-type]
+            evolution = evolve(
+                columns_from_glue(existing.get("StorageDescriptor", {}).get("Columns", [])),
+                columns,
+                policy=self.evolution_policy,
+                positional=positional,
+                table=name,
+            )  # type: ignore[arg-type]
             desired = table_input(evolution.columns)
-            update, changes = catalog.plan_update(existing, desired, columns_changed=evolution.changed,
-                                                  policy=self.evolution_policy, name=name)
+            update, changes = catalog.plan_update(
+                existing, desired, columns_changed=evolution.changed, policy=self.evolution_policy, name=name
+            )
             if update is not None:
                 self.log.info("Updating %s:\n%s", name, format_diff(evolution.diff + changes))
 
         # --- writes
         if spec.source is not None:
             synced = sync_to_s3(spec.source, spec.location, self.s3, remote)
-            self.log.info("Staged %s file(s) from %s to %s (%s unchanged)", len(synced.uploaded), spec.source.uri,
-                          spec.location.uri, synced.unchanged)
+            self.log.info(
+                "Staged %s file(s) from %s to %s (%s unchanged)",
+                len(synced.uploaded),
+                spec.source.uri,
+                spec.location.uri,
+                synced.unchanged,
+            )
         action: str = "unchanged"
         if existing is None or update is not None:
-            action = self.hook.create_or_update_table(spec.database, desired if update is None else update,
-                                                      existing=existing, skip_archive=self.skip_archive, log=self.log)
-        current = existing if existing is not None and action == "unchanged" else self.hook.get_table_or_none(
-            spec.database, spec.table)
+            action = self.hook.create_or_update_table(
+                spec.database,
+                desired if update is None else update,
+                existing=existing,
+                skip_archive=self.skip_archive,
+                log=self.log,
+            )
+        current = (
+            existing
+            if existing is not None and action == "unchanged"
+            else self.hook.get_table_or_none(spec.database, spec.table)
+        )
         if current is None:
             raise RuntimeError(f"{name} was {action} but GetTable does not find it")
         version = str(current.get("VersionId", ""))
-        self.log.info("Glue table %s %s (version %s; columns added: %s)", name, action, version,
-                      evolution.columns_added or "none")
+        self.log.info(
+            "Glue table %s %s (version %s; columns added: %s)",
+            name,
+            action,
+            version,
+            evolution.columns_added or "none",
+        )
 
         report = catalog.PartitionReport()
         if keys and self.partition_mode == "register" and layout.partitions:
-            registered = set() if existing is None else catalog.existing_partition_values(
-                self.hook, spec.database, spec.table)
+            registered = (
+                set()
+                if existing is None
+                else catalog.existing_partition_values(self.hook, spec.database, spec.table)
+            )
             missing = [v for v in layout.partitions if v not in registered]
-            inputs = catalog.partition_inputs(current["StorageDescriptor"], spec.location.uri, layout.partitions,
-                                              missing)
+            inputs = catalog.partition_inputs(
+                current["StorageDescriptor"], spec.location.uri, layout.partitions, missing
+            )
             report = catalog.register_partitions(self.hook, spec.database, spec.table, inputs, log=self.log)
-            self.log.info("Partitions: %s found, %s registered before, %s added in %s batch(es), %s failed",
-                          len(layout.partitions), len(registered) + report.already_present, report.added,
-                          report.batches, len(report.failed))
+            self.log.info(
+                "Partitions: %s found, %s registered before, %s added in %s batch(es), %s failed",
+                len(layout.partitions),
+                len(registered) + report.already_present,
+                report.added,
+                report.batches,
+                len(report.failed),
+            )
 
         self._remember_lineage(spec, current)
         columns_added = evolution.columns_added
@@ -332,31 +416,45 @@ class GlueRegisterTableOperator(BaseOperator):
         self.log.info("API calls: %s", result["api_calls"])
         from airflow_provider_lakeops.notifications.metrics import emit_operator_metrics
 
-        emit_operator_metrics(self, context, {
-            "partitions_added": report.added, "partitions_failed": len(report.failed),
-            "columns_added": len(columns_added), "glue_api_calls": sum(
-                n for k, n in self._api_calls.items() if k.startswith("glue:")),
-            "duration_seconds": time.monotonic() - started})
+        emit_operator_metrics(
+            self,
+            context,
+            {
+                "partitions_added": report.added,
+                "partitions_failed": len(report.failed),
+                "columns_added": len(columns_added),
+                "glue_api_calls": sum(n for k, n in self._api_calls.items() if k.startswith("glue:")),
+                "duration_seconds": time.monotonic() - started,
+            },
+        )
         if report.failed:
             from airflow_provider_lakeops.exceptions import PartitionRegistrationError
 
-            shown = "\n".join(f"  {'/'.join(f['values'])}: {f['code']}: {f['message']}" for f in report.failed[:20])
+            shown = "\n".join(
+                f"  {'/'.join(f['values'])}: {f['code']}: {f['message']}" for f in report.failed[:20]
+            )
             raise PartitionRegistrationError(
                 f"{len(report.failed)} of {len(missing)} partition(s) of {name} could not be registered "
                 f"({report.added} added); a rerun retries only the missing ones:\n{shown}",
-                failed=report.failed, added=report.added)
+                failed=report.failed,
+                added=report.added,
+            )
         return result
 
     # ----------------------------------------------------------------- helpers
     def _get_table(self, spec: RegistrationSpec) -> dict[str, Any] | None:
         return self.hook.get_table_or_none(spec.database, spec.table)
 
-    def _partition_keys(self, spec: RegistrationSpec, found: tuple[str, ...], existing: Mapping[str, Any] | None) -> list[Column]:
+    def _partition_keys(
+        self, spec: RegistrationSpec, found: tuple[str, ...], existing: Mapping[str, Any] | None
+    ) -> list[Column]:
         if spec.partition_keys is not None:
             names = tuple(k.name for k in spec.partition_keys)
             if found and names != found:
-                raise ValueError(f"partition_keys {list(names)} do not match the folders under "
-                                 f"{spec.location.uri}: {list(found)}")
+                raise ValueError(
+                    f"partition_keys {list(names)} do not match the folders under "
+                    f"{spec.location.uri}: {list(found)}"
+                )
             return list(spec.partition_keys)
         known = {c.name: c.type for c in columns_from_glue((existing or {}).get("PartitionKeys", []))}
         return [Column(k, known.get(k, "string")) for k in found]
@@ -370,8 +468,11 @@ class GlueRegisterTableOperator(BaseOperator):
             except Exception as exc:  # lineage must never fail the task
                 self.log.warning("No AWS account id for lineage (STS failed: %s); set aws_account_id", exc)
         self._lineage = {
-            "region": self.hook.conn_region_name, "account": account, "database": spec.database,
-            "table": spec.table, "location": spec.location.uri,
+            "region": self.hook.conn_region_name,
+            "account": account,
+            "database": spec.database,
+            "table": spec.table,
+            "location": spec.location.uri,
             "columns": table.get("StorageDescriptor", {}).get("Columns", []) + table.get("PartitionKeys", []),
         }
 
@@ -392,16 +493,20 @@ class GlueRegisterTableOperator(BaseOperator):
         if not state:
             return OperatorLineage()
         storage = location_dataset(state["location"])
-        schema = SchemaDatasetFacet(fields=[
-            SchemaDatasetFacetFields(name=c["Name"], type=c["Type"], description=c.get("Comment"))
-            for c in state["columns"]])
+        schema = SchemaDatasetFacet(
+            fields=[
+                SchemaDatasetFacetFields(name=c["Name"], type=c["Type"], description=c.get("Comment"))
+                for c in state["columns"]
+            ]
+        )
         inputs = [storage.to_openlineage({"schema": schema})]
         if not state["account"] or not state["region"]:
             return OperatorLineage(inputs=inputs)
         facets = {
             "schema": schema,
-            "symlinks": SymlinksDatasetFacet(identifiers=[
-                Identifier(namespace=storage.namespace, name=storage.name, type="TABLE")]),
+            "symlinks": SymlinksDatasetFacet(
+                identifiers=[Identifier(namespace=storage.namespace, name=storage.name, type="TABLE")]
+            ),
         }
         output = glue_dataset(state["region"], state["account"], state["database"], state["table"])
         return OperatorLineage(inputs=inputs, outputs=[output.to_openlineage(facets)])

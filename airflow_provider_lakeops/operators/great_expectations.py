@@ -107,8 +107,18 @@ class GXValidateOperator(BaseOperator):
     .. seealso:: ``docs/operators/great_expectations.md``
     """
 
-    template_fields: Sequence[str] = ("suite", "data_path", "data_format", "conn_id", "table", "schema", "sql",
-                                      "result_location", "data_docs_dir", "fail_on_warn")
+    template_fields: Sequence[str] = (
+        "suite",
+        "data_path",
+        "data_format",
+        "conn_id",
+        "table",
+        "schema",
+        "sql",
+        "result_location",
+        "data_docs_dir",
+        "fail_on_warn",
+    )
     template_ext: Sequence[str] = (".sql", ".yaml", ".yml", ".json")
     template_fields_renderers: ClassVar[dict[str, str]] = {"suite": "yaml", "sql": "sql"}
     operator_extra_links = (GXDataDocsLink(),)
@@ -141,8 +151,9 @@ class GXValidateOperator(BaseOperator):
         super().__init__(**kwargs)
         if (suite is None) == (expectations is None):
             raise ValueError("give exactly one of suite (a file, text or mapping) or expectations (a list)")
-        if expectations is not None and (isinstance(expectations, (str, bytes, Mapping))
-                                         or not isinstance(expectations, Sequence)):
+        if expectations is not None and (
+            isinstance(expectations, (str, bytes, Mapping)) or not isinstance(expectations, Sequence)
+        ):
             raise TypeError("expectations must be a list of mappings; use suite= for a file or text")
         if (data_path is None) == (conn_id is None):
             raise ValueError("give exactly one data source: data_path (files) or conn_id (+ table or sql)")
@@ -153,12 +164,19 @@ class GXValidateOperator(BaseOperator):
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
         if engine == "spark" and data_path is None:
-            raise ValueError("engine='spark' validates files: give data_path (SQL is validated in the database)")
+            raise ValueError(
+                "engine='spark' validates files: give data_path (SQL is validated in the database)"
+            )
         if on_failure not in ON_FAILURE:
             raise ValueError(f"on_failure must be one of {', '.join(ON_FAILURE)}, got {on_failure!r}")
-        if isinstance(unexpected_samples, bool) or not isinstance(unexpected_samples, int) \
-                or not 0 <= unexpected_samples <= MAX_SAMPLES:
-            raise ValueError(f"unexpected_samples must be an int in 0..{MAX_SAMPLES}, got {unexpected_samples!r}")
+        if (
+            isinstance(unexpected_samples, bool)
+            or not isinstance(unexpected_samples, int)
+            or not 0 <= unexpected_samples <= MAX_SAMPLES
+        ):
+            raise ValueError(
+                f"unexpected_samples must be an int in 0..{MAX_SAMPLES}, got {unexpected_samples!r}"
+            )
         if read_options is not None and not isinstance(read_options, Mapping):
             raise TypeError("read_options must be a mapping")
         self.suite = suite
@@ -180,7 +198,9 @@ class GXValidateOperator(BaseOperator):
         self.unexpected_samples = unexpected_samples
         self.expose_observed_values = expose_observed_values
         self.fail_on_warn = fail_on_warn
-        self._suite_source = suite if isinstance(suite, str) and suite.endswith(_SUITE_EXTENSIONS) else "(inline)"
+        self._suite_source = (
+            suite if isinstance(suite, str) and suite.endswith(_SUITE_EXTENSIONS) else "(inline)"
+        )
         self._fail_on_warn = False
         self._outcome: ValidationOutcome | None = None
         self._datasets: list[DatasetName] = []
@@ -220,23 +240,37 @@ class GXValidateOperator(BaseOperator):
 
         source: FileSource | SqlSource
         if self.data_path is not None:
-            source = FileSource(str(self.data_path), str(self.data_format) if self.data_format else None,
-                                engine=self.engine, aws_conn_id=self.aws_conn_id, read_options=self.read_options,
-                                spark_conn_id=self.spark_conn_id, app_name=f"lakeops-gx-{self.task_id}")
+            source = FileSource(
+                str(self.data_path),
+                str(self.data_format) if self.data_format else None,
+                engine=self.engine,
+                aws_conn_id=self.aws_conn_id,
+                read_options=self.read_options,
+                spark_conn_id=self.spark_conn_id,
+                app_name=f"lakeops-gx-{self.task_id}",
+            )
         else:
-            source = SqlSource(str(self.conn_id), table=None if self.table is None else str(self.table),
-                               schema=str(self.schema) if self.schema else None,
-                               sql=None if self.sql is None else str(self.sql))
+            source = SqlSource(
+                str(self.conn_id),
+                table=None if self.table is None else str(self.table),
+                schema=str(self.schema) if self.schema else None,
+                sql=None if self.sql is None else str(self.sql),
+            )
         source.check()
         self._fail_on_warn = as_bool("fail_on_warn", self.fail_on_warn)
         for name in ("result_location", "data_docs_dir"):
             value = getattr(self, name)
             if value is not None and not str(value).strip():
                 raise ValueError(f"{name} is empty after templating: give a folder (or None)")
-        if self.data_docs_dir is not None and "://" in str(self.data_docs_dir) \
-                and not str(self.data_docs_dir).startswith("file://"):
-            raise ValueError("data_docs_dir must be a local folder (Data Docs are static HTML; sync it to a "
-                             "bucket afterwards if you serve them from one)")
+        if (
+            self.data_docs_dir is not None
+            and "://" in str(self.data_docs_dir)
+            and not str(self.data_docs_dir).startswith("file://")
+        ):
+            raise ValueError(
+                "data_docs_dir must be a local folder (Data Docs are static HTML; sync it to a "
+                "bucket afterwards if you serve them from one)"
+            )
         return source
 
     def _load_suite(self) -> SuiteSpec:
@@ -248,8 +282,10 @@ class GXValidateOperator(BaseOperator):
         suite = self.suite
         if isinstance(suite, str) and "\n" not in suite.strip() and suite.strip().endswith(_SUITE_EXTENSIONS):
             path = Path(suite.strip())  # a relative path the template loader did not find
-            raise FileNotFoundError(f"suite file {str(path)!r} was not found (relative paths are looked up in "
-                                    f"the DAG folder and template_searchpath; or give an absolute path)")
+            raise FileNotFoundError(
+                f"suite file {str(path)!r} was not found (relative paths are looked up in "
+                f"the DAG folder and template_searchpath; or give an absolute path)"
+            )
         return parse_suite(suite, default_name=name, source=self._suite_source)
 
     # --------------------------------------------------------------- execute
@@ -257,8 +293,13 @@ class GXValidateOperator(BaseOperator):
         started = time.monotonic()
         source = self._make_source()
         suite = self._load_suite()
-        self.log.info("Validating %s against suite %r (%d expectations, on_failure=%s)", source.describe(),
-                      suite.name, len(suite.expectations), self.on_failure)
+        self.log.info(
+            "Validating %s against suite %r (%d expectations, on_failure=%s)",
+            source.describe(),
+            suite.name,
+            len(suite.expectations),
+            self.on_failure,
+        )
         gx = import_gx(self.log)
         from great_expectations.core.run_identifier import RunIdentifier
 
@@ -277,19 +318,30 @@ class GXValidateOperator(BaseOperator):
                 data = source.load()
                 batch_definition, batch_parameters = source.add_batch(gx_context, "lakeops", data)
                 validation = gx_context.validation_definitions.add(
-                    gx.ValidationDefinition(name=f"{suite.name}_validation", data=batch_definition, suite=gx_suite))
+                    gx.ValidationDefinition(
+                        name=f"{suite.name}_validation", data=batch_definition, suite=gx_suite
+                    )
+                )
                 run_id = str(context.get("run_id") or "manual")
                 result = validation.run(
                     batch_parameters=batch_parameters,
-                    result_format={"result_format": "SUMMARY", "partial_unexpected_count": self.unexpected_samples},
+                    result_format={
+                        "result_format": "SUMMARY",
+                        "partial_unexpected_count": self.unexpected_samples,
+                    },
                     run_id=RunIdentifier(run_name=run_id, run_time=run_time(context)),
                 )
                 del data
             finally:
                 source.close()
         secrets = getattr(getattr(source, "target", None), "secrets", ())
-        outcome = outcome_from_gx(result, suite, samples=self.unexpected_samples,
-                                  expose_observed=self.expose_observed_values, secrets=secrets)
+        outcome = outcome_from_gx(
+            result,
+            suite,
+            samples=self.unexpected_samples,
+            expose_observed=self.expose_observed_values,
+            secrets=secrets,
+        )
         outcome.rows, outcome.files, outcome.bytes = source.stats.rows, source.stats.files, source.stats.bytes
         outcome.fail_on_warn = self._fail_on_warn
         self._outcome = outcome
@@ -298,21 +350,29 @@ class GXValidateOperator(BaseOperator):
             self._publish_data_docs(context, gx_context, result, outcome)
         if self.result_location:
             outcome.result_location = result_target(str(self.result_location), suite.name)
-            document = {"lakeops": outcome.full_summary(run_id, source_info), "gx_result": result_document(result)}
+            document = {
+                "lakeops": outcome.full_summary(run_id, source_info),
+                "gx_result": result_document(result),
+            }
             write_result(outcome.result_location, document, aws_conn_id=self.aws_conn_id)
             self.log.info("Full validation result written to %s", outcome.result_location)
         summary = bounded_summary(outcome.full_summary(run_id, source_info))
         self._emit_metrics(context, outcome, time.monotonic() - started)
         return self._decide(context, outcome, summary)
 
-    def _publish_data_docs(self, context: Context, gx_context: Any, result: Any, outcome: ValidationOutcome) -> None:
+    def _publish_data_docs(
+        self, context: Context, gx_context: Any, result: Any, outcome: ValidationOutcome
+    ) -> None:
         """Build Data Docs of the sanitised result; a rendering problem never hides the validation outcome."""
         folder = os.path.abspath(str(self.data_docs_dir).removeprefix("file://"))
         try:
             outcome.data_docs_url = self._data_docs_url = build_data_docs(gx_context, result, folder)
         except Exception as exc:
-            self.log.warning("GX Data Docs could not be built in %s (%s); the validation result stands",
-                             folder, type(exc).__name__)
+            self.log.warning(
+                "GX Data Docs could not be built in %s (%s); the validation result stands",
+                folder,
+                type(exc).__name__,
+            )
             return
         if self.do_xcom_push:
             context["ti"].xcom_push(key=DATA_DOCS_XCOM_KEY, value=outcome.data_docs_url)
@@ -327,7 +387,9 @@ class GXValidateOperator(BaseOperator):
             for secret in target.secrets:
                 mask_secret(secret)
 
-    def _decide(self, context: Context, outcome: ValidationOutcome, summary: dict[str, Any]) -> dict[str, Any]:
+    def _decide(
+        self, context: Context, outcome: ValidationOutcome, summary: dict[str, Any]
+    ) -> dict[str, Any]:
         message = outcome.message()
         if outcome.passed:
             (self.log.warning if outcome.failed_warnings else self.log.info)("%s", message)
@@ -347,8 +409,12 @@ class GXValidateOperator(BaseOperator):
 
         from airflow_provider_lakeops.exceptions import DataQualityError
 
-        cause = DataQualityError(message, failed=[e.to_dict(details=False) for e in outcome.blocking],
-                                 statistics=outcome.statistics(), result_location=outcome.result_location)
+        cause = DataQualityError(
+            message,
+            failed=[e.to_dict(details=False) for e in outcome.blocking],
+            statistics=outcome.statistics(),
+            result_location=outcome.result_location,
+        )
         raise AirflowFailException(message) from cause
 
     def _emit_metrics(self, context: Context, outcome: ValidationOutcome, seconds: float) -> None:
@@ -356,10 +422,14 @@ class GXValidateOperator(BaseOperator):
 
         stats = outcome.statistics()
         metrics: dict[str, float] = {
-            "dq_expectations_evaluated": stats["evaluated"], "dq_expectations_failed_error": stats["failed_error"],
-            "dq_expectations_failed_warn": stats["failed_warn"], "dq_execution_errors": stats["execution_errors"],
-            "dq_success_percent": stats["success_percent"], "dq_success": 1.0 if outcome.passed else 0.0,
-            "duration_seconds": round(seconds, 3)}
+            "dq_expectations_evaluated": stats["evaluated"],
+            "dq_expectations_failed_error": stats["failed_error"],
+            "dq_expectations_failed_warn": stats["failed_warn"],
+            "dq_execution_errors": stats["execution_errors"],
+            "dq_success_percent": stats["success_percent"],
+            "dq_success": 1.0 if outcome.passed else 0.0,
+            "duration_seconds": round(seconds, 3),
+        }
         rows = outcome.row_count()
         if rows is not None:
             metrics["rows_validated"] = rows

@@ -48,7 +48,13 @@ __all__ = [
     "wait_for_state",
 ]
 
-ACTIONS = {"pause": "PAUSED", "resume": "RUNNING", "restart": "RUNNING", "stop": "STOPPED", "delete": "DELETED"}
+ACTIONS = {
+    "pause": "PAUSED",
+    "resume": "RUNNING",
+    "restart": "RUNNING",
+    "stop": "STOPPED",
+    "delete": "DELETED",
+}
 
 
 class KafkaConnectorLifecycleOperator(ConnectorWaitMixin, BaseOperator):
@@ -130,12 +136,20 @@ class KafkaConnectorLifecycleOperator(ConnectorWaitMixin, BaseOperator):
                 self.log.info("Connector %s does not exist; nothing to delete", name)
                 return {"connector": name, "action": "delete", "connector_state": None, "task_states": {}}
         elif self.action == "restart":
-            response = self.hook.restart_connector(name, include_tasks=self.include_tasks, only_failed=self.only_failed)
-            restarted = restarted_instances(response, include_tasks=self.include_tasks, only_failed=self.only_failed)
+            response = self.hook.restart_connector(
+                name, include_tasks=self.include_tasks, only_failed=self.only_failed
+            )
+            restarted = restarted_instances(
+                response, include_tasks=self.include_tasks, only_failed=self.only_failed
+            )
         else:
             getattr(self.hook, f"{self.action}_connector")(name)
-        self.log.info("Kafka Connect: %s %s accepted%s", self.action, name,
-                      f" (restarting {', '.join(restarted)})" if restarted else "")
+        self.log.info(
+            "Kafka Connect: %s %s accepted%s",
+            self.action,
+            name,
+            f" (restarting {', '.join(restarted)})" if restarted else "",
+        )
         if not self.wait:
             return {"connector": name, "action": self.action, "connector_state": None, "task_states": {}}
         end_time = time.time() + self.wait_timeout
@@ -145,15 +159,31 @@ class KafkaConnectorLifecycleOperator(ConnectorWaitMixin, BaseOperator):
 
             wait["restart_grace_until"] = time.time() + RESTART_GRACE_SECONDS
         if self.deferrable:
-            self.defer(trigger=self._trigger(target, end_time, **wait), method_name="execute_complete",
-                       timeout=timedelta(seconds=self.wait_timeout + 60))
-        event = wait_for_state(self.hook, name, target_state=target, end_time=end_time,
-                               poll_interval=self.poll_interval, settle_seconds=self.settle_seconds, **wait)
+            self.defer(
+                trigger=self._trigger(target, end_time, **wait),
+                method_name="execute_complete",
+                timeout=timedelta(seconds=self.wait_timeout + 60),
+            )
+        event = wait_for_state(
+            self.hook,
+            name,
+            target_state=target,
+            end_time=end_time,
+            poll_interval=self.poll_interval,
+            settle_seconds=self.settle_seconds,
+            **wait,
+        )
         return self.execute_complete(context, event)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         if event.get("status") != "success":
-            raise ConnectorDeploymentError(failure_message(event), connector=self.connector_name, details=event)
+            raise ConnectorDeploymentError(
+                failure_message(event), connector=self.connector_name, details=event
+            )
         self.log.info("Connector %s is %s", self.connector_name, event.get("connector_state") or "gone")
-        return {"connector": self.connector_name, "action": self.action,
-                "connector_state": event.get("connector_state"), "task_states": event.get("task_states", {})}
+        return {
+            "connector": self.connector_name,
+            "action": self.action,
+            "connector_state": event.get("connector_state"),
+            "task_states": event.get("task_states", {}),
+        }

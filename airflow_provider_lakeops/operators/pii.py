@@ -59,15 +59,21 @@ class PiiLeakFailure(PiiLeakError, AirflowFailException):
 # ------------------------------------------------------------------------ job packaging
 def spark_apps_dir() -> Path:
     """Deprecated: use :func:`airflow_provider_lakeops.spark_apps.apps_dir` (or ``app_path``)."""
-    warnings.warn("spark_apps_dir() is deprecated: use airflow_provider_lakeops.spark_apps.apps_dir()",
-                  DeprecationWarning, stacklevel=2)
+    warnings.warn(
+        "spark_apps_dir() is deprecated: use airflow_provider_lakeops.spark_apps.apps_dir()",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     return apps_dir()
 
 
 def build_spark_apps_zip(dest_dir: str | os.PathLike[str]) -> Path:
     """Deprecated: use :func:`airflow_provider_lakeops.spark_apps.build_py_files_zip` (the same zip)."""
-    warnings.warn("build_spark_apps_zip() is deprecated: use "
-                  "airflow_provider_lakeops.spark_apps.build_py_files_zip()", DeprecationWarning, stacklevel=2)
+    warnings.warn(
+        "build_spark_apps_zip() is deprecated: use airflow_provider_lakeops.spark_apps.build_py_files_zip()",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     return build_py_files_zip(dest_dir)
 
 
@@ -188,7 +194,13 @@ def emr_serverless_job_driver(
         **dict(spark_conf or {}),
     }
     params = " ".join([f"--py-files {py_files}", *(f"--conf {k}={v}" for k, v in conf.items())])
-    return {"sparkSubmit": {"entryPoint": entry_point, "entryPointArguments": args, "sparkSubmitParameters": params}}
+    return {
+        "sparkSubmit": {
+            "entryPoint": entry_point,
+            "entryPointArguments": args,
+            "sparkSubmitParameters": params,
+        }
+    }
 
 
 # ---------------------------------------------------------------------------- the operator
@@ -265,8 +277,13 @@ class PiiMaskingOperator(BaseOperator):
         "report_uri",
         "spark_conf",
     )
-    template_fields_renderers = {"policy": "yaml", "input_options": "json", "spark_conf": "json",
-                                 "derive_columns": "json", "partition_values": "json"}
+    template_fields_renderers = {
+        "policy": "yaml",
+        "input_options": "json",
+        "spark_conf": "json",
+        "derive_columns": "json",
+        "partition_values": "json",
+    }
     ui_color = "#ffe8d6"
 
     def __init__(
@@ -320,7 +337,11 @@ class PiiMaskingOperator(BaseOperator):
     def _resolve_policy(self) -> pii_policy.PiiPolicy:
         policy = self.policy
         try:
-            if isinstance(policy, str) and "\n" not in policy and policy.strip().endswith((".yaml", ".yml", ".json")):
+            if (
+                isinstance(policy, str)
+                and "\n" not in policy
+                and policy.strip().endswith((".yaml", ".yml", ".json"))
+            ):
                 path = Path(policy.strip())
                 if not path.is_absolute():
                     fileloc = getattr(self.dag, "fileloc", None) if self.has_dag() else None
@@ -406,8 +427,12 @@ class PiiMaskingOperator(BaseOperator):
         job = app_path(_JOB_FILE)
         self.log.info(
             "Masking %s (%s) -> %s: %d columns masked (%s), mode %s",
-            self.input_path, self.input_format, self.output_path, len(policy.masked_columns),
-            ", ".join(f"{c}={s}" for c, s in policy.masked_columns.items()) or "none", policy.mode,
+            self.input_path,
+            self.input_format,
+            self.output_path,
+            len(policy.masked_columns),
+            ", ".join(f"{c}={s}" for c, s in policy.masked_columns.items()) or "none",
+            policy.mode,
         )
         with tempfile.TemporaryDirectory(prefix="lakeops-pii-") as tmp:
             report_file = Path(tmp) / "report.json"
@@ -430,8 +455,11 @@ class PiiMaskingOperator(BaseOperator):
         self._report = report
         self.log.info(
             "Masked %s rows into %s (partitions: %s); leak guard %s on %s sampled rows; key %s",
-            report["rows_out"], self.output_path, ", ".join(report["partitions_written"][:10]) or "-",
-            report["leak_guard"]["status"], report["leak_guard"]["sampled_rows"],
+            report["rows_out"],
+            self.output_path,
+            ", ".join(report["partitions_written"][:10]) or "-",
+            report["leak_guard"]["status"],
+            report["leak_guard"]["sampled_rows"],
             report.get("key_fingerprint") or "not used",
         )
         self._emit_metrics(context, report)
@@ -441,21 +469,29 @@ class PiiMaskingOperator(BaseOperator):
         status = (report or {}).get("status")
         if status == "leak_detected":
             guard = report.get("leak_guard", {}) if report else {}
-            raise PiiLeakFailure(str(report.get("error") if report else ""), findings=guard.get("findings", [])) from exc
+            raise PiiLeakFailure(
+                str(report.get("error") if report else ""), findings=guard.get("findings", [])
+            ) from exc
         if status in ("policy_error", "key_error", "input_error"):
-            raise AirflowFailException(f"PII masking job: {status}: {report.get('error') if report else ''}") from exc
+            raise AirflowFailException(
+                f"PII masking job: {status}: {report.get('error') if report else ''}"
+            ) from exc
         raise exc
 
     def _emit_metrics(self, context: Context, report: dict[str, Any]) -> None:
         from airflow_provider_lakeops.notifications.metrics import emit_operator_metrics
 
-        emit_operator_metrics(self, context, {
-            "rows_in": report["rows_in"],
-            "rows_out": report["rows_out"],
-            "columns_masked": sum(len(v) for v in report["masked_columns"].values()),
-            "partitions_written": report["partitions_written_count"],
-            "duration_seconds": report["duration_seconds"],
-        })
+        emit_operator_metrics(
+            self,
+            context,
+            {
+                "rows_in": report["rows_in"],
+                "rows_out": report["rows_out"],
+                "columns_masked": sum(len(v) for v in report["masked_columns"].values()),
+                "partitions_written": report["partitions_written_count"],
+                "duration_seconds": report["duration_seconds"],
+            },
+        )
 
     def on_kill(self) -> None:
         if self._hook is not None:
@@ -465,7 +501,9 @@ class PiiMaskingOperator(BaseOperator):
     def _datasets(self) -> tuple[DatasetName, DatasetName]:
         from airflow_provider_lakeops.lineage.naming import location_dataset
 
-        return location_dataset(_dataset_path(self.input_path)), location_dataset(_dataset_path(self.output_path))
+        return location_dataset(_dataset_path(self.input_path)), location_dataset(
+            _dataset_path(self.output_path)
+        )
 
     def get_openlineage_facets_on_start(self) -> OperatorLineage:
         from airflow.providers.openlineage.extractors import OperatorLineage
@@ -498,7 +536,9 @@ class PiiMaskingOperator(BaseOperator):
             fields[column] = column_lineage_dataset.Fields(
                 inputFields=[
                     column_lineage_dataset.InputField(
-                        namespace=source.namespace, name=source.name, field=info["source"],
+                        namespace=source.namespace,
+                        name=source.name,
+                        field=info["source"],
                         transformations=[transformation],
                     )
                 ],
@@ -506,10 +546,16 @@ class PiiMaskingOperator(BaseOperator):
                 transformationDescription=transformation.description,
             )
         schema = schema_dataset.SchemaDatasetFacet(
-            fields=[schema_dataset.SchemaDatasetFacetFields(name=f["name"], type=f["type"]) for f in report["schema"]]
+            fields=[
+                schema_dataset.SchemaDatasetFacetFields(name=f["name"], type=f["type"])
+                for f in report["schema"]
+            ]
         )
         output = target.to_openlineage(
-            {"columnLineage": column_lineage_dataset.ColumnLineageDatasetFacet(fields=fields), "schema": schema}
+            {
+                "columnLineage": column_lineage_dataset.ColumnLineageDatasetFacet(fields=fields),
+                "schema": schema,
+            }
         )
         return OperatorLineage(inputs=[source.to_openlineage()], outputs=[output])
 
@@ -530,7 +576,11 @@ def _local_spark_submit_hook(**kwargs: Any) -> SparkSubmitHook:
     class LocalSparkSubmitHook(SparkSubmitHook):
         @classmethod
         def get_connection(cls, conn_id: str) -> Connection:
-            return Connection(conn_id=conn_id, conn_type="spark", host=LOCAL_MASTER,
-                              extra=json.dumps({"deploy-mode": "client"}))
+            return Connection(
+                conn_id=conn_id,
+                conn_type="spark",
+                host=LOCAL_MASTER,
+                extra=json.dumps({"deploy-mode": "client"}),
+            )
 
     return LocalSparkSubmitHook(conn_id="lakeops_spark_local", **kwargs)

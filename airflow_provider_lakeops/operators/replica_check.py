@@ -88,7 +88,12 @@ class TableParityCheckOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = (
-        "source_conn_id", "source_table", "target_conn_id", "target_table", "keys", "columns",
+        "source_conn_id",
+        "source_table",
+        "target_conn_id",
+        "target_table",
+        "keys",
+        "columns",
     )
     ui_color = "#e8f4d9"
 
@@ -158,18 +163,30 @@ class TableParityCheckOperator(BaseOperator):
         different = sum(1 for k, h in src_keys.items() if k in tgt_keys and tgt_keys[k] != h)
         report = {
             "equal": src_rows == tgt_rows and src_sum == tgt_sum and not (missing or extra or different),
-            "source_rows": src_rows, "target_rows": tgt_rows,
-            "source_checksum": f"{src_sum:016x}", "target_checksum": f"{tgt_sum:016x}",
-            "missing_in_target": missing, "extra_in_target": extra, "different": different,
+            "source_rows": src_rows,
+            "target_rows": tgt_rows,
+            "source_checksum": f"{src_sum:016x}",
+            "target_checksum": f"{tgt_sum:016x}",
+            "missing_in_target": missing,
+            "extra_in_target": extra,
+            "different": different,
             "columns": columns,
         }
         if report["equal"]:
-            self.log.info("%s equals %s: %s rows, checksum %s over %s column(s)", target_table, source_table,
-                          src_rows, report["source_checksum"], len(columns))
+            self.log.info(
+                "%s equals %s: %s rows, checksum %s over %s column(s)",
+                target_table,
+                source_table,
+                src_rows,
+                report["source_checksum"],
+                len(columns),
+            )
             return report
-        message = (f"{target_table} differs from {source_table}: {src_rows} source row(s), {tgt_rows} replica "
-                   f"row(s); {missing} key(s) missing from the replica, {extra} only in the replica, {different} "
-                   f"with other values (checksums {report['source_checksum']} / {report['target_checksum']})")
+        message = (
+            f"{target_table} differs from {source_table}: {src_rows} source row(s), {tgt_rows} replica "
+            f"row(s); {missing} key(s) missing from the replica, {extra} only in the replica, {different} "
+            f"with other values (checksums {report['source_checksum']} / {report['target_checksum']})"
+        )
         if self.on_mismatch == "warn":
             self.log.warning("%s", message)
             return report
@@ -193,13 +210,16 @@ class TableParityCheckOperator(BaseOperator):
         finally:
             conn.close()
 
-    def _scan(self, hook: Any, table: str, columns: list[str], n_keys: int,
-              what: str) -> tuple[int, int, dict[tuple[str, ...], int]]:
+    def _scan(
+        self, hook: Any, table: str, columns: list[str], n_keys: int, what: str
+    ) -> tuple[int, int, dict[tuple[str, ...], int]]:
         rows, total, by_key = 0, 0, {}
         for values in self._rows(hook, table, columns):
             rows += 1
             if rows > self.max_rows:
-                raise ValueError(f"{what} {table} has more than max_rows={self.max_rows} rows; raise max_rows")
+                raise ValueError(
+                    f"{what} {table} has more than max_rows={self.max_rows} rows; raise max_rows"
+                )
             digest = row_digest(values)
             total = (total + digest) & _MASK64
             by_key[tuple(canonical_value(v) for v in values[:n_keys])] = digest
@@ -222,7 +242,10 @@ class TableParityCheckOperator(BaseOperator):
         from airflow.providers.openlineage.extractors import OperatorLineage
 
         inputs = []
-        for conn_id, table in ((self.source_conn_id, self.source_table), (self.target_conn_id, self.target_table)):
+        for conn_id, table in (
+            (self.source_conn_id, self.source_table),
+            (self.target_conn_id, self.target_table),
+        ):
             dataset = _table_dataset(str(conn_id), str(table))
             if dataset is not None:
                 inputs.append(dataset.to_openlineage())
@@ -240,7 +263,9 @@ def _table_dataset(conn_id: str, table: str) -> Any:
     if conn.conn_type == "postgres":
         database = parts[0] if len(parts) == 3 else (conn.schema or "postgres")
         schema, name = (parts[-2], parts[-1]) if len(parts) >= 2 else ("public", parts[-1])
-        return DatasetName(f"postgres://{conn.host}:{conn.port or 5432}", f"{database}.{schema}.{name}".lower())
+        return DatasetName(
+            f"postgres://{conn.host}:{conn.port or 5432}", f"{database}.{schema}.{name}".lower()
+        )
     if conn.conn_type == "mysql" and len(parts) >= 2:
         return mysql_dataset(conn.host or "", conn.port, parts[-2], parts[-1])
     if conn.conn_type == "snowflake":
@@ -248,6 +273,11 @@ def _table_dataset(conn_id: str, table: str) -> Any:
         database = parts[0] if len(parts) == 3 else str(extra.get("database") or "")
         schema = parts[-2] if len(parts) >= 2 else str(conn.schema or extra.get("schema") or "")
         # unquoted Snowflake identifiers fold to upper case, as the MERGE operator's lineage names them
-        return snowflake_dataset(str(extra.get("account") or ""), database.upper(), schema.upper(),
-                                 parts[-1].upper(), extra.get("region"))
+        return snowflake_dataset(
+            str(extra.get("account") or ""),
+            database.upper(),
+            schema.upper(),
+            parts[-1].upper(),
+            extra.get("region"),
+        )
     return None

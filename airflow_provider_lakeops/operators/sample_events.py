@@ -72,8 +72,10 @@ class GenerateSampleEventsOperator(BaseOperator):
         if not str(self.output_path).strip():
             raise ValueError("output_path is empty: give the landing folder")
         if "://" in str(self.output_path):
-            raise ValueError(f"output_path must be a local folder, got {self.output_path!r}: the generator "
-                             "writes local files (land them, then copy to object storage with a transfer operator)")
+            raise ValueError(
+                f"output_path must be a local folder, got {self.output_path!r}: the generator "
+                "writes local files (land them, then copy to object storage with a transfer operator)"
+            )
         rows = self._as_int("rows", self.rows)
         seed = self._as_int("seed", self.seed)
         clean = str(self.clean).lower() in {"true", "1", "yes"}
@@ -87,16 +89,29 @@ class GenerateSampleEventsOperator(BaseOperator):
         staging = folder.with_name(f".{folder.name}.staging")
         if staging.exists():
             shutil.rmtree(staging)
-        summary = write_events(staging, rows, fmt=self.fmt, day=self.day, seed=seed, clean=clean,  # type: ignore[arg-type]
-                               **self.generator_kwargs)
+        summary = write_events(
+            staging,
+            rows,
+            fmt=self.fmt,
+            day=self.day,
+            seed=seed,
+            clean=clean,  # type: ignore[arg-type]
+            **self.generator_kwargs,
+        )
         if folder.exists():
             shutil.rmtree(folder)
         staging.rename(folder)
         result = summary.to_dict()
         result["path"] = str(folder)
         result["files"] = [str(folder / Path(f).name) for f in summary.files]
-        self.log.info("Landed %s rows for %s in %s (%s file(s)); defects: %s", rows, summary.day, folder,
-                      len(result["files"]), summary.defects)
+        self.log.info(
+            "Landed %s rows for %s in %s (%s file(s)); defects: %s",
+            rows,
+            summary.day,
+            folder,
+            len(result["files"]),
+            summary.defects,
+        )
         return result
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:

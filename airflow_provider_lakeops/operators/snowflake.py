@@ -156,7 +156,12 @@ class SnowflakeMergeOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = (
-        "target_table", "source_table", "source_sql", "source_parquet", "column_mapping", "delete_value",
+        "target_table",
+        "source_table",
+        "source_sql",
+        "source_parquet",
+        "column_mapping",
+        "delete_value",
     )
     template_ext: Sequence[str] = (".sql",)
     template_fields_renderers = {"source_sql": "sql", "column_mapping": "json"}
@@ -188,10 +193,19 @@ class SnowflakeMergeOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        given = [n for n, v in (("source_table", source_table), ("source_sql", source_sql),
-                                ("source_parquet", source_parquet)) if v is not None]
+        given = [
+            n
+            for n, v in (
+                ("source_table", source_table),
+                ("source_sql", source_sql),
+                ("source_parquet", source_parquet),
+            )
+            if v is not None
+        ]
         if len(given) != 1:
-            raise ValueError(f"give exactly one of source_table, source_sql, source_parquet (got {given or 'none'})")
+            raise ValueError(
+                f"give exactly one of source_table, source_sql, source_parquet (got {given or 'none'})"
+            )
         if mode not in msql.MODES:
             raise ValueError(f"mode must be one of {msql.MODES}, got {mode!r}")
         if on_duplicates not in _ON_DUPLICATES:
@@ -199,13 +213,21 @@ class SnowflakeMergeOperator(BaseOperator):
         if on_null_keys not in _ON_NULL_KEYS:
             raise ValueError(f"on_null_keys must be one of {_ON_NULL_KEYS}, got {on_null_keys!r}")
         if on_duplicates == "dedupe_latest" and ordering_column is None:
-            raise ValueError("on_duplicates='dedupe_latest' keeps the latest row per key: pass ordering_column "
-                             "(e.g. 'updated_at'), or on_duplicates='fail'")
+            raise ValueError(
+                "on_duplicates='dedupe_latest' keeps the latest row per key: pass ordering_column "
+                "(e.g. 'updated_at'), or on_duplicates='fail'"
+            )
         self._keys = _names(keys, "keys")
-        self._update = None if update_columns is None else _names(update_columns, "update_columns", allow_empty=True)
+        self._update = (
+            None if update_columns is None else _names(update_columns, "update_columns", allow_empty=True)
+        )
         self._insert = None if insert_columns is None else _names(insert_columns, "insert_columns")
-        self._op = None if operation_column is None else normalize_identifier(operation_column, "operation_column")
-        self._ordering = None if ordering_column is None else normalize_identifier(ordering_column, "ordering_column")
+        self._op = (
+            None if operation_column is None else normalize_identifier(operation_column, "operation_column")
+        )
+        self._ordering = (
+            None if ordering_column is None else normalize_identifier(ordering_column, "ordering_column")
+        )
         self.target_table = target_table
         self.keys = list(keys)
         self.source_table = source_table
@@ -232,15 +254,21 @@ class SnowflakeMergeOperator(BaseOperator):
     def _validated_mapping(self) -> dict[str, str]:
         mapping = self.column_mapping or {}
         if not isinstance(mapping, Mapping):
-            raise TypeError(f"column_mapping must be a dict {{source column: target column}}, got {type(mapping).__name__}")
-        return {normalize_identifier(s, "column_mapping key"): normalize_identifier(t, "column_mapping value")
-                for s, t in mapping.items()}
+            raise TypeError(
+                f"column_mapping must be a dict {{source column: target column}}, got {type(mapping).__name__}"
+            )
+        return {
+            normalize_identifier(s, "column_mapping key"): normalize_identifier(t, "column_mapping value")
+            for s, t in mapping.items()
+        }
 
     def _validated_query(self) -> str:
         query = str(self.source_sql).strip().rstrip(";").strip()
         if not _QUERY_START.match(query):
-            raise ValueError("source_sql must be a single SELECT or WITH query (one statement, no DML); "
-                             f"it starts with {query[:30]!r}")
+            raise ValueError(
+                "source_sql must be a single SELECT or WITH query (one statement, no DML); "
+                f"it starts with {query[:30]!r}"
+            )
         return query
 
     # ---------------------------------------------------------------- execute
@@ -255,20 +283,33 @@ class SnowflakeMergeOperator(BaseOperator):
         with closing(hook.get_conn()) as conn, tempfile.TemporaryDirectory(prefix="lakeops-merge-") as tmp:
             defaults = {"default_database": conn.database, "default_schema": conn.schema}
             target = parse_table_name(self.target_table, "target_table", **defaults)
-            source_table = (parse_table_name(self.source_table, "source_table", **defaults)
-                            if self.source_table is not None else None)
+            source_table = (
+                parse_table_name(self.source_table, "source_table", **defaults)
+                if self.source_table is not None
+                else None
+            )
             session = _Session(conn, self.log)
             region = hook.get_connection(self.snowflake_conn_id).extra_dejson.get("region") or None
-            self._lineage = {"account": conn.account, "region": region, "target": target,
-                             "source_table": source_table, "query": query, "defaults": defaults}
+            self._lineage = {
+                "account": conn.account,
+                "region": region,
+                "target": target,
+                "source_table": source_table,
+                "query": query,
+                "defaults": defaults,
+            }
             staging: TableName | None = None
             try:
                 if self.source_parquet is not None:
-                    files = collect_parquet(str(self.source_parquet), Path(tmp) / "files", self.aws_conn_id, self.log)
+                    files = collect_parquet(
+                        str(self.source_parquet), Path(tmp) / "files", self.aws_conn_id, self.log
+                    )
                     if not files:
                         if self.require_data:
-                            raise MergeError(f"no Parquet files under {self.source_parquet}; nothing was written. "
-                                             "Pass require_data=False if an empty batch is expected")
+                            raise MergeError(
+                                f"no Parquet files under {self.source_parquet}; nothing was written. "
+                                "Pass require_data=False if an empty batch is expected"
+                            )
                         self.log.warning("No Parquet files under %s: nothing to merge", self.source_parquet)
                         return self._finish(context, session, {}, started)
                     columns, originals = parquet_columns(files)
@@ -276,14 +317,25 @@ class SnowflakeMergeOperator(BaseOperator):
                     name = TableName(target.database, target.schema, self._staging_name(context, target))
                     spec = self._plan(session, target, name.sql, columns, mapping, delete_literal)
                     staging = name  # validated: now load the files
-                    session.run(msql.create_staging_sql(staging, columns), label=f"Create staging table {staging}")
-                    session.run(msql.put_sql(str(Path(tmp) / "files"), staging), label=f"PUT {len(files)} file(s)")
+                    session.run(
+                        msql.create_staging_sql(staging, columns), label=f"Create staging table {staging}"
+                    )
+                    session.run(
+                        msql.put_sql(str(Path(tmp) / "files"), staging), label=f"PUT {len(files)} file(s)"
+                    )
                     session.run(msql.copy_into_staging_sql(staging), label=f"COPY INTO {staging}")
                 else:
                     source_sql = source_table.sql if source_table is not None else f"({query})"
-                    meta = session.describe(f"SELECT * FROM {source_sql} AS \"SRC\"", label="Describe the source")
-                    columns = [msql.Column(checked_identifier(m.name, "source column"),
-                                           msql.type_from_metadata(m.type_code, m.precision, m.scale)) for m in meta]
+                    meta = session.describe(
+                        f'SELECT * FROM {source_sql} AS "SRC"', label="Describe the source"
+                    )
+                    columns = [
+                        msql.Column(
+                            checked_identifier(m.name, "source column"),
+                            msql.type_from_metadata(m.type_code, m.precision, m.scale),
+                        )
+                        for m in meta
+                    ]
                     spec = self._plan(session, target, source_sql, columns, mapping, delete_literal)
                 counts = self._apply(session, spec)
             finally:
@@ -294,26 +346,54 @@ class SnowflakeMergeOperator(BaseOperator):
                         self.log.warning("Could not drop the staging table: %s", exc)
         return self._finish(context, session, counts, started)
 
-    def _plan(self, session: _Session, target: TableName, source_sql: str, columns: list[msql.Column],
-              mapping: dict[str, str], delete_literal: str | None) -> msql.MergeSpec:
+    def _plan(
+        self,
+        session: _Session,
+        target: TableName,
+        source_sql: str,
+        columns: list[msql.Column],
+        mapping: dict[str, str],
+        delete_literal: str | None,
+    ) -> msql.MergeSpec:
         """Read the target's columns and check everything against them; nothing is written."""
         sql, params = msql.columns_query(target)
         rows = session.run(sql, params, label=f"Read the columns of {target}").fetchall()
-        target_columns = [msql.Column(checked_identifier(r[0], "target column"), str(r[1])) for r in rows] or None
+        target_columns = [
+            msql.Column(checked_identifier(r[0], "target column"), str(r[1])) for r in rows
+        ] or None
         plan = msql.plan_columns(
-            target=target, source_columns=columns, target_columns=target_columns, keys=self._keys,
-            column_mapping=mapping, update_columns=self._update, insert_columns=self._insert,
-            operation_column=self._op, ordering_column=self._ordering, add_new_columns=self.add_new_columns,
-            create_target=self.create_target_if_missing)
+            target=target,
+            source_columns=columns,
+            target_columns=target_columns,
+            keys=self._keys,
+            column_mapping=mapping,
+            update_columns=self._update,
+            insert_columns=self._insert,
+            operation_column=self._op,
+            ordering_column=self._ordering,
+            add_new_columns=self.add_new_columns,
+            create_target=self.create_target_if_missing,
+        )
         if plan.untouched:
-            self.log.info("Target columns the source lacks (kept on update, NULL on insert): %s", plan.untouched)
+            self.log.info(
+                "Target columns the source lacks (kept on update, NULL on insert): %s", plan.untouched
+            )
         spec = msql.MergeSpec(
-            target=target, source=source_sql, plan=plan, operation_column=self._op, delete_literal=delete_literal,
-            ordering_column=self._ordering, dedupe=self.on_duplicates == "dedupe_latest",
-            stale_guard=plan.ordering_target if self.only_newer else None)
-        self._lineage = {**(self._lineage or {}), "plan": plan,
-                         "target_columns": [(c.name, c.type) for c in (target_columns or plan.to_create)]
-                         + [(c.name, c.type) for c in plan.to_add]}
+            target=target,
+            source=source_sql,
+            plan=plan,
+            operation_column=self._op,
+            delete_literal=delete_literal,
+            ordering_column=self._ordering,
+            dedupe=self.on_duplicates == "dedupe_latest",
+            stale_guard=plan.ordering_target if self.only_newer else None,
+        )
+        self._lineage = {
+            **(self._lineage or {}),
+            "plan": plan,
+            "target_columns": [(c.name, c.type) for c in (target_columns or plan.to_create)]
+            + [(c.name, c.type) for c in plan.to_add],
+        }
         return spec
 
     def _apply(self, session: _Session, spec: msql.MergeSpec) -> dict[str, int]:
@@ -322,17 +402,28 @@ class SnowflakeMergeOperator(BaseOperator):
         row = session.run(msql.precheck_sql(spec), label="Check the source keys").fetchone()
         source_rows, null_keys, dup_keys, dup_rows = (int(v or 0) for v in row)
         key_names = ", ".join(plan.keys)
-        self.log.info("Source: %s row(s), %s with a NULL key, %s duplicate key(s) (%s surplus row(s))",
-                      source_rows, null_keys, dup_keys, dup_rows)
+        self.log.info(
+            "Source: %s row(s), %s with a NULL key, %s duplicate key(s) (%s surplus row(s))",
+            source_rows,
+            null_keys,
+            dup_keys,
+            dup_rows,
+        )
         if null_keys and self.on_null_keys == "fail":
-            raise MergeError(f"{null_keys} source row(s) have a NULL in a key column ({key_names}); nothing was "
-                             "written. Fix the source or pass on_null_keys='skip'")
+            raise MergeError(
+                f"{null_keys} source row(s) have a NULL in a key column ({key_names}); nothing was "
+                "written. Fix the source or pass on_null_keys='skip'"
+            )
         if null_keys:
-            self.log.warning("Skipping %s source row(s) with a NULL in a key column (%s)", null_keys, key_names)
+            self.log.warning(
+                "Skipping %s source row(s) with a NULL in a key column (%s)", null_keys, key_names
+            )
         if dup_keys and self.on_duplicates == "fail":
-            raise MergeError(f"the source has {dup_keys} duplicate key(s) ({dup_rows} surplus row(s)) on "
-                             f"({key_names}); nothing was written. De-duplicate upstream or pass "
-                             "on_duplicates='dedupe_latest' with an ordering_column")
+            raise MergeError(
+                f"the source has {dup_keys} duplicate key(s) ({dup_rows} surplus row(s)) on "
+                f"({key_names}); nothing was written. De-duplicate upstream or pass "
+                "on_duplicates='dedupe_latest' with an ordering_column"
+            )
         if dup_keys:
             self.log.info("Keeping the latest row of %s duplicate key(s) by %s", dup_keys, self._ordering)
         if source_rows - null_keys == 0:
@@ -347,16 +438,22 @@ class SnowflakeMergeOperator(BaseOperator):
 
     def _write(self, session: _Session, spec: msql.MergeSpec) -> dict[str, int]:
         if self.mode != "overwrite":
-            cur = session.run(msql.merge_sql(spec, self.mode), label=f"MERGE into {spec.target} ({self.mode})")
+            cur = session.run(
+                msql.merge_sql(spec, self.mode), label=f"MERGE into {spec.target} ({self.mode})"
+            )
             names = [d[0] for d in cur.description or []]
             return msql.parse_merge_counts(names, cur.fetchone())
         begin, delete, insert, commit = msql.overwrite_statements(spec)
         session.run(begin, label="BEGIN")
         try:
             cur = session.run(delete, label=f"Delete the contents of {spec.target}")
-            deleted = msql.parse_merge_counts([d[0] for d in cur.description or []], cur.fetchone())["deleted"]
+            deleted = msql.parse_merge_counts([d[0] for d in cur.description or []], cur.fetchone())[
+                "deleted"
+            ]
             cur = session.run(insert, label=f"Insert the new contents of {spec.target}")
-            inserted = msql.parse_merge_counts([d[0] for d in cur.description or []], cur.fetchone())["inserted"]
+            inserted = msql.parse_merge_counts([d[0] for d in cur.description or []], cur.fetchone())[
+                "inserted"
+            ]
             session.run(commit, label="COMMIT")
         except BaseException as exc:
             try:
@@ -364,25 +461,47 @@ class SnowflakeMergeOperator(BaseOperator):
             except MergeError as rollback_error:
                 self.log.error("ROLLBACK failed too: %s", rollback_error)
             if isinstance(exc, Exception):
-                raise MergeError(f"overwrite of {spec.target} was rolled back, the table is unchanged: {exc}") from None
+                raise MergeError(
+                    f"overwrite of {spec.target} was rolled back, the table is unchanged: {exc}"
+                ) from None
             raise
         return {"inserted": inserted, "updated": 0, "deleted": deleted}
 
-    def _finish(self, context: Context, session: _Session, counts: dict[str, int], started: float) -> dict[str, Any]:
+    def _finish(
+        self, context: Context, session: _Session, counts: dict[str, int], started: float
+    ) -> dict[str, Any]:
         from airflow_provider_lakeops.notifications.metrics import emit_operator_metrics
 
         inserted, updated, deleted = (int(counts.get(k, 0)) for k in ("inserted", "updated", "deleted"))
-        result: dict[str, Any] = {"inserted": inserted, "updated": updated, "deleted": deleted,
-                                  "query_ids": list(session.query_ids), "statements": session.statements}
+        result: dict[str, Any] = {
+            "inserted": inserted,
+            "updated": updated,
+            "deleted": deleted,
+            "query_ids": list(session.query_ids),
+            "statements": session.statements,
+        }
         if self._lineage is not None:
             self._lineage["counts"] = result
-        self.log.info("Merged into %s (%s): %s inserted, %s updated, %s deleted in %s statement(s)",
-                      (self._lineage or {}).get("target"), self.mode, inserted, updated, deleted,
-                      session.statements)
-        emit_operator_metrics(self, context, {
-            "rows_inserted": inserted, "rows_updated": updated, "rows_deleted": deleted,
-            "statements": session.statements,
-            "duration_seconds": time.monotonic() - started})
+        self.log.info(
+            "Merged into %s (%s): %s inserted, %s updated, %s deleted in %s statement(s)",
+            (self._lineage or {}).get("target"),
+            self.mode,
+            inserted,
+            updated,
+            deleted,
+            session.statements,
+        )
+        emit_operator_metrics(
+            self,
+            context,
+            {
+                "rows_inserted": inserted,
+                "rows_updated": updated,
+                "rows_deleted": deleted,
+                "statements": session.statements,
+                "duration_seconds": time.monotonic() - started,
+            },
+        )
         return result
 
     # ---------------------------------------------------------------- parquet
@@ -405,4 +524,3 @@ class SnowflakeMergeOperator(BaseOperator):
         from airflow_provider_lakeops.operators._snowflake.lineage import build_lineage
 
         return build_lineage(self, self._lineage, complete=False)
-

@@ -42,16 +42,23 @@ DEFAULT_SCHEMA = "schemas/customer_event.json"
 
 def find_spark_apps_dir() -> Path:
     """Deprecated: use :func:`airflow_provider_lakeops.spark_apps.apps_dir` (or ``app_path``)."""
-    warnings.warn("find_spark_apps_dir() is deprecated: use airflow_provider_lakeops.spark_apps.apps_dir()",
-                  DeprecationWarning, stacklevel=2)
+    warnings.warn(
+        "find_spark_apps_dir() is deprecated: use airflow_provider_lakeops.spark_apps.apps_dir()",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     return apps_dir()
 
 
 def load_streaming_options(folder: Path | None = None) -> ModuleType:
     """Deprecated: ``import airflow_provider_lakeops.spark_apps.streaming_options`` (returned here;
     ``folder`` is ignored)."""
-    warnings.warn("load_streaming_options() is deprecated: import "
-                  "airflow_provider_lakeops.spark_apps.streaming_options", DeprecationWarning, stacklevel=2)
+    warnings.warn(
+        "load_streaming_options() is deprecated: import "
+        "airflow_provider_lakeops.spark_apps.streaming_options",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     return streaming_options
 
 
@@ -77,16 +84,19 @@ class _CheckpointFiles:
         scheme = urlparse(uri).scheme
         if scheme in ("s3", "s3a", "s3n", "file") or (not scheme and uri.startswith("/")):
             return
-        raise ValueError(f"{name} must be an absolute path, a file:// URI or an S3 URI (s3://bucket/key), "
-                         f"got {uri!r}")
+        raise ValueError(
+            f"{name} must be an absolute path, a file:// URI or an S3 URI (s3://bucket/key), got {uri!r}"
+        )
 
     def _client(self, uri: str) -> Any:
         if self._s3 is None and urlparse(uri).scheme in storage.S3_SCHEMES:
             try:
                 self._s3 = storage.s3_client(aws_conn_id=self.aws_conn_id)
             except ImportError as exc:
-                raise ImportError("an S3 checkpoint needs the amazon provider: pip install "
-                                  "'airflow-provider-lakeops[amazon]'") from exc
+                raise ImportError(
+                    "an S3 checkpoint needs the amazon provider: pip install "
+                    "'airflow-provider-lakeops[amazon]'"
+                ) from exc
         return self._s3
 
     def read(self, uri: str) -> str | None:
@@ -166,9 +176,21 @@ class KafkaStreamingSubmitOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = (
-        "bronze_path", "checkpoint_path", "quarantine_path", "topics", "landing_path", "kafka_options",
-        "starting_offsets", "max_offsets_per_trigger", "max_files_per_trigger", "trigger", "processing_time",
-        "schema_path", "conf", "jars", "isolation_level",
+        "bronze_path",
+        "checkpoint_path",
+        "quarantine_path",
+        "topics",
+        "landing_path",
+        "kafka_options",
+        "starting_offsets",
+        "max_offsets_per_trigger",
+        "max_files_per_trigger",
+        "trigger",
+        "processing_time",
+        "schema_path",
+        "conf",
+        "jars",
+        "isolation_level",
     )
     template_fields_renderers = {"conf": "json", "kafka_options": "json"}
     ui_color = "#fde2e4"
@@ -213,7 +235,16 @@ class KafkaStreamingSubmitOperator(BaseOperator):
             raise ValueError("topics is required when source='kafka'")
         if source == "file" and not landing_path:
             raise ValueError("landing_path is required when source='file'")
-        reserved = {"application", "application_args", "conn_id", "files", "py_files", "packages", "jars", "name"}
+        reserved = {
+            "application",
+            "application_args",
+            "conn_id",
+            "files",
+            "py_files",
+            "packages",
+            "jars",
+            "name",
+        }
         if jars and kafka_package is not None:
             raise ValueError("give either jars (spark.jars) or kafka_package (--packages), not both")
         clash = sorted(reserved & set(submit_kwargs or {}))
@@ -289,13 +320,17 @@ class KafkaStreamingSubmitOperator(BaseOperator):
             topics=tuple(str(t) for t in topics) if self.source == "kafka" else (),
             kafka_options_file="kafka-options.json" if self.source == "kafka" else None,
             starting_offsets=str(self.starting_offsets),
-            max_offsets_per_trigger=self._positive_int("max_offsets_per_trigger", self.max_offsets_per_trigger)
-            if self.source == "kafka" else None,
+            max_offsets_per_trigger=self._positive_int(
+                "max_offsets_per_trigger", self.max_offsets_per_trigger
+            )
+            if self.source == "kafka"
+            else None,
             fail_on_data_loss=bool(self.fail_on_data_loss),
             isolation_level=str(self.isolation_level),
             landing_path=str(self.landing_path) if self.source == "file" else None,
             max_files_per_trigger=self._positive_int("max_files_per_trigger", self.max_files_per_trigger)
-            if self.source == "file" else None,
+            if self.source == "file"
+            else None,
             debezium=bool(self.debezium),
             trigger=str(self.trigger),
             processing_time=str(self.processing_time) if self.processing_time else None,
@@ -315,15 +350,19 @@ class KafkaStreamingSubmitOperator(BaseOperator):
                 mask_secret(str(value))
         bootstrap, options, ignored = opts.kafka_client_options_from_connection(extra)
         if ignored:
-            self.log.info("Kafka connection settings Spark manages itself, not passed: %s", ", ".join(ignored))
+            self.log.info(
+                "Kafka connection settings Spark manages itself, not passed: %s", ", ".join(ignored)
+            )
         for key, value in (self.kafka_options or {}).items():
             if not str(key).startswith("kafka."):
                 raise ValueError(f"kafka_options keys must start with 'kafka.', got {key!r}")
             if str(key) == "kafka.isolation.level":
                 raise ValueError("set the isolation level with isolation_level, not kafka_options")
             if opts.is_secret_option(str(key)):
-                raise ValueError(f"kafka_options[{key!r}] looks secret: put it in the {self.kafka_conn_id!r} "
-                                 "connection's extra, never in a templated field")
+                raise ValueError(
+                    f"kafka_options[{key!r}] looks secret: put it in the {self.kafka_conn_id!r} "
+                    "connection's extra, never in a templated field"
+                )
             options[str(key)] = str(value)
         for key, value in options.items():
             if opts.is_secret_option(key):
@@ -334,9 +373,13 @@ class KafkaStreamingSubmitOperator(BaseOperator):
     def log_source_options(self, opts: ModuleType, config: Any, client_options: dict[str, str]) -> None:
         """Build the Kafka source's option map as the app will (validating it) and log it, secrets hidden."""
         source = opts.kafka_source_options(
-            client_options=client_options, topics=config.topics, starting_offsets=config.starting_offsets,
-            max_offsets_per_trigger=config.max_offsets_per_trigger, fail_on_data_loss=config.fail_on_data_loss,
-            isolation_level=config.isolation_level)
+            client_options=client_options,
+            topics=config.topics,
+            starting_offsets=config.starting_offsets,
+            max_offsets_per_trigger=config.max_offsets_per_trigger,
+            fail_on_data_loss=config.fail_on_data_loss,
+            isolation_level=config.isolation_level,
+        )
         shown = {k: ("***" if opts.is_secret_option(k) else v) for k, v in sorted(source.items())}
         self.log.info("Kafka source options: %s", shown)
 
@@ -346,21 +389,28 @@ class KafkaStreamingSubmitOperator(BaseOperator):
         stored = files.read(config.fingerprint_path)
         if stored is None:
             if files.has_folder(f"{config.checkpoint_path.rstrip('/')}/offsets"):
-                self.log.warning("Checkpoint %s has no lakeops fingerprint (made outside lakeops): it is "
-                                 "adopted for this query", config.checkpoint_path)
+                self.log.warning(
+                    "Checkpoint %s has no lakeops fingerprint (made outside lakeops): it is "
+                    "adopted for this query",
+                    config.checkpoint_path,
+                )
             return
         try:
             recorded = json.loads(stored)
         except json.JSONDecodeError:
-            raise StreamingJobError(f"{config.fingerprint_path} is not valid JSON: remove it or the "
-                                    "checkpoint") from None
+            raise StreamingJobError(
+                f"{config.fingerprint_path} is not valid JSON: remove it or the checkpoint"
+            ) from None
         diffs = opts.fingerprint_mismatches(recorded, config.fingerprint())
         if diffs:
-            detail = "; ".join(f"{k}: checkpoint has {recorded.get(k)!r}, this task has "
-                               f"{config.fingerprint().get(k)!r}" for k in diffs)
+            detail = "; ".join(
+                f"{k}: checkpoint has {recorded.get(k)!r}, this task has {config.fingerprint().get(k)!r}"
+                for k in diffs
+            )
             raise StreamingJobError(
                 f"checkpoint {config.checkpoint_path} belongs to another query ({detail}). Spark cannot "
-                "resume it safely: use a new checkpoint_path for the new query")
+                "resume it safely: use a new checkpoint_path for the new query"
+            )
 
     # -------------------------------------------------------------------- execute
     def execute(self, context: Context) -> dict[str, Any]:
@@ -389,8 +439,13 @@ class KafkaStreamingSubmitOperator(BaseOperator):
                 files.append(str(options_file))
             py_files = build_py_files_zip(workdir)
             self._hook = self._make_hook(context, config, jars, packages, ",".join(files), str(py_files))
-            self.log.info("Submitting %s (%s source, trigger %s) -> %s", APP_FILE, config.source,
-                          config.trigger, config.bronze_path)
+            self.log.info(
+                "Submitting %s (%s source, trigger %s) -> %s",
+                APP_FILE,
+                config.source,
+                config.trigger,
+                config.bronze_path,
+            )
             self._submit(app, config, report_path)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -401,9 +456,15 @@ class KafkaStreamingSubmitOperator(BaseOperator):
         self._report = report
         self.log.info(
             "Stream %s: %s batch(es), %s rows in, %s to bronze, %s quarantined %s, %s skipped; end offsets %s",
-            report.get("query_id"), report.get("batches"), report.get("rows_in"), report.get("rows_bronze"),
-            report.get("rows_quarantined"), report.get("quarantine_reasons") or "", report.get("rows_skipped"),
-            json.dumps(report.get("end_offsets")))
+            report.get("query_id"),
+            report.get("batches"),
+            report.get("rows_in"),
+            report.get("rows_bronze"),
+            report.get("rows_quarantined"),
+            report.get("quarantine_reasons") or "",
+            report.get("rows_skipped"),
+            json.dumps(report.get("end_offsets")),
+        )
         self._emit_metrics(context, report, time.monotonic() - started)
         return report
 
@@ -422,10 +483,13 @@ class KafkaStreamingSubmitOperator(BaseOperator):
             raise ValueError(
                 "source='kafka' needs the jars of Spark's Kafka source: pass jars=[...] (the spark-sql-kafka-0-10 "
                 f"jars of your Spark; 'make jvm-deps' copies them to build/jvm/spark-kafka/), set {KAFKA_JARS_ENV}, "
-                "or kafka_package='' when the cluster already has them")
+                "or kafka_package='' when the cluster already has them"
+            )
         missing = [j for j in jars if "://" not in j and not Path(j).is_file()]
         if missing:
-            raise ValueError(f"jars: {', '.join(missing)} do not exist (run 'make jvm-deps', or fix the paths)")
+            raise ValueError(
+                f"jars: {', '.join(missing)} do not exist (run 'make jvm-deps', or fix the paths)"
+            )
         version, what = self.spark_version, "spark_version"
         if not version:
             try:
@@ -433,14 +497,17 @@ class KafkaStreamingSubmitOperator(BaseOperator):
 
                 version, what = dist_version("pyspark"), "the installed pyspark"
             except Exception:
-                raise ValueError("spark_version is required to check the Kafka jars "
-                                 "(pyspark is not installed on this worker)") from None
+                raise ValueError(
+                    "spark_version is required to check the Kafka jars "
+                    "(pyspark is not installed on this worker)"
+                ) from None
         for warning in opts.check_spark_kafka_jars(jars, str(version), self.scala_version, what=what):
             self.log.warning("%s", warning)
         return jars, None
 
-    def _make_hook(self, context: Context, config: Any, jars: list[str], packages: str | None, files: str,
-                   py_files: str) -> SparkSubmitHook:
+    def _make_hook(
+        self, context: Context, config: Any, jars: list[str], packages: str | None, files: str, py_files: str
+    ) -> SparkSubmitHook:
         from airflow.providers.apache.spark.hooks.spark_submit import SparkSubmitHook
 
         conf = dict(self.conf)
@@ -459,9 +526,14 @@ class KafkaStreamingSubmitOperator(BaseOperator):
 
             conf = inject_transport_information_into_spark_properties(conf, context)
         return SparkSubmitHook(
-            conf=conf, conn_id=self.spark_conn_id, files=files, py_files=py_files, packages=packages,
+            conf=conf,
+            conn_id=self.spark_conn_id,
+            files=files,
+            py_files=py_files,
+            packages=packages,
             name=f"lakeops-{self.dag_id}-{self.task_id}" if self.has_dag() else f"lakeops-{self.task_id}",
-            application_args=config.to_args(), **self.submit_kwargs,
+            application_args=config.to_args(),
+            **self.submit_kwargs,
         )
 
     def _submit(self, app: Path, config: Any, report_path: str) -> None:
@@ -490,13 +562,17 @@ class KafkaStreamingSubmitOperator(BaseOperator):
     def _emit_metrics(self, context: Context, report: dict[str, Any], seconds: float) -> None:
         from airflow_provider_lakeops.notifications.metrics import emit_operator_metrics
 
-        emit_operator_metrics(self, context, {
-            "batches": float(report.get("batches") or 0),
-            "rows_in": float(report.get("rows_in") or 0),
-            "rows_bronze": float(report.get("rows_bronze") or 0),
-            "rows_quarantined": float(report.get("rows_quarantined") or 0),
-            "duration_seconds": round(seconds, 3),
-        })
+        emit_operator_metrics(
+            self,
+            context,
+            {
+                "batches": float(report.get("batches") or 0),
+                "rows_in": float(report.get("rows_in") or 0),
+                "rows_bronze": float(report.get("rows_bronze") or 0),
+                "rows_quarantined": float(report.get("rows_quarantined") or 0),
+                "duration_seconds": round(seconds, 3),
+            },
+        )
 
     def on_kill(self) -> None:
         if self._hook is not None:
@@ -520,22 +596,45 @@ class KafkaStreamingSubmitOperator(BaseOperator):
         else:
             inputs = [location_dataset(str(self.landing_path)).to_openlineage()]
         report = self._report or {}
-        fields = [*self._schema_fields, ("op", "string"), ("op_ts", "timestamp"), ("_source_position", "string"),
-                  ("_source_ts", "timestamp"), ("_ingested_at", "timestamp"), ("_kafka_topic", "string"),
-                  ("_kafka_partition", "int"), ("_kafka_offset", "bigint"), ("_kafka_timestamp", "timestamp"),
-                  ("_source_file", "string"), ("_source_file_ts", "timestamp"), ("ingest_date", "string"),
-                  ("batch", "string")]
+        fields = [
+            *self._schema_fields,
+            ("op", "string"),
+            ("op_ts", "timestamp"),
+            ("_source_position", "string"),
+            ("_source_ts", "timestamp"),
+            ("_ingested_at", "timestamp"),
+            ("_kafka_topic", "string"),
+            ("_kafka_partition", "int"),
+            ("_kafka_offset", "bigint"),
+            ("_kafka_timestamp", "timestamp"),
+            ("_source_file", "string"),
+            ("_source_file_ts", "timestamp"),
+            ("ingest_date", "string"),
+            ("batch", "string"),
+        ]
         schema = schema_dataset.SchemaDatasetFacet(
-            fields=[schema_dataset.SchemaDatasetFacetFields(name=n, type=t) for n, t in fields])
-        quarantine = self._config.quarantine_path if self._config is not None else \
-            str(self.quarantine_path or f"{str(self.bronze_path).rstrip('/')}_quarantine")
+            fields=[schema_dataset.SchemaDatasetFacetFields(name=n, type=t) for n, t in fields]
+        )
+        quarantine = (
+            self._config.quarantine_path
+            if self._config is not None
+            else str(self.quarantine_path or f"{str(self.bronze_path).rstrip('/')}_quarantine")
+        )
         outputs = []
-        for path, rows, with_schema in ((str(self.bronze_path), report.get("rows_bronze"), True),
-                                        (quarantine, report.get("rows_quarantined"), False)):
+        for path, rows, with_schema in (
+            (str(self.bronze_path), report.get("rows_bronze"), True),
+            (quarantine, report.get("rows_quarantined"), False),
+        ):
             name = location_dataset(path)
             facets: dict[str, Any] = {"schema": schema} if with_schema else {}
-            output_facets: dict[str, Any] = {} if rows is None else {
-                "outputStatistics": stats.OutputStatisticsOutputDatasetFacet(rowCount=int(rows))}
-            outputs.append(OutputDataset(namespace=name.namespace, name=name.name, facets=facets,
-                                         outputFacets=output_facets))
+            output_facets: dict[str, Any] = (
+                {}
+                if rows is None
+                else {"outputStatistics": stats.OutputStatisticsOutputDatasetFacet(rowCount=int(rows))}
+            )
+            outputs.append(
+                OutputDataset(
+                    namespace=name.namespace, name=name.name, facets=facets, outputFacets=output_facets
+                )
+            )
         return OperatorLineage(inputs=inputs, outputs=outputs)

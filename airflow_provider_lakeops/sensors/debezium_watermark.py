@@ -77,7 +77,9 @@ class DebeziumWatermarkSensor(BaseSensorOperator):
         **kwargs: Any,
     ) -> None:
         if kwargs.get("mode") == "reschedule":
-            raise ValueError("DebeziumWatermarkSensor needs mode='poke': a reschedule would write a new watermark")
+            raise ValueError(
+                "DebeziumWatermarkSensor needs mode='poke': a reschedule would write a new watermark"
+            )
         super().__init__(poke_interval=poke_interval, timeout=timeout, **kwargs)
         self.postgres_conn_id = postgres_conn_id
         self.slot_name = slot_name
@@ -94,42 +96,72 @@ class DebeziumWatermarkSensor(BaseSensorOperator):
     def execute(self, context: Context) -> Any:
         slot = str(self.slot_name or "").strip()
         if not _SLOT.match(slot):
-            raise ValueError(f"slot_name {self.slot_name!r} must be a PostgreSQL slot name: lower-case letters, "
-                             "digits and _ (at most 63)")
+            raise ValueError(
+                f"slot_name {self.slot_name!r} must be a PostgreSQL slot name: lower-case letters, "
+                "digits and _ (at most 63)"
+            )
         if not _PREFIX.match(str(self.message_prefix or "")):
-            raise ValueError(f"message_prefix {self.message_prefix!r} must be 1-100 letters, digits or . _ : -")
+            raise ValueError(
+                f"message_prefix {self.message_prefix!r} must be 1-100 letters, digits or . _ : -"
+            )
         self.slot_name = slot
         hook = self._hook()
         if not hook.get_first("SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", parameters=(slot,)):
-            raise RuntimeError(f"replication slot {slot!r} does not exist on {self.postgres_conn_id!r}: deploy the "
-                               "Debezium connector first (its slot.name)")
+            raise RuntimeError(
+                f"replication slot {slot!r} does not exist on {self.postgres_conn_id!r}: deploy the "
+                "Debezium connector first (its slot.name)"
+            )
         run_id = str(context.get("run_id") or "manual")
         conn = hook.get_conn()
         try:
             with conn.cursor() as cur:
-                cur.execute("SELECT pg_logical_emit_message(true, %s, %s)::text", (self.message_prefix, run_id))
+                cur.execute(
+                    "SELECT pg_logical_emit_message(true, %s, %s)::text", (self.message_prefix, run_id)
+                )
                 self._watermark = str(cur.fetchone()[0])
             conn.commit()
         finally:
             conn.close()
         self._started = time.monotonic()
-        self.log.info("Wrote the watermark %s (prefix %s); waiting for slot %s to confirm it", self._watermark,
-                      self.message_prefix, slot)
+        self.log.info(
+            "Wrote the watermark %s (prefix %s); waiting for slot %s to confirm it",
+            self._watermark,
+            self.message_prefix,
+            slot,
+        )
         super().execute(context)
         waited = round(time.monotonic() - self._started, 3)
-        self.log.info("Slot %s confirmed %s >= watermark %s after %.1f s", slot, self._confirmed, self._watermark,
-                      waited)
-        return {"watermark_lsn": self._watermark, "confirmed_flush_lsn": self._confirmed,
-                "waited_seconds": waited, "slot": slot}
+        self.log.info(
+            "Slot %s confirmed %s >= watermark %s after %.1f s",
+            slot,
+            self._confirmed,
+            self._watermark,
+            waited,
+        )
+        return {
+            "watermark_lsn": self._watermark,
+            "confirmed_flush_lsn": self._confirmed,
+            "waited_seconds": waited,
+            "slot": slot,
+        }
 
     def poke(self, context: Context) -> bool:
         row = self._hook().get_first(
             "SELECT confirmed_flush_lsn::text, confirmed_flush_lsn >= %s::pg_lsn, active "
-            "FROM pg_replication_slots WHERE slot_name = %s", parameters=(self._watermark, self.slot_name))
+            "FROM pg_replication_slots WHERE slot_name = %s",
+            parameters=(self._watermark, self.slot_name),
+        )
         if not row:
-            raise RuntimeError(f"replication slot {self.slot_name!r} disappeared while waiting for the watermark")
+            raise RuntimeError(
+                f"replication slot {self.slot_name!r} disappeared while waiting for the watermark"
+            )
         self._confirmed, reached, active = str(row[0]), bool(row[1]), bool(row[2])
         if not reached:
-            self.log.info("Slot %s confirmed %s < %s%s", self.slot_name, self._confirmed, self._watermark,
-                          "" if active else " (no connector is reading it right now)")
+            self.log.info(
+                "Slot %s confirmed %s < %s%s",
+                self.slot_name,
+                self._confirmed,
+                self._watermark,
+                "" if active else " (no connector is reading it right now)",
+            )
         return reached

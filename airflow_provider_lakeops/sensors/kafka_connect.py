@@ -86,13 +86,21 @@ class KafkaConnectorStateSensor(ConnectorWaitMixin, BaseSensorOperator):
 
         verdict = self._wait.observe(KafkaConnectHook(self.kafka_connect_conn_id))
         if verdict.outcome in {"failed", "blocked"}:
-            event = {"connector": self.connector_name, "status": verdict.outcome, "message": verdict.reason,
-                     **verdict.as_event()}
-            raise ConnectorDeploymentError(failure_message(event), connector=self.connector_name, details=event)
+            event = {
+                "connector": self.connector_name,
+                "status": verdict.outcome,
+                "message": verdict.reason,
+                **verdict.as_event(),
+            }
+            raise ConnectorDeploymentError(
+                failure_message(event), connector=self.connector_name, details=event
+            )
         self.log.info("Connector %s: %s", self.connector_name, verdict.reason or verdict.outcome)
         return verdict.outcome == "done"
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> None:
         if event.get("status") != "success":
-            raise ConnectorDeploymentError(failure_message(event), connector=self.connector_name, details=event)
+            raise ConnectorDeploymentError(
+                failure_message(event), connector=self.connector_name, details=event
+            )
         self.log.info("Connector %s reached %s", self.connector_name, self.target_state)

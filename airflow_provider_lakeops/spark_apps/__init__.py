@@ -48,7 +48,9 @@ def app_path(name: str) -> Path:
     """
     path = apps_dir() / (name if name.endswith(".py") else f"{name}.py")
     if not path.is_file():
-        raise FileNotFoundError(f"no Spark app {path.name} in {path.parent}: reinstall airflow-provider-lakeops")
+        raise FileNotFoundError(
+            f"no Spark app {path.name} in {path.parent}: reinstall airflow-provider-lakeops"
+        )
     return path
 
 
@@ -65,15 +67,21 @@ def build_py_files_zip(dest_dir: str | os.PathLike[str]) -> Path:
 
     apps = apps_dir()
     package = apps.parent
-    files = [package / "__init__.py"] + sorted(
-        p for p in apps.rglob("*")
-        if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".pyo")
-    ) + [package / name for name in SHARED_MODULES]
+    files = (
+        [package / "__init__.py"]
+        + sorted(
+            p
+            for p in apps.rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".pyo")
+        )
+        + [package / name for name in SHARED_MODULES]
+    )
     target = Path(dest_dir) / PY_FILES_ZIP
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for path in files:
-            info = zipfile.ZipInfo(f"{package.name}/{path.relative_to(package).as_posix()}",
-                                   date_time=_ZIP_DATE_TIME)
+            info = zipfile.ZipInfo(
+                f"{package.name}/{path.relative_to(package).as_posix()}", date_time=_ZIP_DATE_TIME
+            )
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
             archive.writestr(info, path.read_bytes())

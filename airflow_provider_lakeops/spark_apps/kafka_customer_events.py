@@ -76,8 +76,14 @@ __all__ = [
 ]
 
 #: where a record was read: Kafka coordinates, or the landing file (file source)
-SOURCE_COLUMNS = ("_kafka_topic", "_kafka_partition", "_kafka_offset", "_kafka_timestamp", "_source_file",
-                  "_source_file_ts")
+SOURCE_COLUMNS = (
+    "_kafka_topic",
+    "_kafka_partition",
+    "_kafka_offset",
+    "_kafka_timestamp",
+    "_source_file",
+    "_source_file_ts",
+)
 #: Debezium: the change's position and commit time in the source database (null otherwise)
 POSITION_COLUMNS = ("_source_position", "_source_ts")
 METADATA_COLUMNS = ("op", "op_ts", *POSITION_COLUMNS, "_ingested_at", *SOURCE_COLUMNS)
@@ -171,11 +177,16 @@ def source_options(config: Any) -> dict[str, str]:
     if config.source == "kafka":
         with open(resolve_local_file(config.kafka_options_file), encoding="utf-8") as fh:
             client = json.load(fh)
-        return dict(opts.kafka_source_options(
-            client_options=client, topics=config.topics, starting_offsets=config.starting_offsets,
-            max_offsets_per_trigger=config.max_offsets_per_trigger, fail_on_data_loss=config.fail_on_data_loss,
-            isolation_level=config.isolation_level,
-        ))
+        return dict(
+            opts.kafka_source_options(
+                client_options=client,
+                topics=config.topics,
+                starting_offsets=config.starting_offsets,
+                max_offsets_per_trigger=config.max_offsets_per_trigger,
+                fail_on_data_loss=config.fail_on_data_loss,
+                isolation_level=config.isolation_level,
+            )
+        )
     options = {}
     if config.max_files_per_trigger is not None:
         options["maxFilesPerTrigger"] = str(config.max_files_per_trigger)
@@ -225,8 +236,10 @@ def read_source(spark: SparkSession, config: Any) -> DataFrame:
         return kafka_to_raw(stream)
     fs, landing = _fs(spark, config.landing_path)
     if not fs.exists(landing):  # nothing has landed yet: an empty folder reads as "no new data"
-        print(f"kafka_customer_events: landing folder {config.landing_path} did not exist; created it empty",
-              file=sys.stderr)
+        print(
+            f"kafka_customer_events: landing folder {config.landing_path} did not exist; created it empty",
+            file=sys.stderr,
+        )
         fs.mkdirs(landing)
     return files_to_raw(spark.readStream.format("text").options(**options).load(config.landing_path))
 
@@ -234,7 +247,9 @@ def read_source(spark: SparkSession, config: Any) -> DataFrame:
 # ------------------------------------------------------------------------------------ parsing
 def _loose(names: Sequence[str]) -> T.StructType:
     """Every field as a string: Spark's JSON parser keeps any value's text, so types are checked per field."""
-    return T.StructType([T.StructField(n, T.StringType()) for n in names] + [T.StructField(_CORRUPT, T.StringType())])
+    return T.StructType(
+        [T.StructField(n, T.StringType()) for n in names] + [T.StructField(_CORRUPT, T.StringType())]
+    )
 
 
 # epoch milliseconds that stay inside Spark's timestamp range (years 1..9999)
@@ -255,11 +270,13 @@ def _typed(text: Column, type_: str) -> Column:
     if type_ == "timestamp":  # ISO-8601, or epoch milliseconds (Debezium's io.debezium.time.Timestamp)
         millis = text.try_cast("long")
         return F.when(iso, text.try_cast("timestamp")).otherwise(
-            F.when(millis.between(_MIN_MS, _MAX_MS), F.timestamp_millis(millis)))
+            F.when(millis.between(_MIN_MS, _MAX_MS), F.timestamp_millis(millis))
+        )
     if type_ == "date":  # ISO date, or days since the epoch (Debezium's io.debezium.time.Date)
         days = text.try_cast("int")
         return F.when(iso, text.try_cast("date")).otherwise(
-            F.when(days.between(-719_162, 2_932_896), F.date_from_unix_date(days)))
+            F.when(days.between(-719_162, 2_932_896), F.date_from_unix_date(days))
+        )
     return text.try_cast(opts.SCHEMA_TYPES[type_])
 
 
@@ -276,24 +293,40 @@ def parse_records(raw: DataFrame, spec: Any, debezium: bool = False) -> DataFram
         # one JSON parse per record: the envelope with `before`/`after` as records of strings (any value's
         # text) and `source` as strings; `payload` holds the same when the converter has schemas.enable=true
         record_type = _loose(spec.names)
-        change = [T.StructField("before", record_type), T.StructField("after", record_type),
-                  T.StructField("op", T.StringType()), T.StructField("ts_ms", T.StringType()),
-                  T.StructField("source", T.StructType([T.StructField(n, T.StringType()) for n in _SOURCE_FIELDS]))]
-        envelope = T.StructType([T.StructField("payload", T.StructType(change)), *change,
-                                 T.StructField(_CORRUPT, T.StringType())])
+        change = [
+            T.StructField("before", record_type),
+            T.StructField("after", record_type),
+            T.StructField("op", T.StringType()),
+            T.StructField("ts_ms", T.StringType()),
+            T.StructField("source", T.StructType([T.StructField(n, T.StringType()) for n in _SOURCE_FIELDS])),
+        ]
+        envelope = T.StructType(
+            [T.StructField("payload", T.StructType(change)), *change, T.StructField(_CORRUPT, T.StringType())]
+        )
         df = raw.withColumn("_env", F.from_json(value, envelope, _PARSE))
         inner = F.col("_env.payload").isNotNull()
 
         def pick(name: str) -> Column:
             return F.when(inner, F.col(f"_env.payload.{name}")).otherwise(F.col(f"_env.{name}"))
 
-        df = df.select("*", pick("op").alias("op"), pick("ts_ms").alias("_ts_ms"), pick("source").alias("_src"),
-                       (~blank & (F.col(f"_env.{_CORRUPT}").isNotNull() | F.col("_env").isNull()))
-                       .alias("_bad_envelope"))
+        df = df.select(
+            "*",
+            pick("op").alias("op"),
+            pick("ts_ms").alias("_ts_ms"),
+            pick("source").alias("_src"),
+            (~blank & (F.col(f"_env.{_CORRUPT}").isNotNull() | F.col("_env").isNull())).alias(
+                "_bad_envelope"
+            ),
+        )
         op = F.col("op")
         known = op.isin(*opts.DEBEZIUM_OPS)
-        df = df.withColumn("_rec", F.when(~F.col("_bad_envelope") & known, F.when(
-            op == opts.DELETE_OP, pick("before")).otherwise(pick("after"))))
+        df = df.withColumn(
+            "_rec",
+            F.when(
+                ~F.col("_bad_envelope") & known,
+                F.when(op == opts.DELETE_OP, pick("before")).otherwise(pick("after")),
+            ),
+        )
         df = _with_position(df)
         envelope_checks = [
             (F.col("_bad_envelope"), "malformed_json"),
@@ -308,9 +341,14 @@ def parse_records(raw: DataFrame, spec: Any, debezium: bool = False) -> DataFram
         record = F.col("_rec").isNotNull()
         malformed = F.lit(False)  # a `before`/`after` that is not an object makes the envelope malformed
     else:
-        df = raw.select("*", F.lit(None).cast("string").alias("op"), F.lit(None).cast("string").alias("_ts_ms"),
-                        F.when(~blank, value).alias("_record"), F.lit(None).cast("string").alias("_position"),
-                        F.lit(None).cast("string").alias("_src_ts_ms"))
+        df = raw.select(
+            "*",
+            F.lit(None).cast("string").alias("op"),
+            F.lit(None).cast("string").alias("_ts_ms"),
+            F.when(~blank, value).alias("_record"),
+            F.lit(None).cast("string").alias("_position"),
+            F.lit(None).cast("string").alias("_src_ts_ms"),
+        )
         df = df.withColumn("_rec", F.from_json(F.col("_record"), _loose(spec.names), _PARSE))
         envelope_checks = [(blank, "empty_record")]
         skip = F.lit(False)
@@ -325,17 +363,25 @@ def parse_records(raw: DataFrame, spec: Any, debezium: bool = False) -> DataFram
     for f in spec.fields:
         text, typed = F.col(f"_rec.{f.name}"), F.col(f"_t_{f.name}")
         if f.required:
-            missing = text.isNull() | (F.trim(text) == "") if f.type == "string" else typed.isNull() & (
-                text.isNull() | (F.trim(text) == ""))
+            missing = (
+                text.isNull() | (F.trim(text) == "")
+                if f.type == "string"
+                else typed.isNull() & (text.isNull() | (F.trim(text) == ""))
+            )
             must = F.lit(True) if f.name in key else ~is_delete  # deletes only carry the key for sure
             checks.append((parsed & must & missing, f"missing_required:{f.name}"))
         if f.type != "string":
-            present = text.isNotNull() & ~(typed.isNull() & (F.trim(text) == "")) if f.required else \
-                text.isNotNull()
+            present = (
+                text.isNotNull() & ~(typed.isNull() & (F.trim(text) == ""))
+                if f.required
+                else text.isNotNull()
+            )
             checks.append((parsed & present & typed.isNull(), f"type_mismatch:{f.name}"))
     any_bad = reduce(lambda a, b: a | b, [condition for condition, _ in checks])
     # the reason text is built for bad records only
-    reasons = F.when(any_bad, F.concat_ws(";", *[F.when(c, F.lit(r)) for c, r in checks])).otherwise(F.lit(""))
+    reasons = F.when(any_bad, F.concat_ws(";", *[F.when(c, F.lit(r)) for c, r in checks])).otherwise(
+        F.lit("")
+    )
     df = df.select("*", reasons.alias("_reasons"))
     bad = F.col("_reasons") != ""
     return df.select(
@@ -379,16 +425,22 @@ def _with_position(df: DataFrame) -> DataFrame:
     pg = F.concat_ws("-", phase, pad(previous, 20), pad(lsn, 20), F.lit("0" * 10))
     binlog = F.concat_ws("-", phase, pad(number, 20), pad(pos, 20), pad(row, 10))
     bad = (is_pg & (~_digits(lsn, 20) | (previous.isNotNull() & ~_digits(previous, 20)))) | (
-        is_binlog & (~_digits(number, 20) | ~_digits(pos, 20) | (row.isNotNull() & ~_digits(row, 10))))
-    return df.select("*", F.when(is_pg, pg).when(is_binlog, binlog).alias("_position"),
-                     F.coalesce(bad, F.lit(False)).alias("_bad_position"), src["ts_ms"].alias("_src_ts_ms"))
+        is_binlog & (~_digits(number, 20) | ~_digits(pos, 20) | (row.isNotNull() & ~_digits(row, 10)))
+    )
+    return df.select(
+        "*",
+        F.when(is_pg, pg).when(is_binlog, binlog).alias("_position"),
+        F.coalesce(bad, F.lit(False)).alias("_bad_position"),
+        src["ts_ms"].alias("_src_ts_ms"),
+    )
 
 
 def add_ingest_columns(parsed: DataFrame) -> DataFrame:
     """``_ingested_at`` and ``ingest_date``: in a stream, ``current_timestamp()`` is the batch's
     timestamp, which the offset log keeps, so a replayed batch lands in the same partition."""
     return parsed.withColumn("_ingested_at", F.current_timestamp()).withColumn(
-        "ingest_date", F.date_format(F.col("_ingested_at"), "yyyy-MM-dd"))
+        "ingest_date", F.date_format(F.col("_ingested_at"), "yyyy-MM-dd")
+    )
 
 
 # ------------------------------------------------------------------------------------ writing
@@ -422,8 +474,9 @@ class BatchWriter:
             F.count(F.lit(1)).alias("rows_in"),
             F.sum(bad.cast("long")).alias("quarantined"),
             F.sum(F.col("_skip").cast("long")).alias("skipped"),
-            F.sum((good & F.col("op").isNotNull() & F.col("_source_position").isNull()).cast("long"))
-            .alias("no_position"),
+            F.sum((good & F.col("op").isNotNull() & F.col("_source_position").isNull()).cast("long")).alias(
+                "no_position"
+            ),
             *[F.sum((good & (F.col("op") == op)).cast("long")).alias(f"op_{op}") for op in opts.DEBEZIUM_OPS],
         )
         columns = [*self.spec.names, *METADATA_COLUMNS, *PARTITION_COLUMNS]
@@ -431,12 +484,16 @@ class BatchWriter:
         metrics = observation.get
         bronze_seconds = time.monotonic() - started
         rows_in, quarantined, skipped, no_position = (
-            int(metrics.get(k) or 0) for k in ("rows_in", "quarantined", "skipped", "no_position"))
+            int(metrics.get(k) or 0) for k in ("rows_in", "quarantined", "skipped", "no_position")
+        )
         ops = {op: int(metrics.get(f"op_{op}") or 0) for op in opts.DEBEZIUM_OPS}
         reasons: Counter[str] = Counter()
         if quarantined:  # pass 2, only when there is something to quarantine: the bad rows, cached
-            rejected = df.filter(bad).select(*QUARANTINE_COLUMNS, *PARTITION_COLUMNS).persist(
-                StorageLevel.MEMORY_AND_DISK)
+            rejected = (
+                df.filter(bad)
+                .select(*QUARANTINE_COLUMNS, *PARTITION_COLUMNS)
+                .persist(StorageLevel.MEMORY_AND_DISK)
+            )
             try:
                 for row in rejected.groupBy("_reason").count().collect():
                     for one in row["_reason"].split(";"):
@@ -444,19 +501,32 @@ class BatchWriter:
                 self._overwrite(rejected, self.config.quarantine_path, "json")
             finally:
                 rejected.unpersist()
-        self.batches.append({
-            "batch_id": batch_id, "partition": batch, "rows_in": rows_in,
-            "rows_bronze": rows_in - quarantined - skipped, "rows_quarantined": quarantined,
-            "rows_skipped": skipped, "rows_without_position": no_position, "quarantine_reasons": dict(reasons),
-            "operations": {op: n for op, n in ops.items() if n},
-            "seconds": round(time.monotonic() - started, 3), "bronze_seconds": round(bronze_seconds, 3),
-        })
+        self.batches.append(
+            {
+                "batch_id": batch_id,
+                "partition": batch,
+                "rows_in": rows_in,
+                "rows_bronze": rows_in - quarantined - skipped,
+                "rows_quarantined": quarantined,
+                "rows_skipped": skipped,
+                "rows_without_position": no_position,
+                "quarantine_reasons": dict(reasons),
+                "operations": {op: n for op, n in ops.items() if n},
+                "seconds": round(time.monotonic() - started, 3),
+                "bronze_seconds": round(bronze_seconds, 3),
+            }
+        )
 
     @staticmethod
     def _overwrite(df: DataFrame, path: str, fmt: str) -> None:
         # dynamic: replace only this batch's (ingest_date, batch) partition, atomically per partition
-        (df.write.mode("overwrite").option("partitionOverwriteMode", "dynamic")
-         .partitionBy(*PARTITION_COLUMNS).format(fmt).save(path))
+        (
+            df.write.mode("overwrite")
+            .option("partitionOverwriteMode", "dynamic")
+            .partitionBy(*PARTITION_COLUMNS)
+            .format(fmt)
+            .save(path)
+        )
 
 
 # -------------------------------------------------------------------------------------- run
@@ -469,7 +539,8 @@ def check_fingerprint(spark: SparkSession, config: Any) -> None:
         if diffs:
             raise CheckpointMismatchError(
                 f"checkpoint {config.checkpoint_path} belongs to another query (different {', '.join(diffs)}): "
-                "use a new checkpoint location for a new query")
+                "use a new checkpoint location for a new query"
+            )
         return
     write_text(spark, config.fingerprint_path, json.dumps(current, sort_keys=True))
 
@@ -500,8 +571,7 @@ def run(spark: SparkSession, config: Any) -> dict[str, Any]:
     _, start_offsets = committed_offsets(spark, config.checkpoint_path)
     writer = BatchWriter(config, spec)
     stream = add_ingest_columns(parse_records(read_source(spark, config), spec, config.debezium))
-    builder = (stream.writeStream.foreachBatch(writer)
-               .option("checkpointLocation", config.checkpoint_path))
+    builder = stream.writeStream.foreachBatch(writer).option("checkpointLocation", config.checkpoint_path)
     if config.trigger == "availableNow":
         builder = builder.trigger(availableNow=True)
     else:
@@ -520,8 +590,17 @@ def run(spark: SparkSession, config: Any) -> dict[str, Any]:
         if query.isActive:
             query.stop()
     end_batch, end_offsets = committed_offsets(spark, config.checkpoint_path)
-    report = _report(config, writer, str(query.id), str(query.runId), start_offsets, end_offsets, end_batch,
-                     time.monotonic() - started, error)
+    report = _report(
+        config,
+        writer,
+        str(query.id),
+        str(query.runId),
+        start_offsets,
+        end_offsets,
+        end_batch,
+        time.monotonic() - started,
+        error,
+    )
     text = json.dumps(report, sort_keys=True, default=str)
     if config.report_path:
         write_text(spark, config.report_path, text)
@@ -531,8 +610,17 @@ def run(spark: SparkSession, config: Any) -> dict[str, Any]:
     return report
 
 
-def _report(config: Any, writer: BatchWriter, query_id: str, run_id: str, start_offsets: Any, end_offsets: Any,
-            end_batch: int | None, seconds: float, error: BaseException | None) -> dict[str, Any]:
+def _report(
+    config: Any,
+    writer: BatchWriter,
+    query_id: str,
+    run_id: str,
+    start_offsets: Any,
+    end_offsets: Any,
+    end_batch: int | None,
+    seconds: float,
+    error: BaseException | None,
+) -> dict[str, Any]:
     batches = writer.batches
     reasons: Counter[str] = Counter()
     ops: Counter[str] = Counter()

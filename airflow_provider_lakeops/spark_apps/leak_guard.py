@@ -87,7 +87,9 @@ def pattern_matches(name: str, col: Column) -> Column:
     found = col.rlike(PATTERNS[name])
     if name == "credit_card":
         candidates = F.regexp_extract_all(col, F.lit(_CARD_CANDIDATE), 0)
-        luhn = F.exists(candidates, lambda c: F.call_function("luhn_check", F.regexp_replace(c, "[^0-9]", "")))
+        luhn = F.exists(
+            candidates, lambda c: F.call_function("luhn_check", F.regexp_replace(c, "[^0-9]", ""))
+        )
         return found & luhn  # And short-circuits: the Luhn lambda runs only on candidates
     if name in _PREFILTERS:
         return col.contains(_PREFILTERS[name]) & found
@@ -125,16 +127,24 @@ def scan(
     # long format (column index, text): one small expression per pattern instead of
     # columns x patterns aggregates, whose generated code would grow past the JVM's limits
     cells = sample.select(
-        F.explode(F.array(*[F.struct(F.lit(i).alias("i"), F.col(f"c{i}").alias("v")) for i in range(len(columns))]))
-        .alias("cell")
+        F.explode(
+            F.array(*[F.struct(F.lit(i).alias("i"), F.col(f"c{i}").alias("v")) for i in range(len(columns))])
+        ).alias("cell")
     ).select("cell.i", "cell.v")
     # each distinct (column, text) pair is matched once and weighs as many rows as carry it:
     # ids and timestamps are unique, but codes, categories, dates and flags repeat a lot
     distinct = cells.groupBy("i", "v").agg(F.count(F.lit(1)).alias("n"))
-    counts = distinct.groupBy("i").agg(
-        F.sum("n").alias("__rows"),
-        *[F.sum(F.when(pattern_matches(p, F.col("v")), F.col("n")).otherwise(0)).alias(p) for p in patterns],
-    ).collect()
+    counts = (
+        distinct.groupBy("i")
+        .agg(
+            F.sum("n").alias("__rows"),
+            *[
+                F.sum(F.when(pattern_matches(p, F.col("v")), F.col("n")).otherwise(0)).alias(p)
+                for p in patterns
+            ],
+        )
+        .collect()
+    )
     sampled = max((row["__rows"] for row in counts), default=0)
     findings = []
     for row in sorted(counts, key=lambda r: r["i"]):

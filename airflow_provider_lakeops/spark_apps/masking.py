@@ -153,9 +153,9 @@ def _finish_ip(col: Column, text: Column) -> Column:
     left_groups = F.when(left == "", empty).otherwise(F.split(left, ":"))
     right_groups = F.when(right == "", empty).otherwise(F.split(right, ":"))
     zeros = F.array_repeat(F.lit("0"), F.lit(8) - F.size(left_groups) - F.size(right_groups))
-    groups = F.when(
-        low.contains("::"), F.concat(left_groups, zeros, right_groups)
-    ).otherwise(F.split(low, ":"))
+    groups = F.when(low.contains("::"), F.concat(left_groups, zeros, right_groups)).otherwise(
+        F.split(low, ":")
+    )
     v6 = F.concat(F.array_join(F.slice(groups, 1, 3), ":"), F.lit(":****:****:****:****:****"))
     return (
         F.when(text.rlike(_IPV4_SHAPE), v4)

@@ -95,7 +95,9 @@ class JobOptions:
         if not self.output_path.strip():
             problems.append("--output is empty")
         if self.input_format not in INPUT_FORMATS:
-            problems.append(f"--input-format must be one of {', '.join(INPUT_FORMATS)}, got {self.input_format!r}")
+            problems.append(
+                f"--input-format must be one of {', '.join(INPUT_FORMATS)}, got {self.input_format!r}"
+            )
         if _norm(self.input_path) == _norm(self.output_path):
             problems.append("--output must differ from --input (the job would overwrite what it reads)")
         if len(set(self.partition_by)) != len(self.partition_by):
@@ -122,7 +124,9 @@ def load_hmac_key(source: str) -> bytes:
     """
     kind, _, where = source.partition(":")
     if not where:
-        raise HmacKeyError(f"--key-source must look like env:NAME, file:/path or aws-secretsmanager:ID, got {source!r}")
+        raise HmacKeyError(
+            f"--key-source must look like env:NAME, file:/path or aws-secretsmanager:ID, got {source!r}"
+        )
     if kind == "env":
         value = os.environ.pop(where, None)  # do not leave it for child processes of the driver
         if not value:
@@ -331,8 +335,12 @@ def build_parser() -> argparse.ArgumentParser:
     policy.add_argument("--policy", help="a policy file (YAML or JSON)")
     parser.add_argument("--partition-by", action="append", default=[])
     parser.add_argument("--derive", action="append", metavar="NEW=SOURCE")
-    parser.add_argument("--partition-value", action="append", metavar="NAME=VALUE",
-                        help="add a constant column, e.g. dt=2025-10-31 (the run's partition)")
+    parser.add_argument(
+        "--partition-value",
+        action="append",
+        metavar="NAME=VALUE",
+        help="add a constant column, e.g. dt=2025-10-31 (the run's partition)",
+    )
     parser.add_argument("--compression", default="snappy")
     parser.add_argument("--report", help="local file for the JSON run report (driver side)")
     parser.add_argument("--report-uri", help="a Hadoop FS URI for a copy of the report (s3://, hdfs://)")

@@ -299,7 +299,9 @@ def _rule(column: Any, spec: Any, problems: list[str]) -> ColumnRule | None:
             continue
         if name not in allowed:
             accepted = ", ".join(allowed) or "no parameters"
-            problems.append(f"column {column!r}: unknown {strategy} parameter {name!r} (accepted: {accepted})")
+            problems.append(
+                f"column {column!r}: unknown {strategy} parameter {name!r} (accepted: {accepted})"
+            )
             continue
         error = _check_param(column, strategy, name, allowed[name], value)
         if error:

@@ -74,11 +74,26 @@ SCHEMA_TYPES: dict[str, str] = {
     "date": "date",
 }
 #: Columns the app adds; a schema field may not use these names.
-RESERVED_COLUMNS = frozenset({
-    "op", "op_ts", "ingest_date", "batch", "_ingested_at", "_source_position", "_source_ts",
-    "_kafka_topic", "_kafka_partition", "_kafka_offset", "_kafka_timestamp", "_source_file",
-    "_source_file_ts", "_raw", "_reason", "_corrupt_record",
-})
+RESERVED_COLUMNS = frozenset(
+    {
+        "op",
+        "op_ts",
+        "ingest_date",
+        "batch",
+        "_ingested_at",
+        "_source_position",
+        "_source_ts",
+        "_kafka_topic",
+        "_kafka_partition",
+        "_kafka_offset",
+        "_kafka_timestamp",
+        "_source_file",
+        "_source_file_ts",
+        "_raw",
+        "_reason",
+        "_corrupt_record",
+    }
+)
 #: Kafka consumer isolation levels; ``read_committed`` hides aborted transactions and open ones.
 ISOLATION_LEVELS = ("read_committed", "read_uncommitted")
 
@@ -88,7 +103,8 @@ _SPARK_MIN, _SPARK_BELOW = (4, 0), (5, 0)
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)")
 # spark-sql-kafka-0-10_2.13-4.2.0.jar, spark-token-provider-kafka-0-10_2.13-4.2.0.jar
 _SPARK_KAFKA_JAR_RE = re.compile(
-    r"^(spark-sql-kafka-0-10|spark-token-provider-kafka-0-10)_(\d+\.\d+)-(\d+\.\d+\.\d+[^/]*?)\.jar$")
+    r"^(spark-sql-kafka-0-10|spark-token-provider-kafka-0-10)_(\d+\.\d+)-(\d+\.\d+\.\d+[^/]*?)\.jar$"
+)
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,127}$")
 _TOPIC_RE = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 _INTERVAL_RE = re.compile(
@@ -99,15 +115,31 @@ TRIGGERS = ("availableNow", "processingTime")
 SOURCES = ("kafka", "file")
 
 # Kafka consumer settings Spark's source manages itself (setting them raises in Spark or breaks offsets)
-_SPARK_MANAGED_KAFKA = frozenset({
-    "auto.offset.reset", "enable.auto.commit", "key.deserializer", "value.deserializer",
-    "interceptor.classes",
-})
+_SPARK_MANAGED_KAFKA = frozenset(
+    {
+        "auto.offset.reset",
+        "enable.auto.commit",
+        "key.deserializer",
+        "value.deserializer",
+        "interceptor.classes",
+    }
+)
 # librdkafka-only keys of the Airflow Kafka connection that have no meaning for Spark's source
-_CLIENT_ONLY_KEYS = frozenset({
-    "group.id", "client.id", "auto.offset.reset", "enable.auto.commit", "enable.auto.offset.store",
-    "session.timeout.ms", "socket.timeout.ms", "error_cb", "stats_cb", "logger", "debug",
-})
+_CLIENT_ONLY_KEYS = frozenset(
+    {
+        "group.id",
+        "client.id",
+        "auto.offset.reset",
+        "enable.auto.commit",
+        "enable.auto.offset.store",
+        "session.timeout.ms",
+        "socket.timeout.ms",
+        "error_cb",
+        "stats_cb",
+        "logger",
+        "debug",
+    }
+)
 
 
 # ----------------------------------------------------------------------------------- schema
@@ -159,15 +191,19 @@ class SchemaSpec:
                 raise ValueError(f"{origin}: fields[{i}] must be an object with 'name' and 'type'")
             name, type_ = item.get("name"), item.get("type")
             if not isinstance(name, str) or not _NAME_RE.match(name):
-                raise ValueError(f"{origin}: fields[{i}].name {name!r} is not a valid column name "
-                                 "(letters, digits, underscore; starts with a letter)")
+                raise ValueError(
+                    f"{origin}: fields[{i}].name {name!r} is not a valid column name "
+                    "(letters, digits, underscore; starts with a letter)"
+                )
             if name in RESERVED_COLUMNS:
                 raise ValueError(f"{origin}: field {name!r} collides with a column the app adds; rename it")
             if name.lower() in seen:
                 raise ValueError(f"{origin}: field {name!r} appears twice (names are case-insensitive)")
             if type_ not in SCHEMA_TYPES:
-                raise ValueError(f"{origin}: field {name!r} has type {type_!r}; use one of "
-                                 f"{', '.join(sorted(SCHEMA_TYPES))}")
+                raise ValueError(
+                    f"{origin}: field {name!r} has type {type_!r}; use one of "
+                    f"{', '.join(sorted(SCHEMA_TYPES))}"
+                )
             required = item.get("required", False)
             if not isinstance(required, bool):
                 raise ValueError(f"{origin}: field {name!r}: 'required' must be true or false")
@@ -243,8 +279,10 @@ def kafka_client_options_from_connection(extra: Mapping[str, Any]) -> tuple[str,
     conf = {str(k): v for k, v in extra.items() if v is not None}
     bootstrap = str(conf.pop("bootstrap.servers", conf.pop("kafka.bootstrap.servers", "")) or "").strip()
     if not bootstrap:
-        raise ValueError("the Kafka connection has no 'bootstrap.servers' in its extra "
-                         "(the Kafka provider's format: {\"bootstrap.servers\": \"host:9092\", ...})")
+        raise ValueError(
+            "the Kafka connection has no 'bootstrap.servers' in its extra "
+            '(the Kafka provider\'s format: {"bootstrap.servers": "host:9092", ...})'
+        )
     options: dict[str, str] = {"kafka.bootstrap.servers": bootstrap}
     ignored: list[str] = []
     mechanism = str(conf.pop("sasl.mechanism", conf.pop("sasl.mechanisms", "")) or "")
@@ -262,7 +300,7 @@ def kafka_client_options_from_connection(extra: Mapping[str, Any]) -> tuple[str,
         options["kafka.ssl.truststore.type"] = "PEM"
         options["kafka.ssl.truststore.location"] = str(ca)
     for key, value in conf.items():
-        plain = key[len("kafka."):] if key.startswith("kafka.") else key
+        plain = key[len("kafka.") :] if key.startswith("kafka.") else key
         if plain in _SPARK_MANAGED_KAFKA:
             if key.startswith("kafka."):
                 raise ValueError(f"Kafka option {key!r} is managed by Spark's Kafka source and cannot be set")
@@ -330,8 +368,10 @@ def check_spark_version(spark_version: str, what: str = "Spark") -> None:
     if parsed is None:
         raise ValueError(f"{what} version {spark_version!r} is not a Spark version such as '4.2.0'")
     if not _SPARK_MIN <= parsed[:2] < _SPARK_BELOW:
-        raise ValueError(f"the streaming app needs Spark {SPARK_REQUIREMENT}; {what} is {spark_version}: "
-                         "install pyspark 4.x (the tested pin is in requirements.lock)")
+        raise ValueError(
+            f"the streaming app needs Spark {SPARK_REQUIREMENT}; {what} is {spark_version}: "
+            "install pyspark 4.x (the tested pin is in requirements.lock)"
+        )
 
 
 def parse_jar_list(jars: str | Sequence[str] | None) -> list[str]:
@@ -342,8 +382,9 @@ def parse_jar_list(jars: str | Sequence[str] | None) -> list[str]:
     return [j.strip() for j in items if j and j.strip()]
 
 
-def check_spark_kafka_jars(jars: Sequence[str], spark_version: str, scala_version: str | None = None,
-                           what: str = "Spark") -> list[str]:
+def check_spark_kafka_jars(
+    jars: Sequence[str], spark_version: str, scala_version: str | None = None, what: str = "Spark"
+) -> list[str]:
     """Check that the ``spark-sql-kafka`` jars in ``jars`` were built for ``spark_version``.
 
     Spark's Kafka source is compiled against one Spark release: a jar of another minor version fails
@@ -371,20 +412,27 @@ def check_spark_kafka_jars(jars: Sequence[str], spark_version: str, scala_versio
         found = found or artifact == "spark-sql-kafka-0-10"
         jar = _version(version)
         if scala_version and scala != scala_version:
-            raise ValueError(f"{name} is built for Scala {scala}, but the cluster's Spark uses Scala "
-                             f"{scala_version}: use the {artifact}_{scala_version} jars")
+            raise ValueError(
+                f"{name} is built for Scala {scala}, but the cluster's Spark uses Scala "
+                f"{scala_version}: use the {artifact}_{scala_version} jars"
+            )
         if jar is None or spark is None or jar[:2] != spark[:2]:
             raise ValueError(
                 f"{name} is built for Spark {version}, but {what} is {spark_version}: Spark's Kafka source "
                 f"must match the Spark that loads it. Use the {artifact}_{scala}-{spark_version} jars "
-                f"(infra/jvm/pom.xml, 'make jvm-deps') or install pyspark=={version}")
+                f"(infra/jvm/pom.xml, 'make jvm-deps') or install pyspark=={version}"
+            )
         if jar != spark:
-            warnings.append(f"{name} is built for Spark {version} and {what} is {spark_version} "
-                            "(same minor release: expected to work, but only matching versions are tested)")
+            warnings.append(
+                f"{name} is built for Spark {version} and {what} is {spark_version} "
+                "(same minor release: expected to work, but only matching versions are tested)"
+            )
     if not found:
         shown = ", ".join(j.rstrip("/").rsplit("/", 1)[-1] for j in jars) or "none"
-        raise ValueError(f"the jars ({shown}) hold no spark-sql-kafka-0-10 jar: Spark has no Kafka source "
-                         "without it ('make jvm-deps' copies it to build/jvm/spark-kafka/)")
+        raise ValueError(
+            f"the jars ({shown}) hold no spark-sql-kafka-0-10 jar: Spark has no Kafka source "
+            "without it ('make jvm-deps' copies it to build/jvm/spark-kafka/)"
+        )
     return warnings
 
 
@@ -429,8 +477,10 @@ def debezium_position(source: Mapping[str, Any] | None) -> str | None:
         return f"{phase}-{digits(previous, 20, 'sequence')}-{digits(source['lsn'], 20, 'lsn')}-{'0' * 10}"
     if source.get("file") is not None and source.get("pos") is not None:
         number = str(source["file"]).rsplit(".", 1)[-1]
-        return (f"{phase}-{digits(number, 20, 'file')}-{digits(source['pos'], 20, 'pos')}-"
-                f"{digits(source.get('row'), 10, 'row')}")
+        return (
+            f"{phase}-{digits(number, 20, 'file')}-{digits(source['pos'], 20, 'pos')}-"
+            f"{digits(source.get('row'), 10, 'row')}"
+        )
     return None
 
 
@@ -440,8 +490,10 @@ def _validate_starting_offsets(value: str, topics: Sequence[str]) -> None:
     try:
         doc = json.loads(value)
     except json.JSONDecodeError:
-        raise ValueError(f"starting_offsets must be 'earliest', 'latest' or a JSON object "
-                         f"{{topic: {{partition: offset}}}}, got {value!r}") from None
+        raise ValueError(
+            f"starting_offsets must be 'earliest', 'latest' or a JSON object "
+            f"{{topic: {{partition: offset}}}}, got {value!r}"
+        ) from None
     if not isinstance(doc, dict) or not all(isinstance(v, dict) for v in doc.values()):
         raise ValueError("starting_offsets JSON must map each topic to {partition: offset}")
     unknown = sorted(set(doc) - set(topics))
@@ -454,7 +506,7 @@ def normalize_path(path: str) -> str:
     """A comparable form of a path or URI: ``file://`` dropped, no trailing slash, ``s3a`` -> ``s3``."""
     p = str(path).strip()
     if p.startswith("file://"):
-        p = p[len("file://"):]
+        p = p[len("file://") :]
         p = "/" + p.lstrip("/")
     p = re.sub(r"^s3[an]://", "s3://", p)
     if "://" not in p:
@@ -506,15 +558,20 @@ class StreamConfig:
         for name in ("bronze_path", "checkpoint_path", "schema_file", "quarantine_path"):
             if not str(getattr(self, name) or "").strip():
                 raise ValueError(f"{name} is required")
-        paths = {"bronze_path": self.bronze_path, "quarantine_path": self.quarantine_path,
-                 "checkpoint_path": self.checkpoint_path}
+        paths = {
+            "bronze_path": self.bronze_path,
+            "quarantine_path": self.quarantine_path,
+            "checkpoint_path": self.checkpoint_path,
+        }
         if self.source == "file":
             paths["landing_path"] = str(self.landing_path or "")
         norm = {k: normalize_path(v) for k, v in paths.items() if v}
         for a, pa in norm.items():
             for b, pb in norm.items():
                 if a < b and (pa == pb or pa.startswith(pb + "/") or pb.startswith(pa + "/")):
-                    raise ValueError(f"{a} ({paths[a]!r}) and {b} ({paths[b]!r}) overlap: give separate folders")
+                    raise ValueError(
+                        f"{a} ({paths[a]!r}) and {b} ({paths[b]!r}) overlap: give separate folders"
+                    )
         if self.source == "kafka":
             if not self.topics:
                 raise ValueError("topics is required for the Kafka source (one or more topic names)")
@@ -525,14 +582,20 @@ class StreamConfig:
                 raise ValueError("kafka_options_file is required for the Kafka source (bootstrap servers)")
             _validate_starting_offsets(self.starting_offsets, self.topics)
             if self.isolation_level not in ISOLATION_LEVELS:
-                raise ValueError(f"isolation_level must be one of {ISOLATION_LEVELS}, got {self.isolation_level!r}")
+                raise ValueError(
+                    f"isolation_level must be one of {ISOLATION_LEVELS}, got {self.isolation_level!r}"
+                )
             if self.landing_path or self.max_files_per_trigger is not None:
                 raise ValueError("landing_path / max_files_per_trigger are for the file source only")
         else:
             if not str(self.landing_path or "").strip():
-                raise ValueError("landing_path is required for the file source (a folder of JSON-lines files)")
+                raise ValueError(
+                    "landing_path is required for the file source (a folder of JSON-lines files)"
+                )
             if self.topics or self.kafka_options_file or self.max_offsets_per_trigger is not None:
-                raise ValueError("topics / kafka options / max_offsets_per_trigger are for the Kafka source only")
+                raise ValueError(
+                    "topics / kafka options / max_offsets_per_trigger are for the Kafka source only"
+                )
         for name in ("max_offsets_per_trigger", "max_files_per_trigger"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
@@ -541,8 +604,10 @@ class StreamConfig:
             raise ValueError(f"trigger must be one of {TRIGGERS}, got {self.trigger!r}")
         if self.trigger == "processingTime":
             if not self.processing_time or not _INTERVAL_RE.match(self.processing_time):
-                raise ValueError(f"processing_time must be an interval such as '30 seconds' or '5 minutes' "
-                                 f"when trigger='processingTime', got {self.processing_time!r}")
+                raise ValueError(
+                    f"processing_time must be an interval such as '30 seconds' or '5 minutes' "
+                    f"when trigger='processingTime', got {self.processing_time!r}"
+                )
         elif self.processing_time or self.stop_after_seconds is not None:
             raise ValueError("processing_time / stop_after_seconds only apply to trigger='processingTime'")
         if self.stop_after_seconds is not None and not self.stop_after_seconds > 0:
@@ -560,7 +625,8 @@ class StreamConfig:
             "version": 1,
             "source": self.source,
             "topics": sorted(self.topics) if self.source == "kafka" else None,
-            "landing_path": normalize_path(self.landing_path) if self.source == "file" and self.landing_path
+            "landing_path": normalize_path(self.landing_path)
+            if self.source == "file" and self.landing_path
             else None,
             "bronze_path": normalize_path(self.bronze_path),
             "quarantine_path": normalize_path(self.quarantine_path),
@@ -570,13 +636,31 @@ class StreamConfig:
     # ------------------------------------------------------------ command line
     def to_args(self) -> list[str]:
         """The app's command line (never carries Kafka options: those go in ``kafka_options_file``)."""
-        args = ["--source", self.source, "--bronze-path", self.bronze_path,
-                "--quarantine-path", self.quarantine_path, "--checkpoint", self.checkpoint_path,
-                "--schema-file", self.schema_file, "--trigger", self.trigger]
+        args = [
+            "--source",
+            self.source,
+            "--bronze-path",
+            self.bronze_path,
+            "--quarantine-path",
+            self.quarantine_path,
+            "--checkpoint",
+            self.checkpoint_path,
+            "--schema-file",
+            self.schema_file,
+            "--trigger",
+            self.trigger,
+        ]
         if self.source == "kafka":
-            args += ["--topics", ",".join(self.topics), "--starting-offsets", self.starting_offsets,
-                     "--fail-on-data-loss", "true" if self.fail_on_data_loss else "false",
-                     "--isolation-level", self.isolation_level]
+            args += [
+                "--topics",
+                ",".join(self.topics),
+                "--starting-offsets",
+                self.starting_offsets,
+                "--fail-on-data-loss",
+                "true" if self.fail_on_data_loss else "false",
+                "--isolation-level",
+                self.isolation_level,
+            ]
             if self.kafka_options_file:
                 args += ["--kafka-options-file", self.kafka_options_file]
             if self.max_offsets_per_trigger is not None:
@@ -598,8 +682,10 @@ class StreamConfig:
     @classmethod
     def from_args(cls, argv: Sequence[str] | None = None) -> StreamConfig:
         """Parse the app's command line (the inverse of :meth:`to_args`) and validate it."""
-        p = argparse.ArgumentParser(prog="kafka_customer_events",
-                                    description="Kafka (or a JSON landing folder) -> bronze Parquet, exactly once.")
+        p = argparse.ArgumentParser(
+            prog="kafka_customer_events",
+            description="Kafka (or a JSON landing folder) -> bronze Parquet, exactly once.",
+        )
         p.add_argument("--source", choices=SOURCES, required=True)
         p.add_argument("--bronze-path", required=True)
         p.add_argument("--quarantine-path", default="")

@@ -155,7 +155,6 @@ def http_ok(url: str, context: Any = None) -> bool:
         return bool(200 <= resp.status < 500)
 
 
-
 def _as_user(uid: int, gid: int) -> Callable[[], None]:
     def preexec() -> None:  # pragma: no cover - runs in the child between fork and exec
         _die_with_parent((uid, gid))

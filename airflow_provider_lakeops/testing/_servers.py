@@ -65,8 +65,13 @@ logger.clients.level = warn
 
 class Spawn(Protocol):
     def __call__(
-        self, name: str, argv: list[str], env: dict[str, str] | None = None, *,
-        user: tuple[int, int] | None = None, stop_signal: int | None = None,
+        self,
+        name: str,
+        argv: list[str],
+        env: dict[str, str] | None = None,
+        *,
+        user: tuple[int, int] | None = None,
+        stop_signal: int | None = None,
     ) -> Child: ...
 
 
@@ -120,46 +125,62 @@ def start_kafka(spawn: Spawn, root: Path, jars: Path, timeout: float) -> str:
     classpath = f"{jars / 'kafka'}/*"
     log4j = root / "log4j2.properties"
     log4j.write_text(_LOG4J2)
-    props = _write_properties(root / "broker.properties", {
-        "process.roles": "broker,controller",
-        "node.id": 1,
-        "controller.quorum.bootstrap.servers": f"127.0.0.1:{controller}",
-        "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}",
-        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}",
-        "controller.listener.names": "CONTROLLER",
-        "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-        "log.dirs": root / "data",
-        "num.partitions": 1,
-        "auto.create.topics.enable": "true",
-        "offsets.topic.replication.factor": 1,
-        "offsets.topic.num.partitions": 4,
-        "transaction.state.log.replication.factor": 1,
-        "transaction.state.log.min.isr": 1,
-        "transaction.state.log.num.partitions": 4,
-        "share.coordinator.state.topic.replication.factor": 1,
-        "share.coordinator.state.topic.min.isr": 1,
-        "group.initial.rebalance.delay.ms": 0,
-        "log.retention.hours": -1,
-    })
+    props = _write_properties(
+        root / "broker.properties",
+        {
+            "process.roles": "broker,controller",
+            "node.id": 1,
+            "controller.quorum.bootstrap.servers": f"127.0.0.1:{controller}",
+            "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "log.dirs": root / "data",
+            "num.partitions": 1,
+            "auto.create.topics.enable": "true",
+            "offsets.topic.replication.factor": 1,
+            "offsets.topic.num.partitions": 4,
+            "transaction.state.log.replication.factor": 1,
+            "transaction.state.log.min.isr": 1,
+            "transaction.state.log.num.partitions": 4,
+            "share.coordinator.state.topic.replication.factor": 1,
+            "share.coordinator.state.topic.min.isr": 1,
+            "group.initial.rebalance.delay.ms": 0,
+            "log.retention.hours": -1,
+        },
+    )
     java = _java()
     base = [java, *_JVM_FLAGS, f"-Dlog4j2.configurationFile={log4j}", "-cp", classpath]
     # StorageTool wants a base64 UUID: ask it for one
-    made = subprocess.run([*base, "kafka.tools.StorageTool", "random-uuid"], capture_output=True,
-                          text=True, timeout=120, check=False)
+    made = subprocess.run(
+        [*base, "kafka.tools.StorageTool", "random-uuid"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     if made.returncode != 0 or not made.stdout.strip():
         raise StackError(f"kafka-storage random-uuid failed ({made.returncode}):\n{made.stderr[-2000:]}")
     cluster_id = made.stdout.strip().splitlines()[-1]
     formatted = subprocess.run(
         [*base, "kafka.tools.StorageTool", "format", "--standalone", "-t", cluster_id, "-c", str(props)],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     if formatted.returncode != 0:
         raise StackError(f"kafka-storage format failed ({formatted.returncode}):\n{formatted.stderr[-2000:]}")
-    child = spawn("kafka", [*base[:1], f"-Xms{KAFKA_HEAP}", f"-Xmx{KAFKA_HEAP}", *base[1:], "kafka.Kafka",
-                            str(props)])
-    wait_until(child, lambda: _tcp_open(port) and _log_contains(child, "Kafka Server started"),
-               "the Kafka protocol", timeout)
+    child = spawn(
+        "kafka", [*base[:1], f"-Xms{KAFKA_HEAP}", f"-Xmx{KAFKA_HEAP}", *base[1:], "kafka.Kafka", str(props)]
+    )
+    wait_until(
+        child,
+        lambda: _tcp_open(port) and _log_contains(child, "Kafka Server started"),
+        "the Kafka protocol",
+        timeout,
+    )
     return f"127.0.0.1:{port}"
 
 
@@ -172,37 +193,50 @@ def start_connect(spawn: Spawn, root: Path, jars: Path, bootstrap: str, timeout:
         raise StackError(f"no Connect plugins in {plugins}: run 'make jvm-deps'")
     log4j = root / "log4j2.properties"
     log4j.write_text(_LOG4J2)
-    props = _write_properties(root / "worker.properties", {
-        "bootstrap.servers": bootstrap,
-        "group.id": "lakeops-connect",
-        "key.converter": "org.apache.kafka.connect.json.JsonConverter",
-        "value.converter": "org.apache.kafka.connect.json.JsonConverter",
-        "config.storage.topic": "_connect-configs",
-        "offset.storage.topic": "_connect-offsets",
-        "status.storage.topic": "_connect-status",
-        "config.storage.replication.factor": 1,
-        "offset.storage.replication.factor": 1,
-        "offset.storage.partitions": 2,
-        "status.storage.replication.factor": 1,
-        "status.storage.partitions": 1,
-        "offset.flush.interval.ms": 1000,
-        "listeners": f"http://127.0.0.1:{port}",
-        "rest.advertised.host.name": "127.0.0.1",
-        "rest.advertised.port": port,
-        "plugin.path": plugins,
-        # secrets in connector configs can be ${file:...} / ${env:...} references
-        "config.providers": "file,env",
-        "config.providers.file.class": "org.apache.kafka.common.config.provider.FileConfigProvider",
-        "config.providers.env.class": "org.apache.kafka.common.config.provider.EnvVarConfigProvider",
-        "connector.client.config.override.policy": "All",
-        "scheduled.rebalance.max.delay.ms": 0,
-        "task.shutdown.graceful.timeout.ms": 5000,
-    })
+    props = _write_properties(
+        root / "worker.properties",
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "lakeops-connect",
+            "key.converter": "org.apache.kafka.connect.json.JsonConverter",
+            "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+            "config.storage.topic": "_connect-configs",
+            "offset.storage.topic": "_connect-offsets",
+            "status.storage.topic": "_connect-status",
+            "config.storage.replication.factor": 1,
+            "offset.storage.replication.factor": 1,
+            "offset.storage.partitions": 2,
+            "status.storage.replication.factor": 1,
+            "status.storage.partitions": 1,
+            "offset.flush.interval.ms": 1000,
+            "listeners": f"http://127.0.0.1:{port}",
+            "rest.advertised.host.name": "127.0.0.1",
+            "rest.advertised.port": port,
+            "plugin.path": plugins,
+            # secrets in connector configs can be ${file:...} / ${env:...} references
+            "config.providers": "file,env",
+            "config.providers.file.class": "org.apache.kafka.common.config.provider.FileConfigProvider",
+            "config.providers.env.class": "org.apache.kafka.common.config.provider.EnvVarConfigProvider",
+            "connector.client.config.override.policy": "All",
+            "scheduled.rebalance.max.delay.ms": 0,
+            "task.shutdown.graceful.timeout.ms": 5000,
+        },
+    )
     java = _java()
-    child = spawn("kafka-connect", [
-        java, "-Xms256m", f"-Xmx{CONNECT_HEAP}", *_JVM_FLAGS, f"-Dlog4j2.configurationFile={log4j}",
-        "-cp", f"{jars / 'kafka'}/*", "org.apache.kafka.connect.cli.ConnectDistributed", str(props),
-    ])
+    child = spawn(
+        "kafka-connect",
+        [
+            java,
+            "-Xms256m",
+            f"-Xmx{CONNECT_HEAP}",
+            *_JVM_FLAGS,
+            f"-Dlog4j2.configurationFile={log4j}",
+            "-cp",
+            f"{jars / 'kafka'}/*",
+            "org.apache.kafka.connect.cli.ConnectDistributed",
+            str(props),
+        ],
+    )
     url = f"http://127.0.0.1:{port}"
 
     def ready() -> bool:
@@ -232,20 +266,33 @@ class DatabaseServer:
     cdc_password: str
     datadir: Path
 
-    def connect(self, database: str | None = None, *, user: str | None = None,
-                password: str | None = None) -> Any:
+    def connect(
+        self, database: str | None = None, *, user: str | None = None, password: str | None = None
+    ) -> Any:
         """A DB-API connection (``mysql.connector`` / ``psycopg2``) as the admin unless told otherwise."""
         user = user or self.admin_user
         password = self.admin_password if password is None else password
         if self.kind == "mariadb":
             import mysql.connector
 
-            return mysql.connector.connect(host=self.host, port=self.port, user=user, password=password,
-                                           database=database, connection_timeout=10)
+            return mysql.connector.connect(
+                host=self.host,
+                port=self.port,
+                user=user,
+                password=password,
+                database=database,
+                connection_timeout=10,
+            )
         import psycopg2
 
-        return psycopg2.connect(host=self.host, port=self.port, user=user, password=password,
-                                dbname=database or "postgres", connect_timeout=10)
+        return psycopg2.connect(
+            host=self.host,
+            port=self.port,
+            user=user,
+            password=password,
+            dbname=database or "postgres",
+            connect_timeout=10,
+        )
 
     def execute(self, *statements: str, database: str | None = None) -> list[Any]:
         """Run statements as the admin in one transaction; returns the rows of the last one."""
@@ -290,26 +337,53 @@ def start_mariadb(spawn: Spawn, root: Path, timeout: float) -> DatabaseServer:
     server = _find(["mariadbd", "mysqld"], ["/usr/sbin/mariadbd", "/usr/sbin/mysqld"])
     install = _find(["mariadb-install-db", "mysql_install_db"], [])
     if not server or not install:
-        raise StackError("mariadbd / mariadb-install-db are not installed: run 'make system-deps' "
-                         "(apt-get install mariadb-server)")
+        raise StackError(
+            "mariadbd / mariadb-install-db are not installed: run 'make system-deps' "
+            "(apt-get install mariadb-server)"
+        )
     root = _fresh(root)
     datadir = root / "data"
     as_root = ["--user=root"] if os.geteuid() == 0 else []
     init = subprocess.run(
-        [install, "--no-defaults", f"--datadir={datadir}", "--auth-root-authentication-method=normal",
-         "--skip-test-db", "--skip-name-resolve", *as_root],
-        capture_output=True, text=True, timeout=180, check=False,
+        [
+            install,
+            "--no-defaults",
+            f"--datadir={datadir}",
+            "--auth-root-authentication-method=normal",
+            "--skip-test-db",
+            "--skip-name-resolve",
+            *as_root,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
     )
     if init.returncode != 0:
         raise StackError(f"mariadb-install-db failed ({init.returncode}): {init.stderr[-2000:]}")
     port = free_port()
-    child = spawn("mariadb", [
-        server, "--no-defaults", f"--datadir={datadir}", f"--port={port}", "--bind-address=127.0.0.1",
-        f"--socket={root / 'mysqld.sock'}", f"--pid-file={root / 'mysqld.pid'}",
-        f"--log-bin={datadir / 'mariadb-bin'}", "--binlog-format=ROW", "--binlog-row-image=FULL",
-        f"--server-id={MARIADB_SERVER_ID}", "--binlog-expire-logs-seconds=86400", "--skip-name-resolve",
-        "--innodb-buffer-pool-size=32M", "--performance-schema=OFF", "--log-error=", *as_root,
-    ])
+    child = spawn(
+        "mariadb",
+        [
+            server,
+            "--no-defaults",
+            f"--datadir={datadir}",
+            f"--port={port}",
+            "--bind-address=127.0.0.1",
+            f"--socket={root / 'mysqld.sock'}",
+            f"--pid-file={root / 'mysqld.pid'}",
+            f"--log-bin={datadir / 'mariadb-bin'}",
+            "--binlog-format=ROW",
+            "--binlog-row-image=FULL",
+            f"--server-id={MARIADB_SERVER_ID}",
+            "--binlog-expire-logs-seconds=86400",
+            "--skip-name-resolve",
+            "--innodb-buffer-pool-size=32M",
+            "--performance-schema=OFF",
+            "--log-error=",
+            *as_root,
+        ],
+    )
     db = DatabaseServer("mariadb", "127.0.0.1", port, "root", "", "dbz", secrets.token_urlsafe(18), datadir)
     wait_until(child, _ready_sql(db), "SQL", timeout)
     admin_password = secrets.token_urlsafe(18)
@@ -346,14 +420,18 @@ def start_postgres(spawn: Spawn, root: Path, timeout: float) -> DatabaseServer:
     """
     initdb, postgres = _postgres_bin("initdb"), _postgres_bin("postgres")
     if not initdb or not postgres:
-        raise StackError("PostgreSQL's initdb / postgres are not installed: run 'make system-deps' "
-                         "(apt-get install postgresql)")
+        raise StackError(
+            "PostgreSQL's initdb / postgres are not installed: run 'make system-deps' "
+            "(apt-get install postgresql)"
+        )
     user: tuple[int, int] | None = None
     if os.geteuid() == 0:
         try:
             entry = pwd.getpwnam("postgres")
         except KeyError as exc:
-            raise StackError("running as root needs the 'postgres' system user (apt-get install postgresql)") from exc
+            raise StackError(
+                "running as root needs the 'postgres' system user (apt-get install postgresql)"
+            ) from exc
         user = (entry.pw_uid, entry.pw_gid)
         shutil.rmtree(root, ignore_errors=True)
         root.parent.mkdir(parents=True, exist_ok=True)
@@ -369,23 +447,65 @@ def start_postgres(spawn: Spawn, root: Path, timeout: float) -> DatabaseServer:
     if user:
         os.chown(pwfile, *user)
     init = subprocess.run(
-        [initdb, "-D", str(datadir), "-U", "postgres", f"--pwfile={pwfile}", "--auth-local=trust",
-         "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C", "--no-sync"],
-        capture_output=True, text=True, timeout=180, check=False,
+        [
+            initdb,
+            "-D",
+            str(datadir),
+            "-U",
+            "postgres",
+            f"--pwfile={pwfile}",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
         preexec_fn=_switch_user(user) if user else None,
     )
     pwfile.unlink()
     if init.returncode != 0:
         raise StackError(f"initdb failed ({init.returncode}): {init.stderr[-2000:]}")
     port = free_port()
-    child = spawn("postgres", [
-        postgres, "-D", str(datadir), "-p", str(port), "-k", str(cluster), "-c", "listen_addresses=127.0.0.1",
-        "-c", "wal_level=logical", "-c", "max_wal_senders=8", "-c", "max_replication_slots=8",
-        "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-        "-c", "shared_buffers=32MB", "-c", "log_min_messages=warning",
-    ], user=user, stop_signal=signal.SIGINT)  # "fast" shutdown: SIGTERM waits for every client to leave
-    db = DatabaseServer("postgres", "127.0.0.1", port, "postgres", admin_password, "dbz",
-                        secrets.token_urlsafe(18), datadir)
+    child = spawn(
+        "postgres",
+        [
+            postgres,
+            "-D",
+            str(datadir),
+            "-p",
+            str(port),
+            "-k",
+            str(cluster),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "wal_level=logical",
+            "-c",
+            "max_wal_senders=8",
+            "-c",
+            "max_replication_slots=8",
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+            "-c",
+            "shared_buffers=32MB",
+            "-c",
+            "log_min_messages=warning",
+        ],
+        user=user,
+        stop_signal=signal.SIGINT,
+    )  # "fast" shutdown: SIGTERM waits for every client to leave
+    db = DatabaseServer(
+        "postgres", "127.0.0.1", port, "postgres", admin_password, "dbz", secrets.token_urlsafe(18), datadir
+    )
     wait_until(child, _ready_sql(db), "SQL", timeout)
     db.execute(f"CREATE ROLE {db.cdc_user} WITH LOGIN REPLICATION PASSWORD '{db.cdc_password}'")
     return db

@@ -22,8 +22,23 @@ __all__ = ["COLUMNS", "KEYS", "SOURCE_TABLE", "mutate", "prepare_source", "seed"
 SCHEMA = "inventory"
 SOURCE_TABLE = f"{SCHEMA}.customer_events"
 KEYS = ("customer_id", "event_id")
-COLUMNS = ("event_id", "customer_id", "session_id", "event_type", "event_ts", "updated_at", "page", "amount",
-           "currency", "email", "phone", "ssn", "full_name", "ip_address", "event_date")
+COLUMNS = (
+    "event_id",
+    "customer_id",
+    "session_id",
+    "event_type",
+    "event_ts",
+    "updated_at",
+    "page",
+    "amount",
+    "currency",
+    "email",
+    "phone",
+    "ssn",
+    "full_name",
+    "ip_address",
+    "event_date",
+)
 DDL = f"""CREATE TABLE IF NOT EXISTS {SOURCE_TABLE} (
     event_id TEXT NOT NULL, customer_id BIGINT NOT NULL, session_id TEXT, event_type TEXT NOT NULL,
     event_ts TIMESTAMP(3) NOT NULL, updated_at TIMESTAMP(3) NOT NULL, page TEXT, amount NUMERIC(12,2),
@@ -52,12 +67,21 @@ def source_row(n: int, version: int = 0) -> tuple[Any, ...]:
     purchase = event_type == "purchase"
     ts = T0 + dt.timedelta(seconds=n)
     return (
-        f"evt-{n:08d}", 1000 + n % 97, f"sess-{n // 5}", event_type, ts,
-        ts + dt.timedelta(minutes=version), f"/p/{n % 13}",
+        f"evt-{n:08d}",
+        1000 + n % 97,
+        f"sess-{n // 5}",
+        event_type,
+        ts,
+        ts + dt.timedelta(minutes=version),
+        f"/p/{n % 13}",
         Decimal(f"{(n * 37 + version * 5) % 10000 / 100:.2f}") if purchase else None,
-        "EUR" if purchase else None, f"user{n}.{version}@example.com", f"+44 20 7946 {n % 10000:04d}",
-        f"{100 + n % 800:03d}-{10 + n % 89:02d}-{1000 + n % 8999:04d}", f"Customer {n}",
-        f"10.{n % 250}.{version % 250}.{n % 200 + 1}", ts.date(),
+        "EUR" if purchase else None,
+        f"user{n}.{version}@example.com",
+        f"+44 20 7946 {n % 10000:04d}",
+        f"{100 + n % 800:03d}-{10 + n % 89:02d}-{1000 + n % 8999:04d}",
+        f"Customer {n}",
+        f"10.{n % 250}.{version % 250}.{n % 200 + 1}",
+        ts.date(),
     )
 
 
@@ -72,7 +96,9 @@ def seed(db: DatabaseServer, rows: int) -> int:
         with conn.cursor() as cur:
             cur.execute(f"SELECT COUNT(*) FROM {SOURCE_TABLE}")
             present = int(cur.fetchone()[0])
-            cur.executemany(_insert_sql() + " ON CONFLICT DO NOTHING", [source_row(n) for n in range(1, rows + 1)])
+            cur.executemany(
+                _insert_sql() + " ON CONFLICT DO NOTHING", [source_row(n) for n in range(1, rows + 1)]
+            )
         conn.commit()
     finally:
         conn.close()
@@ -82,8 +108,10 @@ def seed(db: DatabaseServer, rows: int) -> int:
 def _set(cur: Any, n: int, version: int) -> None:
     row = dict(zip(COLUMNS, source_row(n, version), strict=True))
     assignments = ", ".join(f"{c} = %s" for c in COLUMNS if c not in KEYS)
-    cur.execute(f"UPDATE {SOURCE_TABLE} SET {assignments} WHERE customer_id = %s AND event_id = %s",
-                [row[c] for c in COLUMNS if c not in KEYS] + [row["customer_id"], row["event_id"]])
+    cur.execute(
+        f"UPDATE {SOURCE_TABLE} SET {assignments} WHERE customer_id = %s AND event_id = %s",
+        [row[c] for c in COLUMNS if c not in KEYS] + [row["customer_id"], row["event_id"]],
+    )
 
 
 def _delete(cur: Any, n: int) -> None:

@@ -24,18 +24,25 @@ from airflow_provider_lakeops.testing.stack import LocalStack, StackError, airfl
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lakeops-stack", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="lakeops-stack", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("run", "env"):
         p = sub.add_parser(name)
-        p.add_argument("--home", default=os.environ.get("LAKEOPS_HOME", ".lakeops"),
-                       help="folder for the lake, logs, lineage and the Airflow home (default: .lakeops)")
+        p.add_argument(
+            "--home",
+            default=os.environ.get("LAKEOPS_HOME", ".lakeops"),
+            help="folder for the lake, logs, lineage and the Airflow home (default: .lakeops)",
+        )
         p.add_argument("--spark-cluster", action="store_true", help="also start a Spark standalone cluster")
         p.add_argument("--dags-folder", help="DAGS_FOLDER for the Airflow home (default: HOME/airflow/dags)")
         p.add_argument("--no-snowflake", action="store_true", help="do not start fakesnow")
-        p.add_argument("--cdc", action="store_true",
-                       help="also start the CDC servers: Kafka, Kafka Connect (Debezium), MariaDB, PostgreSQL")
+        p.add_argument(
+            "--cdc",
+            action="store_true",
+            help="also start the CDC servers: Kafka, Kafka Connect (Debezium), MariaDB, PostgreSQL",
+        )
         if name == "run":
             p.add_argument("cmd", nargs=argparse.REMAINDER, help="the command, after --")
     return parser
@@ -58,15 +65,25 @@ def main(argv: list[str] | None = None) -> int:
         print("lakeops-stack run: give the command after --", file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
-    stack = LocalStack(home, snowflake=not args.no_snowflake, spark_cluster=args.spark_cluster,
-                       kafka_connect=args.cdc, mariadb=args.cdc, postgres=args.cdc)
+    stack = LocalStack(
+        home,
+        snowflake=not args.no_snowflake,
+        spark_cluster=args.spark_cluster,
+        kafka_connect=args.cdc,
+        mariadb=args.cdc,
+        postgres=args.cdc,
+    )
     started = time.monotonic()
     try:
         with stack:
             env.update(stack.env())
             migrate_airflow_db(env)
-            print(f"lakeops-stack: local stack up in {time.monotonic() - started:.1f} s "
-                  f"(moto {stack.moto_endpoint}, home {home})", file=sys.stderr, flush=True)
+            print(
+                f"lakeops-stack: local stack up in {time.monotonic() - started:.1f} s "
+                f"(moto {stack.moto_endpoint}, home {home})",
+                file=sys.stderr,
+                flush=True,
+            )
             if args.command == "env":
                 for key, value in sorted(env.items()):
                     print(f"export {key}={shlex.quote(value)}")

@@ -15,8 +15,12 @@ def xcom_value(dag_run: Any, task_id: str, key: str = "return_value") -> Any:
 
     with create_session() as session:
         row = session.scalars(
-            select(XComModel).where(XComModel.dag_id == dag_run.dag_id, XComModel.run_id == dag_run.run_id,
-                                    XComModel.task_id == task_id, XComModel.key == key)
+            select(XComModel).where(
+                XComModel.dag_id == dag_run.dag_id,
+                XComModel.run_id == dag_run.run_id,
+                XComModel.task_id == task_id,
+                XComModel.key == key,
+            )
         ).first()
         return XComModel.deserialize_value(row) if row is not None else None
 
@@ -29,7 +33,8 @@ def asset_event_uris(dag_run: Any) -> set[str]:
 
     with create_session() as session:
         rows = session.execute(
-            select(AssetModel.uri).join(AssetEvent, AssetEvent.asset_id == AssetModel.id)
+            select(AssetModel.uri)
+            .join(AssetEvent, AssetEvent.asset_id == AssetModel.id)
             .where(AssetEvent.source_dag_id == dag_run.dag_id, AssetEvent.source_run_id == dag_run.run_id)
         ).all()
     return {r[0] for r in rows}

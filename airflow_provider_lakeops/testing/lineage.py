@@ -41,7 +41,10 @@ class LineageLog:
                     yield json.loads(line)
 
     def task_events(
-        self, dag_id: str, task_id: str | None = None, event_type: str | None = None,
+        self,
+        dag_id: str,
+        task_id: str | None = None,
+        event_type: str | None = None,
         run_id: str | None = None,
     ) -> list[dict[str, Any]]:
         """Events whose job name is ``dag_id.task_id`` (or any task of ``dag_id``)."""

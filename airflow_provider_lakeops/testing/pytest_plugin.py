@@ -87,10 +87,23 @@ def lakeops_spark_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             _restore(saved)
 
 
-def _servers_stack(home: Path, *, kafka: bool = False, kafka_connect: bool = False, mariadb: bool = False,
-                   postgres: bool = False) -> Iterator[LocalStack]:
-    stack = LocalStack(home, moto=False, snowflake=False, kafka=kafka, kafka_connect=kafka_connect,
-                       mariadb=mariadb, postgres=postgres)
+def _servers_stack(
+    home: Path,
+    *,
+    kafka: bool = False,
+    kafka_connect: bool = False,
+    mariadb: bool = False,
+    postgres: bool = False,
+) -> Iterator[LocalStack]:
+    stack = LocalStack(
+        home,
+        moto=False,
+        snowflake=False,
+        kafka=kafka,
+        kafka_connect=kafka_connect,
+        mariadb=mariadb,
+        postgres=postgres,
+    )
     try:
         stack.start()
     except StackError as exc:
@@ -112,12 +125,15 @@ def _servers_stack(home: Path, *, kafka: bool = False, kafka_connect: bool = Fal
 @pytest.fixture(scope="session")
 def lakeops_cdc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """Kafka + Kafka Connect (Debezium) + MariaDB + PostgreSQL, real servers, for the session."""
-    yield from _servers_stack(_stack_home(tmp_path_factory, "cdc"), kafka_connect=True, mariadb=True,
-                              postgres=True)
+    yield from _servers_stack(
+        _stack_home(tmp_path_factory, "cdc"), kafka_connect=True, mariadb=True, postgres=True
+    )
 
 
 @pytest.fixture(scope="session")
-def lakeops_databases(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[LocalStack]:
+def lakeops_databases(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[LocalStack]:
     """MariaDB + PostgreSQL for the session (the CDC stack's, when a test of the session uses it)."""
     if _wants_cdc(request):  # one set of servers per session
         yield request.getfixturevalue("lakeops_cdc")
@@ -132,8 +148,12 @@ def _wants_cdc(request: pytest.FixtureRequest) -> bool:
 @pytest.fixture(scope="session")
 def lakeops_airflow_db() -> None:
     """Migrate the metadata DB that the current environment names (once per session)."""
-    keys = ("AIRFLOW_HOME", "AIRFLOW__CORE__DAGS_FOLDER", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
-            "AIRFLOW__OPENLINEAGE__TRANSPORT")
+    keys = (
+        "AIRFLOW_HOME",
+        "AIRFLOW__CORE__DAGS_FOLDER",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+        "AIRFLOW__OPENLINEAGE__TRANSPORT",
+    )
     missing = [k for k in keys if not os.environ.get(k)]
     if missing:
         pytest.fail(f"set {', '.join(missing)} before the session starts (see airflow_env())")
@@ -147,7 +167,9 @@ def lakeops_lineage() -> LineageLog:
 
 
 @pytest.fixture(scope="session")
-def lakeops_kafka(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[LocalStack]:
+def lakeops_kafka(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[LocalStack]:
     """A Kafka broker (KRaft) only, ~5 s, with ``kafka_default``, ``LAKEOPS_KAFKA_BOOTSTRAP`` and
     ``LAKEOPS_SPARK_KAFKA_JARS`` exported (the CDC stack's broker when a test of the session uses it)."""
     if _wants_cdc(request):  # one broker per session

@@ -85,7 +85,11 @@ def lineage_transport(events_file: Path, environ: Mapping[str, str] | None = Non
     url = env.get("OPENLINEAGE_URL", "").strip()
     if not url:
         return file_transport
-    http: dict[str, Any] = {"type": "http", "url": url, "endpoint": env.get("OPENLINEAGE_ENDPOINT") or "api/v1/lineage"}
+    http: dict[str, Any] = {
+        "type": "http",
+        "url": url,
+        "endpoint": env.get("OPENLINEAGE_ENDPOINT") or "api/v1/lineage",
+    }
     if env.get("OPENLINEAGE_API_KEY"):
         http["auth"] = {"type": "api_key", "apiKey": env["OPENLINEAGE_API_KEY"]}
     return {"type": "composite", "continue_on_failure": True, "transports": [file_transport, http]}
@@ -247,20 +251,39 @@ class LocalStack:
             if self.want_spark_cluster:
                 self._timed("spark", self._start_spark_cluster)
             if self.want_mariadb:
-                self.mariadb = self._timed("mariadb", lambda: _servers.start_mariadb(
-                    self._spawn, self._server_dir("mariadb"), self.start_timeout))
+                self.mariadb = self._timed(
+                    "mariadb",
+                    lambda: _servers.start_mariadb(
+                        self._spawn, self._server_dir("mariadb"), self.start_timeout
+                    ),
+                )
             if self.want_postgres:
-                self.postgres = self._timed("postgres", lambda: _servers.start_postgres(
-                    self._spawn, self._server_dir("postgres"), self.start_timeout))
+                self.postgres = self._timed(
+                    "postgres",
+                    lambda: _servers.start_postgres(
+                        self._spawn, self._server_dir("postgres"), self.start_timeout
+                    ),
+                )
             if self.want_kafka:
                 jars = _servers.jvm_dir(self.jvm_dir_arg)
-                self.kafka_bootstrap = self._timed("kafka", lambda: _servers.start_kafka(
-                    self._spawn, self._server_dir("kafka"), jars, max(self.start_timeout, 90)))
+                self.kafka_bootstrap = self._timed(
+                    "kafka",
+                    lambda: _servers.start_kafka(
+                        self._spawn, self._server_dir("kafka"), jars, max(self.start_timeout, 90)
+                    ),
+                )
                 if self.want_kafka_connect:
                     bootstrap = self.kafka_bootstrap
-                    self.kafka_connect_url = self._timed("kafka_connect", lambda: _servers.start_connect(
-                        self._spawn, self._server_dir("kafka-connect"), jars, bootstrap,
-                        max(self.start_timeout, 180)))
+                    self.kafka_connect_url = self._timed(
+                        "kafka_connect",
+                        lambda: _servers.start_connect(
+                            self._spawn,
+                            self._server_dir("kafka-connect"),
+                            jars,
+                            bootstrap,
+                            max(self.start_timeout, 180),
+                        ),
+                    )
         except BaseException:
             self.stop()
             raise
@@ -285,10 +308,23 @@ class LocalStack:
         self.start_seconds[name] = round(time.monotonic() - began, 1)
         return result
 
-    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None, *,
-               user: tuple[int, int] | None = None, stop_signal: int | None = None) -> Child:
-        child = Child(name, argv, self.home / "logs" / f"{name}.log", env, user=user,
-                      **({"stop_signal": stop_signal} if stop_signal is not None else {}))
+    def _spawn(
+        self,
+        name: str,
+        argv: list[str],
+        env: dict[str, str] | None = None,
+        *,
+        user: tuple[int, int] | None = None,
+        stop_signal: int | None = None,
+    ) -> Child:
+        child = Child(
+            name,
+            argv,
+            self.home / "logs" / f"{name}.log",
+            env,
+            user=user,
+            **({"stop_signal": stop_signal} if stop_signal is not None else {}),
+        )
         child.start()
         self._children.append(child)
         return child
@@ -302,11 +338,10 @@ class LocalStack:
     # ---------------------------------------------------------------- moto
     def _start_moto(self, port: int | None = None) -> None:
         port = self._pick_port(port)
-        child = self._spawn(
-            "moto", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+        child = self._spawn("moto", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)])
+        wait_until(
+            child, lambda: http_ok(f"http://127.0.0.1:{port}/moto-api/data.json"), "HTTP", self.start_timeout
         )
-        wait_until(child, lambda: http_ok(f"http://127.0.0.1:{port}/moto-api/data.json"), "HTTP",
-                    self.start_timeout)
         self.moto_port = port
         self._create_alerts_topic()
 
@@ -318,8 +353,13 @@ class LocalStack:
     def _create_alerts_topic(self) -> None:
         import boto3  # testing-only module: boto3 comes with the amazon extra
 
-        sns = boto3.client("sns", endpoint_url=self.moto_endpoint, region_name=LOCAL_REGION,
-                           aws_access_key_id="testing", aws_secret_access_key="testing")
+        sns = boto3.client(
+            "sns",
+            endpoint_url=self.moto_endpoint,
+            region_name=LOCAL_REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
         arn = sns.create_topic(Name=ALERTS_TOPIC)["TopicArn"]
         if arn != self.alerts_topic_arn:  # moto's default account; fail loudly if that ever changes
             raise StackError(f"moto created the alerts topic as {arn}, expected {self.alerts_topic_arn}")
@@ -356,10 +396,20 @@ class LocalStack:
         cert, key = self._write_tls_files()
         child = self._spawn(
             "fakesnow",
-            [sys.executable, "-m", "airflow_provider_lakeops.testing._fakesnow_tls",
-             "--port", str(port), "--cert", str(cert), "--key", str(key)],
+            [
+                sys.executable,
+                "-m",
+                "airflow_provider_lakeops.testing._fakesnow_tls",
+                "--port",
+                str(port),
+                "--cert",
+                str(cert),
+                "--key",
+                str(key),
+            ],
         )
         context = ssl.create_default_context(cafile=str(self.ca_bundle))
+
         # any HTTP answer (fakesnow has no health route) means the TLS server is up
         def probe() -> bool:
             try:
@@ -380,16 +430,34 @@ class LocalStack:
         master_port, ui_port, worker_ui = free_port(), free_port(), free_port()
         master = self._spawn(
             "spark-master",
-            [str(spark_class), "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
-             "--port", str(master_port), "--webui-port", str(ui_port)],
+            [
+                str(spark_class),
+                "org.apache.spark.deploy.master.Master",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(master_port),
+                "--webui-port",
+                str(ui_port),
+            ],
             env,
         )
         wait_until(master, lambda: http_ok(f"http://127.0.0.1:{ui_port}/json/"), "HTTP", 90)
         worker = self._spawn(
             "spark-worker",
-            [str(spark_class), "org.apache.spark.deploy.worker.Worker",
-             f"spark://127.0.0.1:{master_port}", "--host", "127.0.0.1", "--cores", "2",
-             "--memory", "2g", "--webui-port", str(worker_ui)],
+            [
+                str(spark_class),
+                "org.apache.spark.deploy.worker.Worker",
+                f"spark://127.0.0.1:{master_port}",
+                "--host",
+                "127.0.0.1",
+                "--cores",
+                "2",
+                "--memory",
+                "2g",
+                "--webui-port",
+                str(worker_ui),
+            ],
             env,
         )
 
@@ -423,10 +491,16 @@ class LocalStack:
     def connections(self) -> dict[str, dict[str, Any]]:
         """Airflow connections (JSON form) that reach the running servers."""
         conns: dict[str, dict[str, Any]] = {
-            "spark_default": {"conn_type": "spark", "host": "local[2]",
-                              "extra": {"deploy-mode": "client", "spark-binary": "spark-submit"}},
-            "lakeops_pii_key": {"conn_type": "generic", "password": self.pii_key,
-                                "description": "HMAC key for PII pseudonymisation (local stack)"},
+            "spark_default": {
+                "conn_type": "spark",
+                "host": "local[2]",
+                "extra": {"deploy-mode": "client", "spark-binary": "spark-submit"},
+            },
+            "lakeops_pii_key": {
+                "conn_type": "generic",
+                "password": self.pii_key,
+                "description": "HMAC key for PII pseudonymisation (local stack)",
+            },
         }
         if self.moto_port is not None:
             conns["aws_default"] = {
@@ -467,15 +541,26 @@ class LocalStack:
         """The connections of the CDC servers only (Kafka, Kafka Connect, MariaDB, PostgreSQL)."""
         conns: dict[str, dict[str, Any]] = {}
         if self.kafka_bootstrap is not None:
-            conns["kafka_default"] = {"conn_type": "kafka", "extra": {"bootstrap.servers": self.kafka_bootstrap}}
+            conns["kafka_default"] = {
+                "conn_type": "kafka",
+                "extra": {"bootstrap.servers": self.kafka_bootstrap},
+            }
         if self.kafka_connect_url is not None:
             port = int(self.kafka_connect_url.rsplit(":", 1)[1])
-            conns["kafka_connect_default"] = {"conn_type": "kafka_connect", "host": "127.0.0.1", "port": port,
-                                              "schema": "http"}
+            conns["kafka_connect_default"] = {
+                "conn_type": "kafka_connect",
+                "host": "127.0.0.1",
+                "port": port,
+                "schema": "http",
+            }
         if self.mariadb is not None:
             db = self.mariadb
-            mysql = {"conn_type": "mysql", "host": db.host, "port": db.port,
-                     "extra": {"client": "mysql-connector-python"}}
+            mysql = {
+                "conn_type": "mysql",
+                "host": db.host,
+                "port": db.port,
+                "extra": {"client": "mysql-connector-python"},
+            }
             conns["mysql_cdc"] = {**mysql, "login": db.cdc_user, "password": db.cdc_password}
             conns["mysql_default"] = {**mysql, "login": db.admin_user, "password": db.admin_password}
         if self.postgres is not None:

@@ -80,7 +80,7 @@ def trim_trace(trace: str | None, max_chars: int = TRACE_MAX_CHARS) -> str:
         return text
     lines = text.splitlines()
     causes = [line for line in lines if line.startswith("Caused by:")]
-    tail = f"\n\t...\n{causes[-1][:max_chars // 2]}" if causes else "\n\t..."
+    tail = f"\n\t...\n{causes[-1][: max_chars // 2]}" if causes else "\n\t..."
     return text[: max(0, max_chars - len(tail))].rstrip() + tail
 
 
@@ -120,7 +120,9 @@ def evaluate_status(
         raise ValueError(f"target_state {target_state!r} is not one of {', '.join(TARGET_STATES)}")
     if status is None:
         outcome = "done" if target_state == "DELETED" else "pending"
-        return StatusVerdict(outcome, None, reason="the connector has no status (it does not exist yet or any more)")
+        return StatusVerdict(
+            outcome, None, reason="the connector has no status (it does not exist yet or any more)"
+        )
     connector = status.get("connector") or {}
     state = connector.get("state")
     tasks = {str(t.get("id")): str(t.get("state")) for t in status.get("tasks") or []}
@@ -139,7 +141,9 @@ def evaluate_status(
         return StatusVerdict("pending", state, tasks, reason="the connector still exists")
     if target_state == "RUNNING" and state in {"PAUSED", "STOPPED"}:
         return StatusVerdict(
-            "blocked", state, tasks,
+            "blocked",
+            state,
+            tasks,
             reason=f"the connector is {state}; resume it (PUT /connectors/{{name}}/resume) before waiting for RUNNING",
         )
     if state == target_state:
@@ -148,9 +152,9 @@ def evaluate_status(
             target_state != "STOPPED" and tasks and all(s == target_state for s in tasks.values())
         ):
             return StatusVerdict("done", state, tasks)
-    waiting = [f"task {i} is {s}" for i, s in tasks.items() if s != target_state or target_state == "STOPPED"] or (
-        ["no task is assigned yet"] if target_state != "STOPPED" else []
-    )
+    waiting = [
+        f"task {i} is {s}" for i, s in tasks.items() if s != target_state or target_state == "STOPPED"
+    ] or (["no task is assigned yet"] if target_state != "STOPPED" else [])
     return StatusVerdict("pending", state, tasks, reason=f"connector is {state}; " + ", ".join(waiting))
 
 
@@ -181,13 +185,16 @@ def _same(expected: str, actual: Any, cache: dict[tuple[str, str], bool]) -> boo
     if not expected.startswith(SEAL_PREFIX):
         return expected == actual
     if (expected, actual) not in cache:
-        salt_hex, _, digest = expected[len(SEAL_PREFIX):].partition(":")
+        salt_hex, _, digest = expected[len(SEAL_PREFIX) :].partition(":")
         cache[(expected, actual)] = hmac.compare_digest(digest, _digest(actual, bytes.fromhex(salt_hex)))
     return cache[(expected, actual)]
 
 
 def config_mismatches(
-    expected: Mapping[str, str], actual: Mapping[str, Any] | None, *, exact: bool = True,
+    expected: Mapping[str, str],
+    actual: Mapping[str, Any] | None,
+    *,
+    exact: bool = True,
     cache: dict[tuple[str, str], bool] | None = None,
 ) -> list[str]:
     """Keys on which ``actual`` differs from ``expected`` (a :func:`seal_config` result or a plain config).
@@ -273,29 +280,44 @@ class ConnectorWait:
                 raise
             self.stable_since = None
             self.last_error = str(exc)
-            return StatusVerdict("pending", None, reason=f"Kafka Connect is not answering ({exc}); still waiting")
+            return StatusVerdict(
+                "pending", None, reason=f"Kafka Connect is not answering ({exc}); still waiting"
+            )
         self.last_error = ""
         return self.judge(status, config, tasks, time.time() if now is None else now)
 
     def judge(
-        self, status: Mapping[str, Any] | None, config: Mapping[str, Any] | None = None,
-        tasks: list[dict[str, Any]] | None = None, now: float = 0.0,
+        self,
+        status: Mapping[str, Any] | None,
+        config: Mapping[str, Any] | None = None,
+        tasks: list[dict[str, Any]] | None = None,
+        now: float = 0.0,
     ) -> StatusVerdict:
         """The verdict for one set of reads (``config``/``tasks`` only matter with ``expected_config``)."""
         verdict = evaluate_status(status, self.target_state, self.trace_max_chars)
         in_grace = self.restart_grace_until is not None and now < self.restart_grace_until
         if verdict.outcome == "blocked" and in_grace:  # a resume not yet visible in the status
-            verdict = StatusVerdict("pending", verdict.connector_state, verdict.task_states,
-                                    reason=f"the connector is still {verdict.connector_state} (the request is "
-                                    "not visible in the status yet)")
+            verdict = StatusVerdict(
+                "pending",
+                verdict.connector_state,
+                verdict.task_states,
+                reason=f"the connector is still {verdict.connector_state} (the request is "
+                "not visible in the status yet)",
+            )
         if self.restarted and status is not None:
             states = {"connector": verdict.connector_state or "", **verdict.task_states}
             self._recovered |= {i for i in self.restarted if states.get(i) not in (None, "", "FAILED")}
         if verdict.outcome == "failed" and self.restarted:
-            stale = [f for f in verdict.failed if f["id"] in self.restarted and f["id"] not in self._recovered]
+            stale = [
+                f for f in verdict.failed if f["id"] in self.restarted and f["id"] not in self._recovered
+            ]
             if stale and in_grace and len(stale) == len(verdict.failed):
-                verdict = StatusVerdict("pending", verdict.connector_state, verdict.task_states,
-                                        reason="the restart is not visible in the status yet (FAILED from before it)")
+                verdict = StatusVerdict(
+                    "pending",
+                    verdict.connector_state,
+                    verdict.task_states,
+                    reason="the restart is not visible in the status yet (FAILED from before it)",
+                )
         if verdict.outcome == "done" and self.expected_config is not None and self.target_state == "RUNNING":
             verdict = self._check_config(verdict, config, tasks)
         if verdict.outcome != "done":
@@ -307,8 +329,12 @@ class ConnectorWait:
             self.stable_since = now
         held = now - self.stable_since
         if held < self.settle_seconds:
-            return StatusVerdict("pending", verdict.connector_state, verdict.task_states,
-                                 reason=f"RUNNING for {held:.1f} s of the {self.settle_seconds:g} s settle period")
+            return StatusVerdict(
+                "pending",
+                verdict.connector_state,
+                verdict.task_states,
+                reason=f"RUNNING for {held:.1f} s of the {self.settle_seconds:g} s settle period",
+            )
         return verdict
 
     def _check_config(
@@ -322,16 +348,22 @@ class ConnectorWait:
 
         differing = config_mismatches(self.expected_config, config, cache=self._cache)
         if differing:
-            return pending(f"the worker does not serve the new config yet ({len(differing)} key(s) differ: "
-                           f"{', '.join(differing[:5])})")
+            return pending(
+                f"the worker does not serve the new config yet ({len(differing)} key(s) differ: "
+                f"{', '.join(differing[:5])})"
+            )
         task_ids = {str((t.get("id") or {}).get("task")) for t in tasks or []}
         if not task_ids:
             return pending("the new config has no task configs yet")
         if task_ids != set(verdict.task_states):
-            return pending(f"the status lists tasks {sorted(verdict.task_states)}, the new config has "
-                           f"{sorted(task_ids)}")
-        stale = [str((t.get("id") or {}).get("task")) for t in tasks or []
-                 if config_mismatches(self.expected_config, t.get("config") or {}, exact=False, cache=self._cache)]
+            return pending(
+                f"the status lists tasks {sorted(verdict.task_states)}, the new config has {sorted(task_ids)}"
+            )
+        stale = [
+            str((t.get("id") or {}).get("task"))
+            for t in tasks or []
+            if config_mismatches(self.expected_config, t.get("config") or {}, exact=False, cache=self._cache)
+        ]
         if stale:
             return pending(f"task(s) {', '.join(stale)} still have the previous config")
         return verdict
@@ -419,9 +451,13 @@ class KafkaConnectorStateTrigger(BaseTrigger):
     def waiter(self) -> ConnectorWait:
         """The :class:`ConnectorWait` this trigger runs."""
         return ConnectorWait(
-            self.connector_name, self.target_state, settle_seconds=self.settle_seconds,
-            expected_config=self.expected_config, restarted=self.restarted,
-            restart_grace_until=self.restart_grace_until, trace_max_chars=self.trace_max_chars,
+            self.connector_name,
+            self.target_state,
+            settle_seconds=self.settle_seconds,
+            expected_config=self.expected_config,
+            restarted=self.restarted,
+            restart_grace_until=self.restart_grace_until,
+            trace_max_chars=self.trace_max_chars,
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
@@ -431,7 +467,9 @@ class KafkaConnectorStateTrigger(BaseTrigger):
 
         def event(status: str, verdict: StatusVerdict | None = None, **extra: Any) -> TriggerEvent:
             body: dict[str, Any] = {
-                "status": status, "connector": self.connector_name, "target_state": self.target_state,
+                "status": status,
+                "connector": self.connector_name,
+                "target_state": self.target_state,
             }
             body.update(verdict.as_event() if verdict else {"connector_state": None, "task_states": {}})
             body.update(extra, carry=self.carry)
@@ -465,10 +503,13 @@ class KafkaConnectorStateTrigger(BaseTrigger):
             remaining = self.end_time - time.time()
             if remaining <= 0:
                 yield event(
-                    "timeout", verdict,
+                    "timeout",
+                    verdict,
                     message=f"{self.connector_name} did not reach {self.target_state} in time: {verdict.reason}",
                 )
                 return
-            self.log.info("Waiting for %s to be %s: %s", self.connector_name, self.target_state, verdict.reason)
+            self.log.info(
+                "Waiting for %s to be %s: %s", self.connector_name, self.target_state, verdict.reason
+            )
             await asyncio.sleep(min(poll_delay(poll, self.poll_interval), remaining))
             poll += 1

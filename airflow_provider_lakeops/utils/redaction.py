@@ -51,7 +51,14 @@ MASK = "***"
 # ------------------------------------------------------------------------ secret key names
 #: A key naming any of these (case-insensitive substring) holds a secret.
 _SECRET_WORDS = (
-    "password", "passwd", "pwd", "secret", "token", "credential", "jaas", "authorization",
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "token",
+    "credential",
+    "jaas",
+    "authorization",
     "sasl.oauthbearer.config",
 )
 #: ``api.key``, ``api_key``, ``apikey``, ``x-api-key``, ``app_key``, ``access-key``, ``private.key`` ...
@@ -158,7 +165,7 @@ def _mask_key_values(text: str) -> str:
         value = _VALUE.match(text, match.end())
         if value is None:
             continue
-        out += [text[pos:match.end()], MASK]
+        out += [text[pos : match.end()], MASK]
         pos = value.end()
     out.append(text[pos:])
     return "".join(out)

@@ -119,7 +119,11 @@ class Location:
 
     def describe(self, relative: str = "") -> str:
         """``relative`` below this location as a user reads it (a URI on S3, a path locally)."""
-        return self.uri + relative if self.is_s3 else str(self.local_path / relative if relative else self.local_path)
+        return (
+            self.uri + relative
+            if self.is_s3
+            else str(self.local_path / relative if relative else self.local_path)
+        )
 
     @property
     def local_path(self) -> Path:
@@ -150,7 +154,9 @@ def parse_location(value: Any, *, argument: str = "location", folder: bool = Tru
             prefix = parsed.path.lstrip("/")
         return Location(f"s3://{parsed.netloc}/{prefix}", bucket=parsed.netloc, prefix=prefix)
     if parsed.scheme not in ("", "file"):
-        raise ValueError(f"{argument} {text!r}: scheme {parsed.scheme!r} is not supported (use s3:// or a local folder)")
+        raise ValueError(
+            f"{argument} {text!r}: scheme {parsed.scheme!r} is not supported (use s3:// or a local folder)"
+        )
     path = Path(unquote(parsed.path) if parsed.scheme == "file" else text).expanduser().resolve()
     uri = path.as_uri()
     return Location(uri.rstrip("/") + "/" if folder else uri, path=path)
@@ -207,8 +213,12 @@ class DataFile:
 
 
 def list_data_files(
-    location: Location | str, *, suffixes: Sequence[str] | None = None, recursive: bool = True,
-    s3: Any = None, aws_conn_id: str | None = "aws_default",
+    location: Location | str,
+    *,
+    suffixes: Sequence[str] | None = None,
+    recursive: bool = True,
+    s3: Any = None,
+    aws_conn_id: str | None = "aws_default",
 ) -> list[DataFile]:
     """The data files (:func:`is_data_file`) under a folder, sorted by relative path.
 
@@ -225,14 +235,17 @@ def list_data_files(
         extra = {} if recursive else {"Delimiter": "/"}
         try:
             for page in client.get_paginator("list_objects_v2").paginate(
-                    Bucket=location.bucket, Prefix=location.prefix, **extra):
+                Bucket=location.bucket, Prefix=location.prefix, **extra
+            ):
                 for obj in page.get("Contents", []):
-                    relative, size = obj["Key"][len(location.prefix):], int(obj.get("Size", 0))
+                    relative, size = obj["Key"][len(location.prefix) :], int(obj.get("Size", 0))
                     if is_data_file(relative, size, suffixes=suffixes):
                         files.append(DataFile(relative, size, str(obj.get("ETag", "")).strip('"') or None))
         except Exception as exc:
             if _error_code(exc) == "NoSuchBucket":
-                raise FileNotFoundError(f"location {location.uri}: bucket {location.bucket!r} does not exist") from None
+                raise FileNotFoundError(
+                    f"location {location.uri}: bucket {location.bucket!r} does not exist"
+                ) from None
             raise
     else:
         root = location.local_path
@@ -249,7 +262,11 @@ def list_data_files(
 
 
 def download_to_folder(
-    location: Location | str, files: Iterable[DataFile], folder: Path, *, s3: Any = None,
+    location: Location | str,
+    files: Iterable[DataFile],
+    folder: Path,
+    *,
+    s3: Any = None,
     aws_conn_id: str | None = "aws_default",
 ) -> list[Path]:
     """Local paths of ``files`` (listed under ``location``), in their order: local files where they
@@ -274,7 +291,9 @@ def download_to_folder(
 
 
 # --------------------------------------------------------------------------- small text files
-def read_text(location: Location | str, *, s3: Any = None, aws_conn_id: str | None = "aws_default") -> str | None:
+def read_text(
+    location: Location | str, *, s3: Any = None, aws_conn_id: str | None = "aws_default"
+) -> str | None:
     """The UTF-8 text of a file, or ``None`` when it does not exist."""
     location = _as_location(location, folder=False)
     if location.is_s3:
@@ -290,15 +309,18 @@ def read_text(location: Location | str, *, s3: Any = None, aws_conn_id: str | No
     return path.read_text(encoding="utf-8") if path.is_file() else None
 
 
-def write_text(location: Location | str, text: str, *, s3: Any = None,
-               aws_conn_id: str | None = "aws_default") -> str:
+def write_text(
+    location: Location | str, text: str, *, s3: Any = None, aws_conn_id: str | None = "aws_default"
+) -> str:
     """Write (replace) a UTF-8 text file; locally through a temporary file and an atomic rename.
 
     :return: the location's URI (S3) or path (local).
     """
     location = _as_location(location, folder=False)
     if location.is_s3:
-        s3_client(s3, aws_conn_id).put_object(Bucket=location.bucket, Key=location.key, Body=text.encode("utf-8"))
+        s3_client(s3, aws_conn_id).put_object(
+            Bucket=location.bucket, Key=location.key, Body=text.encode("utf-8")
+        )
         return location.uri
     path = location.local_path
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -319,11 +341,14 @@ def delete_file(location: Location | str, *, s3: Any = None, aws_conn_id: str | 
     path.with_name(f".{path.name}.crc").unlink(missing_ok=True)
 
 
-def folder_exists(location: Location | str, *, s3: Any = None, aws_conn_id: str | None = "aws_default") -> bool:
+def folder_exists(
+    location: Location | str, *, s3: Any = None, aws_conn_id: str | None = "aws_default"
+) -> bool:
     """Whether a folder exists (on S3: whether any object has the folder's prefix)."""
     location = _as_location(location, folder=True)
     if location.is_s3:
-        response = s3_client(s3, aws_conn_id).list_objects_v2(Bucket=location.bucket, Prefix=location.prefix,
-                                                               MaxKeys=1)
+        response = s3_client(s3, aws_conn_id).list_objects_v2(
+            Bucket=location.bucket, Prefix=location.prefix, MaxKeys=1
+        )
         return bool(response.get("KeyCount") or response.get("Contents"))
     return location.local_path.is_dir()

@@ -56,12 +56,27 @@ def render_dom(page: str | os.PathLike[str], *, browser: str | None = None, time
     url = Path(page).resolve().as_uri()
     with tempfile.TemporaryDirectory(prefix="lakeops-chromium-") as profile:
         result = subprocess.run(
-            [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-             "--no-first-run", "--disable-extensions", f"--user-data-dir={profile}", "--dump-dom", url],
-            capture_output=True, text=True, timeout=timeout, check=False,
+            [
+                exe,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--no-first-run",
+                "--disable-extensions",
+                f"--user-data-dir={profile}",
+                "--dump-dom",
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
     if result.returncode != 0 or "<html" not in result.stdout:
-        raise RuntimeError(f"Chromium could not render {url} (exit {result.returncode}): {result.stderr[-2000:]}")
+        raise RuntimeError(
+            f"Chromium could not render {url} (exit {result.returncode}): {result.stderr[-2000:]}"
+        )
     return result.stdout
 
 

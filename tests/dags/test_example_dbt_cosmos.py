@@ -89,9 +89,12 @@ def test_dbt_task_group_builds_models_runs_tests_and_emits_lineage(
     db = lake / "lakeops.duckdb"
     assert _query(db, "select count(*) from main.stg_customer_behavior") == [[expected_events]]
     assert _query(db, "select count(*), count(distinct customer_id) from main.fct_customer_engagement") == [
-        [expected_customers, expected_customers]]
-    columns = {r[0] for r in _query(db, "select column_name from information_schema.columns "
-                                        "where table_schema = 'main'")}
+        [expected_customers, expected_customers]
+    ]
+    columns = {
+        r[0]
+        for r in _query(db, "select column_name from information_schema.columns where table_schema = 'main'")
+    }
     assert {"event_key", "engagement_score", "conversion_rate"} <= columns
     assert not columns & set(PII_COLUMNS)
 
@@ -100,11 +103,14 @@ def test_dbt_task_group_builds_models_runs_tests_and_emits_lineage(
     source = (namespace, "lakeops.silver.customer_behavior")
     expected_io = {
         "stg_customer_behavior": ({source}, {(namespace, "lakeops.main.stg_customer_behavior")}),
-        "dim_customer": ({(namespace, "lakeops.main.stg_customer_behavior")},
-                         {(namespace, "lakeops.main.dim_customer")}),
-        "fct_customer_engagement": ({(namespace, "lakeops.main.stg_customer_behavior"),
-                                     (namespace, "lakeops.main.dim_customer")},
-                                    {(namespace, "lakeops.main.fct_customer_engagement")}),
+        "dim_customer": (
+            {(namespace, "lakeops.main.stg_customer_behavior")},
+            {(namespace, "lakeops.main.dim_customer")},
+        ),
+        "fct_customer_engagement": (
+            {(namespace, "lakeops.main.stg_customer_behavior"), (namespace, "lakeops.main.dim_customer")},
+            {(namespace, "lakeops.main.fct_customer_engagement")},
+        ),
     }
     for model, (inputs, outputs) in expected_io.items():
         [run] = lakeops_lineage.task_events(DAG_ID, f"dbt.{model}.run", "COMPLETE", run_id=dr.run_id)
@@ -117,7 +123,9 @@ def test_dbt_task_group_builds_models_runs_tests_and_emits_lineage(
     fct_tests = xcom_value(dr, "dbt.fct_customer_engagement.test", RESULTS_XCOM_KEY)
     assert fct_tests["tests"] == {"pass": len(fct_tests["nodes"])}
     assert fct_tests["test_failures"] == 0
-    assert any(".relationships_fct_customer_engagement_customer_id" in n["unique_id"] for n in fct_tests["nodes"])
+    assert any(
+        ".relationships_fct_customer_engagement_customer_id" in n["unique_id"] for n in fct_tests["nodes"]
+    )
     assert xcom_value(dr, "dbt.fct_customer_engagement.run", RESULTS_XCOM_KEY)["models"] == {"success": 1}
 
     # the lineage picture of this DAG names every task of the run and every dataset the dbt tasks touched
@@ -186,7 +194,8 @@ def test_consumer_dag_is_scheduled_on_the_merged_table_asset(lakeops_airflow_db)
 
     dag = _dag("lakeops_merged_table_consumer", "lakeops_merged_table_consumer.py")
     assert [a.uri for a in dag.timetable.asset_condition.objects] == [
-        "snowflake://lakeops/LAKEOPS/PUBLIC/CUSTOMER_BEHAVIOR"]
+        "snowflake://lakeops/LAKEOPS/PUBLIC/CUSTOMER_BEHAVIOR"
+    ]
     assert CUSTOMER_BEHAVIOR_TABLE == Asset("snowflake://lakeops/LAKEOPS/PUBLIC/CUSTOMER_BEHAVIOR")
 
     dr = dag.test()  # a manual run: no triggering events, the task reports zero

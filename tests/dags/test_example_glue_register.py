@@ -33,8 +33,12 @@ def _clean(glue, s3) -> None:
 
 @pytest.fixture(scope="module")
 def aws(lakeops_stack):
-    kwargs = {"endpoint_url": lakeops_stack.moto_endpoint, "region_name": "us-east-1",
-              "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    kwargs = {
+        "endpoint_url": lakeops_stack.moto_endpoint,
+        "region_name": "us-east-1",
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+    }
     glue, s3 = boto3.client("glue", **kwargs), boto3.client("s3", **kwargs)
     _clean(glue, s3)
     yield {"glue": glue, "s3": s3}
@@ -79,18 +83,22 @@ def test_register_twice_with_lineage(aws, silver, lakeops_airflow_db, lakeops_li
     assert projected["Parameters"]["projection.dt.range"] == "2025-10-30,NOW"
     versions = {t: _version(aws, t) for t in TABLES}
 
-    [complete] = lakeops_lineage.task_events(DAG_ID, "register_customer_behavior", event_type="COMPLETE",
-                                             run_id=first.run_id)
+    [complete] = lakeops_lineage.task_events(
+        DAG_ID, "register_customer_behavior", event_type="COMPLETE", run_id=first.run_id
+    )
     [output] = complete["outputs"]
     assert output["namespace"] == "arn:aws:glue:us-east-1:123456789012"
     assert output["name"] == "table/lakeops/customer_behavior"
     assert output["facets"]["symlinks"]["identifiers"] == [
-        {"namespace": f"s3://{BUCKET}", "name": PREFIX.rstrip("/"), "type": "TABLE"}]
+        {"namespace": f"s3://{BUCKET}", "name": PREFIX.rstrip("/"), "type": "TABLE"}
+    ]
     fields = {f["name"]: f["type"] for f in output["facets"]["schema"]["fields"]}
     assert fields["customer_id"] == "bigint"
     assert fields["event_ts"] == "timestamp"
     assert fields["dt"] == "string"
-    assert [(d["namespace"], d["name"]) for d in complete["inputs"]] == [(f"s3://{BUCKET}", PREFIX.rstrip("/"))]
+    assert [(d["namespace"], d["name"]) for d in complete["inputs"]] == [
+        (f"s3://{BUCKET}", PREFIX.rstrip("/"))
+    ]
 
     second = dag.test(run_conf={"silver_path": str(silver)})
     assert second.state == "success"

@@ -38,13 +38,21 @@ def states(run):
 
 def dq_facets(event):
     [dataset] = event["inputs"]
-    return dataset, dataset["inputFacets"]["dataQualityAssertions"], dataset["inputFacets"]["dataQualityMetrics"]
+    return (
+        dataset,
+        dataset["inputFacets"]["dataQualityAssertions"],
+        dataset["inputFacets"]["dataQualityMetrics"],
+    )
 
 
 def test_default_data_passes_with_warnings_and_skips_the_strict_branch(runs):
     lake, run, _ = runs
     assert run.state == "success"
-    assert states(run) == {GATE: "success", "strict_uniqueness_gate": "skipped", "publish_deduplicated": "skipped"}
+    assert states(run) == {
+        GATE: "success",
+        "strict_uniqueness_gate": "skipped",
+        "publish_deduplicated": "skipped",
+    }
     result = json.loads((lake / "dq/results/customer_events/dt=2025-11-02/customer_events.json").read_text())
     assert result["lakeops"]["success"] is True
     assert result["lakeops"]["statistics"]["failed_error"] == 0
@@ -77,6 +85,11 @@ def test_defective_data_fails_the_run_and_the_fail_event_has_the_facets(runs, la
     [event] = lakeops_lineage.task_events(DAG_ID, GATE, event_type="FAIL", run_id=run.run_id)
     _, assertions, metrics = dq_facets(event)
     failed = {a["name"] for a in assertions["assertions"] if not a["success"] and a["severity"] == "error"}
-    assert failed == {"event_id_not_null", "customer_id_not_null", "event_type_known", "email_format",
-                      "amount_in_range"}
+    assert failed == {
+        "event_id_not_null",
+        "customer_id_not_null",
+        "event_type_known",
+        "email_format",
+        "amount_in_range",
+    }
     assert metrics["rowCount"] == 3000

@@ -25,8 +25,12 @@ def streaming_run(lakeops_stack, lakeops_airflow_db):
     lake = lakeops_stack.lake_dir
     os.environ["LAKEOPS_LAKE_DIR"] = str(lake)
     os.environ.pop("LAKEOPS_STREAMING_SOURCE", None)
-    for folder in ("landing/kafka_events", "bronze/kafka_customer_events", "quarantine/kafka_customer_events",
-                   "_checkpoints/example_kafka_streaming"):
+    for folder in (
+        "landing/kafka_events",
+        "bronze/kafka_customer_events",
+        "quarantine/kafka_customer_events",
+        "_checkpoints/example_kafka_streaming",
+    ):
         shutil.rmtree(lake / folder, ignore_errors=True)
     landing = lake / "landing" / "kafka_events" / "dt=2025-10-31"
     summary = write_events(landing, 200, seed=21)
@@ -46,10 +50,15 @@ def test_run_succeeds_and_lands_bronze(streaming_run):
     assert run.state == "success"
     bronze = ds.dataset(str(lake / "bronze" / "kafka_customer_events"), format="parquet", partitioning="hive")
     assert bronze.count_rows() == 200 - summary.defects["null_key"]
-    quarantined = [json.loads(line) for f in (lake / "quarantine" / "kafka_customer_events").rglob("*.json")
-                   for line in f.read_text().splitlines()]
+    quarantined = [
+        json.loads(line)
+        for f in (lake / "quarantine" / "kafka_customer_events").rglob("*.json")
+        for line in f.read_text().splitlines()
+    ]
     assert len(quarantined) == summary.defects["null_key"] + 1
-    assert any(q["_reason"] == "malformed_json" and q["_source_file"].endswith("late.jsonl") for q in quarantined)
+    assert any(
+        q["_reason"] == "malformed_json" and q["_source_file"].endswith("late.jsonl") for q in quarantined
+    )
 
 
 def test_progress_report_is_the_xcom(streaming_run):
@@ -58,9 +67,16 @@ def test_progress_report_is_the_xcom(streaming_run):
 
     _, summary, run = streaming_run
     with create_session() as session:
-        value = session.query(XComModel.value).filter(
-            XComModel.dag_id == DAG_ID, XComModel.task_id == TASK_ID, XComModel.run_id == run.run_id,
-            XComModel.key == "return_value").scalar()
+        value = (
+            session.query(XComModel.value)
+            .filter(
+                XComModel.dag_id == DAG_ID,
+                XComModel.task_id == TASK_ID,
+                XComModel.run_id == run.run_id,
+                XComModel.key == "return_value",
+            )
+            .scalar()
+        )
     report = json.loads(value) if isinstance(value, str) else value
     assert report["rows_in"] == 201
     assert report["rows_quarantined"] == summary.defects["null_key"] + 1
@@ -74,7 +90,8 @@ def test_lineage_goes_from_the_landing_folder_to_bronze(streaming_run, lakeops_l
     assert events, "no COMPLETE event for the streaming task"
     event = events[-1]
     assert [(d["namespace"], d["name"]) for d in event["inputs"]] == [
-        ("file", str(lake / "landing" / "kafka_events"))]
+        ("file", str(lake / "landing" / "kafka_events"))
+    ]
     bronze = event["outputs"][0]
     assert (bronze["namespace"], bronze["name"]) == ("file", str(lake / "bronze" / "kafka_customer_events"))
     assert bronze["outputFacets"]["outputStatistics"]["rowCount"] == 200 - summary.defects["null_key"]
@@ -94,7 +111,9 @@ def kafka_run(lakeops_kafka, lakeops_airflow_db, tmp_path_factory):
     rows = [r for chunk in generate_events(150, seed=31) for r in chunk]
     producer = Producer({"bootstrap.servers": lakeops_kafka.kafka_bootstrap, "enable.idempotence": True})
     for r in rows:
-        producer.produce("shop.customer_events", key=str(r["customer_id"]).encode(), value=json.dumps(r).encode())
+        producer.produce(
+            "shop.customer_events", key=str(r["customer_id"]).encode(), value=json.dumps(r).encode()
+        )
     producer.produce("shop.customer_events", value=b"not json at all")
     assert producer.flush(30) == 0
     with pytest.MonkeyPatch.context() as mp:
@@ -117,7 +136,10 @@ def test_kafka_source_lands_the_topic(kafka_run):
     assert len(table) == len(good)
     assert {r["_kafka_topic"] for r in table} == {"shop.customer_events"}
     assert len({r["_kafka_offset"] for r in table}) == len(table)
-    quarantined = [json.loads(line) for f in (lake / "quarantine" / "kafka_customer_events").rglob("*.json")
-                   for line in f.read_text().splitlines()]
+    quarantined = [
+        json.loads(line)
+        for f in (lake / "quarantine" / "kafka_customer_events").rglob("*.json")
+        for line in f.read_text().splitlines()
+    ]
     assert len(quarantined) == len(rows) + 1 - len(good)
     assert any(q["_reason"] == "malformed_json" for q in quarantined)

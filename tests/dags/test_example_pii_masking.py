@@ -53,7 +53,9 @@ def test_run_succeeds_and_writes_the_silver_partition(pii_run):
     table = ds.dataset(str(silver), format="parquet", partitioning="hive").to_table()
     assert table.num_rows == 500
     key = pii_run["key"].encode()
-    tokens = {hmac.new(key, r["email"].encode(), hashlib.sha256).hexdigest() for r in pii_run["raw"] if r["email"]}
+    tokens = {
+        hmac.new(key, r["email"].encode(), hashlib.sha256).hexdigest() for r in pii_run["raw"] if r["email"]
+    }
     assert set(table.column("email").to_pylist()) - {None} == tokens
 
 

@@ -75,15 +75,22 @@ def test_first_run_merges_each_key_once_and_the_rerun_reports_zeros(runs, lakeop
     assert _counts(runs["second"], "merge_silver_events") == (0, 0, 0)
     assert _counts(runs["second"], "merge_customer_summary") == (0, 0, 0)
     rows = SnowflakeHook(snowflake_conn_id="snowflake_default").get_records(
-        f"SELECT COUNT(*), COUNT(DISTINCT customer_id, event_id) FROM {EVENTS}")
+        f"SELECT COUNT(*), COUNT(DISTINCT customer_id, event_id) FROM {EVENTS}"
+    )
     assert [tuple(r) for r in rows] == [(len(runs["keys"]), len(runs["keys"]))]
-    columns = {r[0] for r in SnowflakeHook(snowflake_conn_id="snowflake_default").get_records(
-        "SELECT column_name FROM LAKEOPS.INFORMATION_SCHEMA.COLUMNS WHERE table_name = 'CUSTOMER_BEHAVIOR_EXAMPLE'")}
+    columns = {
+        r[0]
+        for r in SnowflakeHook(snowflake_conn_id="snowflake_default").get_records(
+            "SELECT column_name FROM LAKEOPS.INFORMATION_SCHEMA.COLUMNS WHERE table_name = 'CUSTOMER_BEHAVIOR_EXAMPLE'"
+        )
+    }
     assert not columns & {c.upper() for c in PII_COLUMNS}
 
 
 def test_lineage_is_read_back_from_the_file_transport(runs, lakeops_lineage):
-    first = lakeops_lineage.task_events(DAG_ID, "merge_silver_events", "COMPLETE", run_id=runs["first"].run_id)
+    first = lakeops_lineage.task_events(
+        DAG_ID, "merge_silver_events", "COMPLETE", run_id=runs["first"].run_id
+    )
     assert first, "no COMPLETE event for merge_silver_events"
     event = first[-1]
     assert [(d["namespace"], d["name"]) for d in event["inputs"]] == [("file", str(runs["silver"]))]
@@ -91,14 +98,22 @@ def test_lineage_is_read_back_from_the_file_transport(runs, lakeops_lineage):
     assert (output["namespace"], output["name"]) == ("snowflake://lakeops", EVENTS)
     lineage = output["facets"]["columnLineage"]["fields"]
     assert lineage["CUSTOMER_ID"]["inputFields"] == [
-        {"namespace": "file", "name": str(runs["silver"]), "field": "customer_id", "transformations": []}]
-    assert {f["name"] for f in output["facets"]["schema"]["fields"]} >= {"CUSTOMER_ID", "EVENT_ID", "UPDATED_AT"}
+        {"namespace": "file", "name": str(runs["silver"]), "field": "customer_id", "transformations": []}
+    ]
+    assert {f["name"] for f in output["facets"]["schema"]["fields"]} >= {
+        "CUSTOMER_ID",
+        "EVENT_ID",
+        "UPDATED_AT",
+    }
     assert output["outputFacets"]["outputStatistics"]["rowCount"] == len(runs["keys"])
 
-    rerun = lakeops_lineage.task_events(DAG_ID, "merge_silver_events", "COMPLETE", run_id=runs["second"].run_id)
+    rerun = lakeops_lineage.task_events(
+        DAG_ID, "merge_silver_events", "COMPLETE", run_id=runs["second"].run_id
+    )
     assert rerun[-1]["outputs"][0]["outputFacets"]["outputStatistics"]["rowCount"] == 0
 
-    summary = lakeops_lineage.task_events(DAG_ID, "merge_customer_summary", "COMPLETE",
-                                          run_id=runs["first"].run_id)[-1]
+    summary = lakeops_lineage.task_events(
+        DAG_ID, "merge_customer_summary", "COMPLETE", run_id=runs["first"].run_id
+    )[-1]
     assert [(d["namespace"], d["name"]) for d in summary["inputs"]] == [("snowflake://lakeops", EVENTS)]
     assert [(d["namespace"], d["name"]) for d in summary["outputs"]] == [("snowflake://lakeops", SUMMARY)]

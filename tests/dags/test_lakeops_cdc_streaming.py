@@ -23,15 +23,22 @@ from airflow_provider_lakeops.testing.dagrun import xcom_value
 pytestmark = [pytest.mark.integration, pytest.mark.services, pytest.mark.spark]
 DAG_ID = "lakeops_cdc_streaming"
 SEED_ROWS = 200
-LAKE_FOLDERS = ("bronze/customer_events_cdc", "quarantine/customer_events_cdc", "_checkpoints/lakeops_cdc_streaming")
+LAKE_FOLDERS = (
+    "bronze/customer_events_cdc",
+    "quarantine/customer_events_cdc",
+    "_checkpoints/lakeops_cdc_streaming",
+)
 REPLICA = "CUSTOMER_EVENTS_REPLICA"
 
 
 def _bronze(lake: Path) -> list[dict[str, Any]]:
     import pyarrow.dataset as ds
 
-    return ds.dataset(str(lake / "bronze" / "customer_events_cdc"), format="parquet",
-                      partitioning="hive").to_table().to_pylist()
+    return (
+        ds.dataset(str(lake / "bronze" / "customer_events_cdc"), format="parquet", partitioning="hive")
+        .to_table()
+        .to_pylist()
+    )
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +149,8 @@ def test_lineage_joins_postgres_kafka_bronze_and_the_replica(runs, lakeops_linea
 
     deploy = complete("deploy_connector")
     assert [(d["namespace"], d["name"]) for d in deploy["inputs"]] == [
-        (f"postgres://127.0.0.1:{pg.port}", "postgres.inventory.customer_events")]
+        (f"postgres://127.0.0.1:{pg.port}", "postgres.inventory.customer_events")
+    ]
     topic = (f"kafka://{runs['stack'].kafka_bootstrap}", "lakeops.inventory.customer_events")
     assert [(d["namespace"], d["name"]) for d in deploy["outputs"]] == [topic]
     stream = complete("stream_to_bronze")
@@ -153,13 +161,22 @@ def test_lineage_joins_postgres_kafka_bronze_and_the_replica(runs, lakeops_linea
     assert ("file", bronze) in [(d["namespace"], d["name"]) for d in merge["inputs"]]
     assert [d["name"] for d in merge["outputs"]] == [f"LAKEOPS.PUBLIC.{REPLICA}"]
     check = complete("check_replica")
-    assert {d["name"] for d in check["inputs"]} == {"postgres.inventory.customer_events", f"LAKEOPS.PUBLIC.{REPLICA}"}
+    assert {d["name"] for d in check["inputs"]} == {
+        "postgres.inventory.customer_events",
+        f"LAKEOPS.PUBLIC.{REPLICA}",
+    }
 
 
 def test_the_connector_password_is_nowhere(runs, lakeops_lineage, capfd):
     password = runs["pg"].cdc_password
     for name in ("first", "second", "third"):
-        for task_id in ("deploy_connector", "wait_for_changes", "stream_to_bronze", "merge_replica", "check_replica"):
+        for task_id in (
+            "deploy_connector",
+            "wait_for_changes",
+            "stream_to_bronze",
+            "merge_replica",
+            "check_replica",
+        ):
             assert password not in json.dumps(xcom_value(runs[name], task_id), default=str)
     assert password not in json.dumps(lakeops_lineage.events())
     out, err = capfd.readouterr()

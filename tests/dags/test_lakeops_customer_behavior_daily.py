@@ -47,8 +47,15 @@ def test_both_runs_succeed_with_every_step(runs):
     for name in ("first", "second"):
         states = _states(runs[name])
         assert runs[name].state == "success", states
-        assert {"land_events", "validate_events", "mask_pii", "create_lake_bucket", "register_silver",
-                "merge_to_snowflake", "publish_marts"} <= set(states)
+        assert {
+            "land_events",
+            "validate_events",
+            "mask_pii",
+            "create_lake_bucket",
+            "register_silver",
+            "merge_to_snowflake",
+            "publish_marts",
+        } <= set(states)
         assert any(t.startswith("dbt.") for t in states), states
         assert set(states.values()) == {"success"}, states
 
@@ -85,7 +92,9 @@ def test_silver_holds_masked_rows_only(runs):
     assert emails
     assert not emails & raw_emails
     assert all(re.fullmatch(r"[0-9a-f]{64}", e) for e in emails)  # keyed HMAC-SHA256 tokens (policy: hmac)
-    assert all(re.fullmatch(r"\*\*\*-\*\*-(\d{4}|\*{4})", s) for s in set(table.column("ssn").to_pylist()) - {None})
+    assert all(
+        re.fullmatch(r"\*\*\*-\*\*-(\d{4}|\*{4})", s) for s in set(table.column("ssn").to_pylist()) - {None}
+    )
     report = xcom_value(runs["first"], "mask_pii")
     assert report["status"] == "ok"
     assert report["rows_out"] == ROWS
@@ -114,19 +123,27 @@ def test_merge_loads_each_key_once_and_the_rerun_reports_zeros(runs):
 
     silver = runs["lake"] / "silver" / "customer_behavior" / f"dt={DAY}"
     table = ds.dataset(silver, format="parquet").to_table(columns=["customer_id", "event_id"])
-    keys = {k for k in zip(table.column("customer_id").to_pylist(), table.column("event_id").to_pylist(),
-                           strict=True) if None not in k}
+    keys = {
+        k
+        for k in zip(
+            table.column("customer_id").to_pylist(), table.column("event_id").to_pylist(), strict=True
+        )
+        if None not in k
+    }
     first = xcom_value(runs["first"], "merge_to_snowflake")
     second = xcom_value(runs["second"], "merge_to_snowflake")
     assert (first["inserted"], first["updated"], first["deleted"]) == (len(keys), 0, 0)
     assert (second["inserted"], second["updated"], second["deleted"]) == (0, 0, 0)
     rows = SnowflakeHook(snowflake_conn_id="snowflake_default").get_records(
-        f"SELECT COUNT(*), COUNT(DISTINCT customer_id, event_id) FROM {TARGET}")
+        f"SELECT COUNT(*), COUNT(DISTINCT customer_id, event_id) FROM {TARGET}"
+    )
     assert [tuple(r) for r in rows] == [(len(keys), len(keys))]
 
 
 def test_dbt_built_the_marts_from_silver(runs):
-    stg = warehouse_rows(runs["lake"], "select count(*), count(distinct event_key) from main.stg_customer_behavior")
+    stg = warehouse_rows(
+        runs["lake"], "select count(*), count(distinct event_key) from main.stg_customer_behavior"
+    )
     merged = xcom_value(runs["first"], "merge_to_snowflake")["inserted"]
     assert stg == [(merged, merged)]  # the same keys as the MERGE: null keys left out, one row per key
     fct = warehouse_rows(runs["lake"], "select count(*), sum(events) from main.fct_customer_engagement")
@@ -141,9 +158,15 @@ def test_success_metrics_reached_cloudwatch(runs):
     now = datetime.now(timezone.utc)
 
     def total(name: str, **dims: str) -> float:
-        got = cw.get_metric_statistics(Namespace="Lakeops", MetricName=name, Period=3600, Statistics=["Sum"],
-                                       Dimensions=[{"Name": k, "Value": v} for k, v in dims.items()],
-                                       StartTime=now - timedelta(hours=1), EndTime=now + timedelta(hours=1))
+        got = cw.get_metric_statistics(
+            Namespace="Lakeops",
+            MetricName=name,
+            Period=3600,
+            Statistics=["Sum"],
+            Dimensions=[{"Name": k, "Value": v} for k, v in dims.items()],
+            StartTime=now - timedelta(hours=1),
+            EndTime=now + timedelta(hours=1),
+        )
         return sum(p["Sum"] for p in got["Datapoints"])
 
     assert total("dag_run_success", DAG=DAG_ID) >= 2
@@ -160,8 +183,10 @@ def test_every_task_emitted_lineage(runs, lakeops_lineage):
 
     def io(task_id: str) -> tuple[list, list]:
         event = lakeops_lineage.task_events(DAG_ID, task_id, event_type="COMPLETE", run_id=run_id)[-1]
-        return ([(d["namespace"], d["name"]) for d in event["inputs"]],
-                [(d["namespace"], d["name"]) for d in event["outputs"]])
+        return (
+            [(d["namespace"], d["name"]) for d in event["inputs"]],
+            [(d["namespace"], d["name"]) for d in event["outputs"]],
+        )
 
     lake = str(runs["lake"])
     landing = f"{lake}/landing/customer_events/dt={DAY}"
@@ -172,8 +197,9 @@ def test_every_task_emitted_lineage(runs, lakeops_lineage):
     assert [n for _, n in mask_out] == [f"{lake}/silver/customer_behavior"]
     merge_in, merge_out = io("merge_to_snowflake")
     assert merge_out == [("snowflake://lakeops", TARGET)]
-    dbt_outputs = {name for task_id in _states(runs["first"]) if task_id.startswith("dbt.")
-                   for _, name in io(task_id)[1]}
+    dbt_outputs = {
+        name for task_id in _states(runs["first"]) if task_id.startswith("dbt.") for _, name in io(task_id)[1]
+    }
     assert any(name.endswith("fct_customer_engagement") for name in dbt_outputs), dbt_outputs
 
 

@@ -78,13 +78,16 @@ def bytecode(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def _emit(job: str, env: dict[str, str], tmp_path: Path, bytecode: str) -> str:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW__OPENLINEAGE__", "OPENLINEAGE_"))}
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW__OPENLINEAGE__", "OPENLINEAGE_"))
+    }
     clean.pop("PYTHONDONTWRITEBYTECODE", None)
     clean.update(env)
     clean["AIRFLOW_HOME"] = str(tmp_path / "airflow")
     clean["PYTHONPYCACHEPREFIX"] = bytecode
-    out = subprocess.run([sys.executable, "-c", EMIT, job], env=clean, capture_output=True, text=True,
-                         timeout=300, check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", EMIT, job], env=clean, capture_output=True, text=True, timeout=300, check=False
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     return out.stdout.strip().splitlines()[-1]
 
@@ -94,13 +97,21 @@ def test_composite_transport_writes_the_file_and_posts_to_marquez(marquez, tmp_p
     events_file = tmp_path / "events.jsonl"
     # what the local stack (make demo, the tests) sets when OPENLINEAGE_URL is exported
     transport = lineage_transport(events_file, {"OPENLINEAGE_URL": url})
-    assert transport == {"type": "composite", "continue_on_failure": True, "transports": [
-        {"type": "file", "log_file_path": str(events_file), "append": True},
-        {"type": "http", "url": url, "endpoint": "api/v1/lineage"},
-    ]}
+    assert transport == {
+        "type": "composite",
+        "continue_on_failure": True,
+        "transports": [
+            {"type": "file", "log_file_path": str(events_file), "append": True},
+            {"type": "http", "url": url, "endpoint": "api/v1/lineage"},
+        ],
+    }
 
-    kind = _emit("example_dbt_cosmos.dbt.stg_customer_behavior.run",
-                 {"AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(transport)}, tmp_path, bytecode)
+    kind = _emit(
+        "example_dbt_cosmos.dbt.stg_customer_behavior.run",
+        {"AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(transport)},
+        tmp_path,
+        bytecode,
+    )
 
     assert kind == "CompositeTransport"
     assert [path for path, _ in received] == ["/api/v1/lineage"]
@@ -113,8 +124,14 @@ def test_composite_transport_writes_the_file_and_posts_to_marquez(marquez, tmp_p
 
 def test_the_local_stack_writes_only_the_file_without_openlineage_url(tmp_path):
     events_file = tmp_path / "events.jsonl"
-    assert lineage_transport(events_file, {}) == {"type": "file", "log_file_path": str(events_file), "append": True}
-    keyed = lineage_transport(events_file, {"OPENLINEAGE_URL": "https://ol.example", "OPENLINEAGE_API_KEY": "k"})
+    assert lineage_transport(events_file, {}) == {
+        "type": "file",
+        "log_file_path": str(events_file),
+        "append": True,
+    }
+    keyed = lineage_transport(
+        events_file, {"OPENLINEAGE_URL": "https://ol.example", "OPENLINEAGE_API_KEY": "k"}
+    )
     assert keyed["transports"][1]["auth"] == {"type": "api_key", "apiKey": "k"}
 
 
@@ -124,4 +141,6 @@ def test_openlineage_url_is_used_when_no_airflow_transport_is_set(marquez, tmp_p
     kind = _emit("lakeops_daily.merge", {"OPENLINEAGE_URL": url}, tmp_path, bytecode)
 
     assert kind == "HttpTransport"
-    assert [(path, event["job"]["name"]) for path, event in received] == [("/api/v1/lineage", "lakeops_daily.merge")]
+    assert [(path, event["job"]["name"]) for path, event in received] == [
+        ("/api/v1/lineage", "lakeops_daily.merge")
+    ]

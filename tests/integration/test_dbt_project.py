@@ -47,10 +47,22 @@ def _dbt(args: list[str], lake: Path, work: Path, project: Path = PROJECT):
 
     os.environ["LAKEOPS_LAKE_DIR"] = str(lake)
     try:
-        result = dbtRunner().invoke([
-            *args, "--project-dir", str(project), "--profiles-dir", str(project), "--target", "local",
-            "--target-path", str(work / "target"), "--log-path", str(work / "logs"), "--quiet",
-        ])
+        result = dbtRunner().invoke(
+            [
+                *args,
+                "--project-dir",
+                str(project),
+                "--profiles-dir",
+                str(project),
+                "--target",
+                "local",
+                "--target-path",
+                str(work / "target"),
+                "--log-path",
+                str(work / "logs"),
+                "--quiet",
+            ]
+        )
     finally:
         release_duckdb()
     return result
@@ -85,8 +97,15 @@ def _expected(lake: Path) -> tuple[dict[tuple, dict], dict[tuple, object]]:
             continue
         if key not in latest or row["updated_at"] > latest[key]["updated_at"]:
             latest[key] = row
-    days: dict[tuple, dict] = defaultdict(lambda: {"events": 0, "sessions": set(), "counts": defaultdict(int),
-                                                   "converting": set(), "revenue": 0.0})
+    days: dict[tuple, dict] = defaultdict(
+        lambda: {
+            "events": 0,
+            "sessions": set(),
+            "counts": defaultdict(int),
+            "converting": set(),
+            "revenue": 0.0,
+        }
+    )
     for row in latest.values():
         day = days[(row["customer_id"], date.fromisoformat(row["event_date"]))]
         day["events"] += 1
@@ -100,7 +119,9 @@ def _expected(lake: Path) -> tuple[dict[tuple, dict], dict[tuple, object]]:
     for key, d in days.items():
         c = d["counts"]
         expected[key] = {
-            "events": d["events"], "sessions": len(d["sessions"]), "purchases": c["purchase"],
+            "events": d["events"],
+            "sessions": len(d["sessions"]),
+            "purchases": c["purchase"],
             "conversion_rate": len(d["converting"]) / len(d["sessions"]),
             "engagement_score": min(100, sum(WEIGHTS.get(t, 0) * n for t, n in c.items())),
             "revenue": round(d["revenue"], 2),
@@ -108,9 +129,11 @@ def _expected(lake: Path) -> tuple[dict[tuple, dict], dict[tuple, object]]:
     return expected, {k: v["updated_at"] for k, v in latest.items()}
 
 
-FCT_SQL = ("select customer_id, event_date, events, sessions, purchases, conversion_rate, engagement_score, "
-           "revenue, engagement_tier, is_first_active_day from main.fct_customer_engagement "
-           "order by customer_id, event_date")
+FCT_SQL = (
+    "select customer_id, event_date, events, sessions, purchases, conversion_rate, engagement_score, "
+    "revenue, engagement_tier, is_first_active_day from main.fct_customer_engagement "
+    "order by customer_id, event_date"
+)
 
 
 def _assert_fct_matches(lake: Path) -> None:
@@ -120,7 +143,11 @@ def _assert_fct_matches(lake: Path) -> None:
     for cid, day, events, sessions, purchases, rate, score, revenue, tier, _first in rows:
         want = expected[(cid, day)]
         assert (events, sessions, purchases, score) == (
-            want["events"], want["sessions"], want["purchases"], want["engagement_score"]), (cid, day)
+            want["events"],
+            want["sessions"],
+            want["purchases"],
+            want["engagement_score"],
+        ), (cid, day)
         assert float(rate) == pytest.approx(want["conversion_rate"], abs=1e-6)
         assert float(revenue) == pytest.approx(want["revenue"], abs=0.01)
         assert tier == ("high" if score >= 30 else "medium" if score >= 10 else "low")
@@ -128,17 +155,29 @@ def _assert_fct_matches(lake: Path) -> None:
 
 def test_models_deduplicate_and_match_an_independent_computation(tmp_path):
     lake = tmp_path / "lake"
-    write_events(_silver(lake, "2025-10-31"), 400, fmt="parquet", defect_rate=0.0, duplicate_rate=0.05,
-                 update_rate=0.08)
+    write_events(
+        _silver(lake, "2025-10-31"),
+        400,
+        fmt="parquet",
+        defect_rate=0.0,
+        duplicate_rate=0.05,
+        update_rate=0.08,
+    )
 
     result = _dbt(["build"], lake, tmp_path)
 
     assert result.success, _statuses(result)
     statuses = _statuses(result)
-    assert {s for n, s in statuses.items() if n in {"stg_customer_behavior", "dim_customer",
-                                                     "fct_customer_engagement"}} == {"success"}
-    assert {s for n, s in statuses.items() if n.startswith(("not_null", "unique", "accepted", "relationships",
-                                                            "value_between", "non_negative"))} == {"pass"}
+    assert {
+        s
+        for n, s in statuses.items()
+        if n in {"stg_customer_behavior", "dim_customer", "fct_customer_engagement"}
+    } == {"success"}
+    assert {
+        s
+        for n, s in statuses.items()
+        if n.startswith(("not_null", "unique", "accepted", "relationships", "value_between", "non_negative"))
+    } == {"pass"}
     _, latest = _expected(lake)
     stg = _rows(lake, "select customer_id, event_id, updated_at from main.stg_customer_behavior")
     assert len(stg) == len(latest)  # one row per key: re-sends and older versions removed
@@ -148,16 +187,24 @@ def test_models_deduplicate_and_match_an_independent_computation(tmp_path):
 
 def test_rerun_is_idempotent_and_a_new_day_is_added_incrementally(tmp_path):
     lake = tmp_path / "lake"
-    write_events(_silver(lake, "2025-10-31"), 300, fmt="parquet", day="2025-10-31", customers=40,
-                 defect_rate=0.0)
+    write_events(
+        _silver(lake, "2025-10-31"), 300, fmt="parquet", day="2025-10-31", customers=40, defect_rate=0.0
+    )
     assert _dbt(["build"], lake, tmp_path).success
     first = _rows(lake, FCT_SQL)
 
     assert _dbt(["build"], lake, tmp_path).success  # same input again: the same rows, nothing doubled
     assert _rows(lake, FCT_SQL) == first
 
-    write_events(_silver(lake, "2025-11-01"), 300, fmt="parquet", day="2025-11-01", seed=7, customers=40,
-                 defect_rate=0.0)
+    write_events(
+        _silver(lake, "2025-11-01"),
+        300,
+        fmt="parquet",
+        day="2025-11-01",
+        seed=7,
+        customers=40,
+        defect_rate=0.0,
+    )
     result = _dbt(["build"], lake, tmp_path)
     assert result.success, _statuses(result)
     after = _rows(lake, FCT_SQL)
@@ -166,7 +213,9 @@ def test_rerun_is_idempotent_and_a_new_day_is_added_incrementally(tmp_path):
     returning = {r[0] for r in first} & {r[0] for r in after if str(r[1]) == "2025-11-01"}
     assert returning
     assert all(not r[9] for r in after if str(r[1]) == "2025-11-01" and r[0] in returning)
-    first_days = dict(_rows(lake, "select customer_id, cast(first_event_date as varchar) from main.dim_customer"))
+    first_days = dict(
+        _rows(lake, "select customer_id, cast(first_event_date as varchar) from main.dim_customer")
+    )
     assert all(first_days[c] == "2025-10-31" for c in returning)
     _assert_fct_matches(lake)
 
@@ -187,7 +236,12 @@ def test_unknown_event_types_and_negative_amounts_only_warn(tmp_path):
 
     assert result.success
     statuses = _statuses(result)
-    assert statuses["accepted_values_stg_customer_behavior_event_type__page_view__search__add_to_cart__purchase__login__logout"] == "warn"
+    assert (
+        statuses[
+            "accepted_values_stg_customer_behavior_event_type__page_view__search__add_to_cart__purchase__login__logout"
+        ]
+        == "warn"
+    )
     assert statuses["non_negative_stg_customer_behavior_amount"] == "warn"
     assert statuses["non_negative_fct_customer_engagement_revenue"] == "pass"  # negative amounts left out
     _assert_fct_matches(lake)
@@ -221,8 +275,14 @@ def test_parse_command_writes_a_manifest_that_later_runs_rerender(tmp_path):
     project = tmp_path / "dbt"
     shutil.copytree(PROJECT, project, ignore=shutil.ignore_patterns("target", "logs"))
     env = {**os.environ, **_bytecode_env(), "LAKEOPS_LAKE_DIR": str(tmp_path / "no-such-lake")}
-    out = subprocess.run([sys.executable, "-m", "airflow_provider_lakeops.dbt", "parse", "--project-dir",
-                          str(project)], env=env, capture_output=True, text=True, timeout=600, check=False)
+    out = subprocess.run(
+        [sys.executable, "-m", "airflow_provider_lakeops.dbt", "parse", "--project-dir", str(project)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert out.returncode == 0, out.stderr
     manifest = project / "target" / "manifest.json"
     assert f"dbt manifest written: {manifest} (Cosmos renders from cosmos_manifest.json)" in out.stdout
@@ -231,7 +291,10 @@ def test_parse_command_writes_a_manifest_that_later_runs_rerender(tmp_path):
     assert slim["nodes"] == json.loads(manifest.read_text())["nodes"]
     nodes = json.loads(manifest.read_text())["nodes"]
     assert {n["name"] for n in nodes.values() if n["resource_type"] == "model"} == {
-        "stg_customer_behavior", "dim_customer", "fct_customer_engagement"}
+        "stg_customer_behavior",
+        "dim_customer",
+        "fct_customer_engagement",
+    }
 
     lake = tmp_path / "lake"
     write_events(_silver(lake, "2025-10-31"), 100, fmt="parquet", clean=True)
@@ -239,8 +302,20 @@ def test_parse_command_writes_a_manifest_that_later_runs_rerender(tmp_path):
 
     os.environ["LAKEOPS_LAKE_DIR"] = str(lake)
     try:  # reuse the parse's target/ (partial_parse.msgpack), as Cosmos does
-        result = dbtRunner().invoke(["run", "--project-dir", str(project), "--profiles-dir", str(project),
-                                     "--target", "local", "--select", "stg_customer_behavior", "--quiet"])
+        result = dbtRunner().invoke(
+            [
+                "run",
+                "--project-dir",
+                str(project),
+                "--profiles-dir",
+                str(project),
+                "--target",
+                "local",
+                "--select",
+                "stg_customer_behavior",
+                "--quiet",
+            ]
+        )
     finally:
         release_duckdb()
     assert result.success

@@ -17,9 +17,12 @@ pytestmark = [pytest.mark.integration, pytest.mark.services]
 
 
 def _connect(stack, method: str, path: str, body: dict | None = None) -> tuple[int, object]:
-    request = urllib.request.Request(f"{stack.kafka_connect_url}{path}", method=method,
-                                     data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{stack.kafka_connect_url}{path}",
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as resp:
             raw = resp.read()
@@ -31,8 +34,14 @@ def _connect(stack, method: str, path: str, body: dict | None = None) -> tuple[i
 def _topic_values(bootstrap: str, topic: str, expect: int, timeout: float = 30) -> list[dict]:
     from confluent_kafka import Consumer, TopicPartition
 
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"t-{uuid.uuid4().hex}",
-                         "enable.auto.commit": False, "isolation.level": "read_committed"})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"t-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+        }
+    )
     try:
         consumer.assign([TopicPartition(topic, 0, 0)])
         values: list[dict] = []
@@ -54,18 +63,30 @@ def connector(lakeops_cdc):
     pg = lakeops_cdc.postgres
     tag = uuid.uuid4().hex[:8]
     schema, slot, name = f"wm_{tag}", f"wm_{tag}", f"wm-{tag}"
-    pg.execute(f"CREATE SCHEMA {schema}", f"CREATE TABLE {schema}.items (id INT PRIMARY KEY, note TEXT)",
-               f"ALTER TABLE {schema}.items OWNER TO {pg.cdc_user}",
-               f"GRANT USAGE ON SCHEMA {schema} TO {pg.cdc_user}",
-               f"GRANT CREATE ON DATABASE postgres TO {pg.cdc_user}",
-               f"GRANT EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text) TO {pg.cdc_user}")
+    pg.execute(
+        f"CREATE SCHEMA {schema}",
+        f"CREATE TABLE {schema}.items (id INT PRIMARY KEY, note TEXT)",
+        f"ALTER TABLE {schema}.items OWNER TO {pg.cdc_user}",
+        f"GRANT USAGE ON SCHEMA {schema} TO {pg.cdc_user}",
+        f"GRANT CREATE ON DATABASE postgres TO {pg.cdc_user}",
+        f"GRANT EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text) TO {pg.cdc_user}",
+    )
     config = {
-        "connector.class": "io.debezium.connector.postgresql.PostgresConnector", "tasks.max": "1",
-        "database.hostname": pg.host, "database.port": str(pg.port), "database.user": pg.cdc_user,
-        "database.password": pg.cdc_password, "database.dbname": "postgres", "topic.prefix": name,
-        "plugin.name": "pgoutput", "table.include.list": f"{schema}.items", "slot.name": slot,
-        "publication.name": f"pub_{tag}", "publication.autocreate.mode": "filtered",
-        "key.converter": "org.apache.kafka.connect.json.JsonConverter", "key.converter.schemas.enable": "false",
+        "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
+        "tasks.max": "1",
+        "database.hostname": pg.host,
+        "database.port": str(pg.port),
+        "database.user": pg.cdc_user,
+        "database.password": pg.cdc_password,
+        "database.dbname": "postgres",
+        "topic.prefix": name,
+        "plugin.name": "pgoutput",
+        "table.include.list": f"{schema}.items",
+        "slot.name": slot,
+        "publication.name": f"pub_{tag}",
+        "publication.autocreate.mode": "filtered",
+        "key.converter": "org.apache.kafka.connect.json.JsonConverter",
+        "key.converter.schemas.enable": "false",
         "value.converter": "org.apache.kafka.connect.json.JsonConverter",
         "value.converter.schemas.enable": "false",
         "heartbeat.interval.ms": "1000",  # needed: see the sensor's docstring
@@ -76,23 +97,45 @@ def connector(lakeops_cdc):
     while time.monotonic() < deadline:
         _, state = _connect(lakeops_cdc, "GET", f"/connectors/{name}/status")
         slot_made = pg.execute(f"SELECT 1 FROM pg_replication_slots WHERE slot_name = '{slot}'")
-        if isinstance(state, dict) and [t["state"] for t in state.get("tasks", [])] == ["RUNNING"] and slot_made:
+        if (
+            isinstance(state, dict)
+            and [t["state"] for t in state.get("tasks", [])] == ["RUNNING"]
+            and slot_made
+        ):
             break
         time.sleep(0.5)
     else:
         pytest.fail(f"the connector did not start: {state}")
-    monkey_env = {"AIRFLOW_CONN_WM_PG": json.dumps({"conn_type": "postgres", "host": pg.host, "port": pg.port,
-                                                    "login": pg.cdc_user, "password": pg.cdc_password,
-                                                    "schema": "postgres"})}
-    yield {"name": name, "slot": slot, "schema": schema, "pg": pg, "env": monkey_env,
-           "topic": f"{name}.{schema}.items"}
+    monkey_env = {
+        "AIRFLOW_CONN_WM_PG": json.dumps(
+            {
+                "conn_type": "postgres",
+                "host": pg.host,
+                "port": pg.port,
+                "login": pg.cdc_user,
+                "password": pg.cdc_password,
+                "schema": "postgres",
+            }
+        )
+    }
+    yield {
+        "name": name,
+        "slot": slot,
+        "schema": schema,
+        "pg": pg,
+        "env": monkey_env,
+        "topic": f"{name}.{schema}.items",
+    }
     _connect(lakeops_cdc, "DELETE", f"/connectors/{name}")
     for _ in range(60):  # the slot is released once the task stops
         if not pg.execute(f"SELECT 1 FROM pg_replication_slots WHERE slot_name = '{slot}' AND active"):
             break
         time.sleep(0.5)
-    pg.execute(f"SELECT pg_drop_replication_slot('{slot}') FROM pg_replication_slots WHERE slot_name = '{slot}'",
-               f"DROP PUBLICATION IF EXISTS pub_{tag}", f"DROP SCHEMA {schema} CASCADE")
+    pg.execute(
+        f"SELECT pg_drop_replication_slot('{slot}') FROM pg_replication_slots WHERE slot_name = '{slot}'",
+        f"DROP PUBLICATION IF EXISTS pub_{tag}",
+        f"DROP SCHEMA {schema} CASCADE",
+    )
 
 
 def sensor(**kwargs) -> DebeziumWatermarkSensor:
@@ -104,7 +147,10 @@ def test_every_change_committed_before_the_watermark_is_in_kafka(connector, lake
         monkeypatch.setenv(key, value)
     pg, schema = connector["pg"], connector["schema"]
     pg.execute(*[f"INSERT INTO {schema}.items VALUES ({i}, 'n{i}')" for i in range(1, 51)])
-    pg.execute(f"UPDATE {schema}.items SET note = 'changed' WHERE id <= 5", f"DELETE FROM {schema}.items WHERE id = 50")
+    pg.execute(
+        f"UPDATE {schema}.items SET note = 'changed' WHERE id <= 5",
+        f"DELETE FROM {schema}.items WHERE id = 50",
+    )
     result = sensor(slot_name=connector["slot"], timeout=60).execute(context={"run_id": "wm-test"})
     assert result["slot"] == connector["slot"]
     assert result["waited_seconds"] < 60
@@ -148,17 +194,30 @@ def test_a_paused_connector_never_confirms(connector, lakeops_cdc, monkeypatch):
 
 def test_a_missing_slot_fails_before_the_wait(lakeops_cdc, monkeypatch):
     pg = lakeops_cdc.postgres
-    monkeypatch.setenv("AIRFLOW_CONN_WM_PG", json.dumps({"conn_type": "postgres", "host": pg.host, "port": pg.port,
-                                                         "login": pg.admin_user, "password": pg.admin_password,
-                                                         "schema": "postgres"}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_WM_PG",
+        json.dumps(
+            {
+                "conn_type": "postgres",
+                "host": pg.host,
+                "port": pg.port,
+                "login": pg.admin_user,
+                "password": pg.admin_password,
+                "schema": "postgres",
+            }
+        ),
+    )
     with pytest.raises(RuntimeError, match="replication slot 'no_such_slot' does not exist"):
         sensor(slot_name="no_such_slot").execute(context={})
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    pytest.param({"slot_name": "Bad-Slot"}, "slot_name 'Bad-Slot'", id="slot"),
-    pytest.param({"slot_name": "ok", "message_prefix": "has space"}, "message_prefix", id="prefix"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        pytest.param({"slot_name": "Bad-Slot"}, "slot_name 'Bad-Slot'", id="slot"),
+        pytest.param({"slot_name": "ok", "message_prefix": "has space"}, "message_prefix", id="prefix"),
+    ],
+)
 def test_bad_names_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
         sensor(**kwargs).execute(context={})

@@ -26,8 +26,12 @@ ACCOUNT = "123456789012"
 
 @pytest.fixture(scope="module")
 def aws(lakeops_stack) -> dict[str, Any]:
-    kwargs = {"endpoint_url": lakeops_stack.moto_endpoint, "region_name": "us-east-1",
-              "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    kwargs = {
+        "endpoint_url": lakeops_stack.moto_endpoint,
+        "region_name": "us-east-1",
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+    }
     s3 = boto3.client("s3", **kwargs)
     try:
         s3.create_bucket(Bucket=BUCKET)
@@ -39,12 +43,19 @@ def aws(lakeops_stack) -> dict[str, Any]:
 @pytest.fixture
 def names() -> dict[str, str]:
     suffix = uuid.uuid4().hex[:8]
-    return {"database": f"db_{suffix}", "table": "customer_behavior", "prefix": f"t_{suffix}/silver/customer_behavior/"}
+    return {
+        "database": f"db_{suffix}",
+        "table": "customer_behavior",
+        "prefix": f"t_{suffix}/silver/customer_behavior/",
+    }
 
 
 def _table(**columns: Any) -> pa.Table:
-    data = columns or {"event_id": ["evt-1", "evt-2"], "customer_id": pa.array([1, 2], pa.int64()),
-                       "amount": pa.array([1.5, None], pa.float64())}
+    data = columns or {
+        "event_id": ["evt-1", "evt-2"],
+        "customer_id": pa.array([1, 2], pa.int64()),
+        "amount": pa.array([1.5, None], pa.float64()),
+    }
     return pa.table(data)
 
 
@@ -59,8 +70,13 @@ def register(names: dict[str, str], **kwargs: Any) -> dict[str, Any]:
 
 
 def make_op(names: dict[str, str], cls: type = GlueRegisterTableOperator, **kwargs: Any):
-    args = {"database": names["database"], "table": names["table"], "location": f"s3://{BUCKET}/{names['prefix']}",
-            "aws_account_id": ACCOUNT, **kwargs}
+    args = {
+        "database": names["database"],
+        "table": names["table"],
+        "location": f"s3://{BUCKET}/{names['prefix']}",
+        "aws_account_id": ACCOUNT,
+        **kwargs,
+    }
     return cls(task_id="register", **args)
 
 
@@ -73,8 +89,11 @@ def columns(table: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def partitions(aws, names) -> set[tuple[str, ...]]:
-    pages = aws["glue"].get_paginator("get_partitions").paginate(DatabaseName=names["database"],
-                                                                 TableName=names["table"])
+    pages = (
+        aws["glue"]
+        .get_paginator("get_partitions")
+        .paginate(DatabaseName=names["database"], TableName=names["table"])
+    )
     return {tuple(p["Values"]) for page in pages for p in page["Partitions"]}
 
 
@@ -92,8 +111,9 @@ def test_create_then_rerun_is_unchanged(aws, names):
     assert table["Parameters"]["layer"] == "silver"
     assert table["Description"] == "silver events"
     assert partitions(aws, names) == {("2025-10-30",), ("2025-10-31",)}
-    part = aws["glue"].get_partition(DatabaseName=names["database"], TableName=names["table"],
-                                     PartitionValues=["2025-10-31"])["Partition"]
+    part = aws["glue"].get_partition(
+        DatabaseName=names["database"], TableName=names["table"], PartitionValues=["2025-10-31"]
+    )["Partition"]
     assert part["StorageDescriptor"]["Location"] == f"s3://{BUCKET}/{names['prefix']}dt=2025-10-31/"
     # the database did not exist: it was created lazily (CreateTable failed once, then CreateDatabase)
     assert first["api_calls"]["glue:CreateDatabase"] == 1
@@ -104,7 +124,9 @@ def test_create_then_rerun_is_unchanged(aws, names):
     assert second["table_version"] == first["table_version"] == glue_table(aws, names)["VersionId"]
     assert second["partitions_added"] == 0
     assert second["schema_diff"] == []
-    writes = {k for k in second["api_calls"] if k.split(":")[1].startswith(("Create", "Update", "Batch", "Put"))}
+    writes = {
+        k for k in second["api_calls"] if k.split(":")[1].startswith(("Create", "Update", "Batch", "Put"))
+    }
     assert writes == set(), f"a rerun must not write: {second['api_calls']}"
     versions = aws["glue"].get_table_versions(DatabaseName=names["database"], TableName=names["table"])
     assert len(versions["TableVersions"]) == 1
@@ -113,13 +135,16 @@ def test_create_then_rerun_is_unchanged(aws, names):
 def test_additive_change_appends_a_column(aws, names):
     put_parquet(aws, f"{names['prefix']}dt=2025-10-30/part-0.parquet", _table())
     created = register(names)
-    newer = _table(event_id=["evt-3"], customer_id=pa.array([3], pa.int64()), amount=pa.array([2.0]),
-                   channel=["web"])
+    newer = _table(
+        event_id=["evt-3"], customer_id=pa.array([3], pa.int64()), amount=pa.array([2.0]), channel=["web"]
+    )
     put_parquet(aws, f"{names['prefix']}dt=2025-10-31/part-0.parquet", newer)
     result = register(names)
     assert result["action"] == "updated"
     assert result["columns_added"] == ["channel"]
-    assert result["schema_diff"] == [{"column": "channel", "change": "added", "old_type": None, "new_type": "string"}]
+    assert result["schema_diff"] == [
+        {"column": "channel", "change": "added", "old_type": None, "new_type": "string"}
+    ]
     assert int(result["table_version"]) == int(created["table_version"]) + 1
     assert result["partitions_added"] == 1
     assert columns(glue_table(aws, names))[-1] == ("channel", "string")
@@ -133,8 +158,9 @@ def test_type_change_is_refused_with_the_diff_and_nothing_written(aws, names):
     put_parquet(aws, key, _table(event_id=["evt-1"], customer_id=["C-1"], amount=pa.array([1.0])))
     with pytest.raises(SchemaEvolutionError) as err:
         register(names)
-    assert err.value.diff == [{"column": "customer_id", "change": "type_changed", "old_type": "bigint",
-                               "new_type": "string"}]
+    assert err.value.diff == [
+        {"column": "customer_id", "change": "type_changed", "old_type": "bigint", "new_type": "string"}
+    ]
     text = str(err.value)
     assert "customer_id" in text
     assert "bigint" in text
@@ -147,22 +173,31 @@ def test_strict_refuses_and_replace_accepts(aws, names):
     key = f"{names['prefix']}dt=2025-10-30/part-0.parquet"
     put_parquet(aws, key, _table())
     register(names, evolution_policy="strict")
-    put_parquet(aws, key, _table(event_id=["e"], customer_id=["C-1"], amount=pa.array([1.0]), channel=["web"]))
+    put_parquet(
+        aws, key, _table(event_id=["e"], customer_id=["C-1"], amount=pa.array([1.0]), channel=["web"])
+    )
     with pytest.raises(SchemaEvolutionError, match="strict") as err:
         register(names, evolution_policy="strict")
     assert {d["change"] for d in err.value.diff} == {"type_changed", "added"}
     result = register(names, evolution_policy="replace", skip_archive=True)
     assert result["action"] == "updated"
-    assert columns(glue_table(aws, names)) == [("event_id", "string"), ("customer_id", "string"),
-                                               ("amount", "double"), ("channel", "string")]
+    assert columns(glue_table(aws, names)) == [
+        ("event_id", "string"),
+        ("customer_id", "string"),
+        ("amount", "double"),
+        ("channel", "string"),
+    ]
 
 
 def _many_partitions(aws, names, count: int) -> None:
     body = io.BytesIO()
     pq.write_table(_table(), body)
     for i in range(count):
-        aws["s3"].put_object(Bucket=BUCKET, Key=f"{names['prefix']}dt=2025-01-01/hour={i:04d}/part-0.parquet",
-                             Body=body.getvalue())
+        aws["s3"].put_object(
+            Bucket=BUCKET,
+            Key=f"{names['prefix']}dt=2025-01-01/hour={i:04d}/part-0.parquet",
+            Body=body.getvalue(),
+        )
 
 
 def test_250_partitions_in_three_batches(aws, names):
@@ -201,8 +236,11 @@ def test_partial_partition_errors_are_reported(aws, names):
 
     def interfere(n: int, params: dict[str, Any]) -> None:
         if n == 1:  # another writer registers two of this batch first: AlreadyExists counts as success
-            aws["glue"].batch_create_partition(DatabaseName=names["database"], TableName=names["table"],
-                                               PartitionInputList=params["PartitionInputList"][:2])
+            aws["glue"].batch_create_partition(
+                DatabaseName=names["database"],
+                TableName=names["table"],
+                PartitionInputList=params["PartitionInputList"][:2],
+            )
         if n == 2:  # the table disappears before the last batch: that batch fails as a whole
             aws["glue"].delete_table(DatabaseName=names["database"], Name=names["table"])
 
@@ -217,18 +255,30 @@ def test_partial_partition_errors_are_reported(aws, names):
     assert "20 of 120 partition(s)" in str(err.value)
     assert "2025-01-01/0100: EntityNotFoundException" in str(err.value)
     # the lineage of the registered table is still reported on failure
-    assert op.get_openlineage_facets_on_failure(None).outputs[0].name == f"table/{names['database']}/{names['table']}"
+    assert (
+        op.get_openlineage_facets_on_failure(None).outputs[0].name
+        == f"table/{names['database']}/{names['table']}"
+    )
 
 
 def test_missing_database_is_created_with_explicit_schema(aws, names):
     put_parquet(aws, f"{names['prefix']}part-0.parquet", _table())
-    result = register(names, columns=[{"name": "event_id", "type": "string", "comment": "event key"},
-                                      {"name": "customer_id", "type": "bigint"}])
+    result = register(
+        names,
+        columns=[
+            {"name": "event_id", "type": "string", "comment": "event key"},
+            {"name": "customer_id", "type": "bigint"},
+        ],
+    )
     assert result["action"] == "created"
     assert aws["glue"].get_database(Name=names["database"])["Database"]["Name"] == names["database"]
     table = glue_table(aws, names)
     assert table["PartitionKeys"] == []
-    assert table["StorageDescriptor"]["Columns"][0] == {"Name": "event_id", "Type": "string", "Comment": "event key"}
+    assert table["StorageDescriptor"]["Columns"][0] == {
+        "Name": "event_id",
+        "Type": "string",
+        "Comment": "event key",
+    }
     assert "s3:GetObject" not in result["api_calls"]  # explicit schema: no footer read
 
 
@@ -257,8 +307,11 @@ def test_bad_inputs_write_nothing(aws, names, kwargs, error, message):
 
 def test_conflicting_file_schemas_write_nothing(aws, names):
     put_parquet(aws, f"{names['prefix']}dt=2025-10-30/part-0.parquet", _table())
-    put_parquet(aws, f"{names['prefix']}dt=2025-10-31/part-0.parquet",
-                _table(event_id=["e"], customer_id=["C-9"], amount=pa.array([1.0])))
+    put_parquet(
+        aws,
+        f"{names['prefix']}dt=2025-10-31/part-0.parquet",
+        _table(event_id=["e"], customer_id=["C-9"], amount=pa.array([1.0])),
+    )
     with pytest.raises(ValueError, match="conflicting schemas") as err:
         register(names)
     assert "dt=2025-10-31/part-0.parquet" in str(err.value)
@@ -276,13 +329,20 @@ def test_large_footer_takes_a_second_ranged_read(aws, names):
 @pytest.mark.parametrize(
     ("fmt", "filename", "body", "expected", "serde"),
     [
-        ("csv", "part-0.csv", b"event_id,customer_id,amount,day\nevt-1,1,2.5,2025-10-31\nevt-2,2,,2025-10-31\n",
-         [("event_id", "string"), ("customer_id", "bigint"), ("amount", "double"), ("day", "date")],
-         "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe"),
-        ("jsonl", "part-0.jsonl",
-         b'{"event_id": "evt-1", "event_ts": "2025-10-31T10:00:00Z", "tags": ["a"], "note": null}\n',
-         [("event_id", "string"), ("event_ts", "string"), ("tags", "array<string>"), ("note", "string")],
-         "org.openx.data.jsonserde.JsonSerDe"),
+        (
+            "csv",
+            "part-0.csv",
+            b"event_id,customer_id,amount,day\nevt-1,1,2.5,2025-10-31\nevt-2,2,,2025-10-31\n",
+            [("event_id", "string"), ("customer_id", "bigint"), ("amount", "double"), ("day", "date")],
+            "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe",
+        ),
+        (
+            "jsonl",
+            "part-0.jsonl",
+            b'{"event_id": "evt-1", "event_ts": "2025-10-31T10:00:00Z", "tags": ["a"], "note": null}\n',
+            [("event_id", "string"), ("event_ts", "string"), ("tags", "array<string>"), ("note", "string")],
+            "org.openx.data.jsonserde.JsonSerDe",
+        ),
     ],
     ids=["csv", "jsonl"],
 )
@@ -318,8 +378,13 @@ def test_source_path_stages_local_files_idempotently(aws, names, tmp_path):
     first = register(names, source_path=str(tmp_path))
     assert first["action"] == "created"
     assert first["partitions_added"] == 2
-    keys = sorted(o["Key"] for o in aws["s3"].list_objects_v2(Bucket=BUCKET, Prefix=names["prefix"])["Contents"])
-    assert keys == [f"{names['prefix']}dt=2025-10-30/part-0.parquet", f"{names['prefix']}dt=2025-10-31/part-0.parquet"]
+    keys = sorted(
+        o["Key"] for o in aws["s3"].list_objects_v2(Bucket=BUCKET, Prefix=names["prefix"])["Contents"]
+    )
+    assert keys == [
+        f"{names['prefix']}dt=2025-10-30/part-0.parquet",
+        f"{names['prefix']}dt=2025-10-31/part-0.parquet",
+    ]
     second = register(names, source_path=str(tmp_path))
     assert second["action"] == "unchanged"
     assert "s3:PutObject" not in second["api_calls"]
@@ -345,5 +410,11 @@ def test_lineage_facets(aws, names):
     [link] = output.facets["symlinks"].identifiers
     assert (link.namespace, link.name) == (f"s3://{BUCKET}", names["prefix"].rstrip("/"))
     assert [(f.name, f.type) for f in output.facets["schema"].fields] == [
-        ("event_id", "string"), ("customer_id", "bigint"), ("amount", "double"), ("dt", "string")]
-    assert [(d.namespace, d.name) for d in lineage.inputs] == [(f"s3://{BUCKET}", names["prefix"].rstrip("/"))]
+        ("event_id", "string"),
+        ("customer_id", "bigint"),
+        ("amount", "double"),
+        ("dt", "string"),
+    ]
+    assert [(d.namespace, d.name) for d in lineage.inputs] == [
+        (f"s3://{BUCKET}", names["prefix"].rstrip("/"))
+    ]

@@ -115,10 +115,22 @@ def test_spark_cluster_runs_a_job(lakeops_spark_cluster, tmp_path):
 
 def test_cli_runs_a_command_on_the_stack_and_stops_it(tmp_path):
     out = subprocess.run(
-        [sys.executable, "-m", "airflow_provider_lakeops.testing.cli", "run", "--home", str(tmp_path),
-         "--no-snowflake", "--", sys.executable, "-c",
-         "import os, json; print(json.loads(os.environ['AIRFLOW_CONN_AWS_DEFAULT'])['extra']['endpoint_url'])"],
-        capture_output=True, text=True, timeout=240,
+        [
+            sys.executable,
+            "-m",
+            "airflow_provider_lakeops.testing.cli",
+            "run",
+            "--home",
+            str(tmp_path),
+            "--no-snowflake",
+            "--",
+            sys.executable,
+            "-c",
+            "import os, json; print(json.loads(os.environ['AIRFLOW_CONN_AWS_DEFAULT'])['extra']['endpoint_url'])",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert out.returncode == 0, out.stderr[-2000:]
     endpoint = out.stdout.strip().splitlines()[-1]
@@ -139,10 +151,14 @@ def test_cdc_servers_answer_with_their_connections(lakeops_cdc):
     stack = lakeops_cdc
     with urllib.request.urlopen(f"{stack.kafka_connect_url}/connector-plugins", timeout=10) as resp:
         plugins = {p["class"] for p in json.load(resp)}
-    assert {"io.debezium.connector.postgresql.PostgresConnector", "io.debezium.connector.mysql.MySqlConnector"} <= plugins
+    assert {
+        "io.debezium.connector.postgresql.PostgresConnector",
+        "io.debezium.connector.mysql.MySqlConnector",
+    } <= plugins
     assert stack.postgres.execute("SHOW wal_level") == [("logical",)]
     assert stack.mariadb.execute("SELECT @@log_bin, @@binlog_format, @@binlog_row_image, @@server_id") == [
-        (1, "ROW", "FULL", 223344)]
+        (1, "ROW", "FULL", 223344)
+    ]
     conn = BaseHook.get_connection("kafka_default")
     assert conn.extra_dejson["bootstrap.servers"] == stack.kafka_bootstrap
     assert BaseHook.get_connection("postgres_cdc").login == "dbz"
@@ -154,7 +170,9 @@ def test_cdc_servers_answer_with_their_connections(lakeops_cdc):
 
 
 def test_missing_jvm_jars_are_a_clear_error_and_nothing_is_left(tmp_path):
-    stack = LocalStack(tmp_path / "home", moto=False, snowflake=False, kafka=True, jvm_dir=tmp_path / "nojars")
+    stack = LocalStack(
+        tmp_path / "home", moto=False, snowflake=False, kafka=True, jvm_dir=tmp_path / "nojars"
+    )
     with pytest.raises(StackError, match="the Kafka jars are missing from .*run 'make jvm-deps'"):
         stack.start()
     assert stack._children == []

@@ -54,5 +54,7 @@ def test_short_or_missing_secret_is_a_key_error_without_the_value(secrets):
         load_hmac_key("aws-secretsmanager:lakeops/pii-key-short")
     assert "at least 32" in str(excinfo.value)
     assert "short-secret" not in str(excinfo.value)
-    with pytest.raises(HmacKeyError, match="cannot read the HMAC key secret lakeops/missing: ResourceNotFoundException"):
+    with pytest.raises(
+        HmacKeyError, match="cannot read the HMAC key secret lakeops/missing: ResourceNotFoundException"
+    ):
         load_hmac_key("aws-secretsmanager:lakeops/missing")

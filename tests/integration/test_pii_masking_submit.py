@@ -29,7 +29,9 @@ CONTEXT = {"ti": SimpleNamespace(dag_id="pii_it", task_id="mask")}
 @pytest.fixture
 def spark_env(monkeypatch):
     """spark-submit on PATH, Spark on loopback, and the key connection (as the local stack sets them)."""
-    monkeypatch.setenv("PATH", os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    monkeypatch.setenv(
+        "PATH", os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    )
     monkeypatch.setenv("SPARK_LOCAL_IP", "127.0.0.1")
     monkeypatch.setenv("PYSPARK_PYTHON", sys.executable)
     monkeypatch.setenv("AIRFLOW_CONN_PII_IT_KEY", json.dumps({"conn_type": "generic", "password": KEY}))
@@ -53,15 +55,23 @@ def _token(value: str) -> str:
     return hmac.new(KEY.encode(), value.encode(), hashlib.sha256).hexdigest()
 
 
-def test_local_star_masks_partitions_and_keeps_the_key_secret(tmp_path, spark_env, popen_calls, caplog, capfd):
+def test_local_star_masks_partitions_and_keeps_the_key_secret(
+    tmp_path, spark_env, popen_calls, caplog, capfd
+):
     landing = tmp_path / "landing" / "customer_events" / "dt=2025-10-31"
     write_events(landing, 400, seed=5)
     raw = [json.loads(line) for f in landing.glob("*.jsonl") for line in f.read_text().splitlines()]
     silver = tmp_path / "silver" / "customer_behavior"
     op = PiiMaskingOperator(
-        task_id="mask", input_path=f"{landing}/", input_format="json", output_path=str(silver),
-        policy=str(POLICY_FILE), partition_by="dt", derive_columns={"dt": "event_date"},
-        hmac_key_conn_id="pii_it_key", spark_conf={"spark.ui.enabled": "false"},
+        task_id="mask",
+        input_path=f"{landing}/",
+        input_format="json",
+        output_path=str(silver),
+        policy=str(POLICY_FILE),
+        partition_by="dt",
+        derive_columns={"dt": "event_date"},
+        hmac_key_conn_id="pii_it_key",
+        spark_conf={"spark.ui.enabled": "false"},
     )
     caplog.set_level("INFO")
     report = op.execute(CONTEXT)
@@ -105,8 +115,13 @@ def test_standalone_cluster_parquet_input(tmp_path, spark_env, lakeops_spark_clu
     write_events(src, 300, fmt="parquet", seed=9)
     silver = tmp_path / "silver"
     report = PiiMaskingOperator(
-        task_id="mask", input_path=str(src), output_path=str(silver), policy=str(POLICY_FILE),
-        partition_by=["dt"], partition_values={"dt": "2025-10-31"}, spark_conn_id="spark_cluster",
+        task_id="mask",
+        input_path=str(src),
+        output_path=str(silver),
+        policy=str(POLICY_FILE),
+        partition_by=["dt"],
+        partition_values={"dt": "2025-10-31"},
+        spark_conn_id="spark_cluster",
         hmac_key_conn_id="pii_it_key",
         spark_conf={"spark.ui.enabled": "false", "spark.driver.host": "127.0.0.1", "spark.cores.max": "2"},
     ).execute(CONTEXT)

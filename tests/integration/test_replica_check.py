@@ -16,7 +16,14 @@ pytestmark = [pytest.mark.integration, pytest.mark.services]
 
 SECRET_EMAIL = "zoë.parity@example.org"
 ROWS = [
-    (1, "evt-1", Decimal("10.50"), dt.datetime(2025, 10, 31, 10, 0, 0, 123000), dt.date(2025, 10, 31), SECRET_EMAIL),
+    (
+        1,
+        "evt-1",
+        Decimal("10.50"),
+        dt.datetime(2025, 10, 31, 10, 0, 0, 123000),
+        dt.date(2025, 10, 31),
+        SECRET_EMAIL,
+    ),
     (2, "evt-2", None, dt.datetime(2025, 10, 31, 11, 0), dt.date(2025, 10, 31), ""),
     (3, "evt-3", Decimal("0.00"), dt.datetime(2025, 11, 1, 0, 0), None, None),
 ]
@@ -26,27 +33,39 @@ ROWS = [
 def tables(lakeops_databases, lakeops_stack, sf):
     pg = lakeops_databases.postgres
     name = f"parity_{uuid.uuid4().hex[:8]}"
-    pg.execute(f"CREATE TABLE public.{name} (customer_id BIGINT, event_id TEXT, amount NUMERIC(12,2), "
-               "event_ts TIMESTAMP(3), event_date DATE, email TEXT, PRIMARY KEY (customer_id, event_id))")
+    pg.execute(
+        f"CREATE TABLE public.{name} (customer_id BIGINT, event_id TEXT, amount NUMERIC(12,2), "
+        "event_ts TIMESTAMP(3), event_date DATE, email TEXT, PRIMARY KEY (customer_id, event_id))"
+    )
     conn = pg.connect()
     with conn, conn.cursor() as cur:
         cur.executemany(f"INSERT INTO public.{name} VALUES (%s, %s, %s, %s, %s, %s)", ROWS)
     conn.close()
     cur = sf.cursor()
-    cur.execute(f"CREATE TABLE {name.upper()} (CUSTOMER_ID NUMBER(38,0), EVENT_ID VARCHAR, AMOUNT FLOAT, "
-                "EVENT_TS TIMESTAMP_NTZ(6), EVENT_DATE DATE, EMAIL VARCHAR)")
+    cur.execute(
+        f"CREATE TABLE {name.upper()} (CUSTOMER_ID NUMBER(38,0), EVENT_ID VARCHAR, AMOUNT FLOAT, "
+        "EVENT_TS TIMESTAMP_NTZ(6), EVENT_DATE DATE, EMAIL VARCHAR)"
+    )
     for row in reversed(ROWS):  # another order, another numeric type
-        cur.execute(f"INSERT INTO {name.upper()} VALUES (%s, %s, %s, %s, %s, %s)",
-                    (row[0], row[1], None if row[2] is None else float(row[2]), row[3], row[4], row[5]))
+        cur.execute(
+            f"INSERT INTO {name.upper()} VALUES (%s, %s, %s, %s, %s, %s)",
+            (row[0], row[1], None if row[2] is None else float(row[2]), row[3], row[4], row[5]),
+        )
     yield name, pg
     pg.execute(f"DROP TABLE public.{name}")
     cur.execute(f"DROP TABLE IF EXISTS {name.upper()}")
 
 
 def check(name: str, **kwargs):
-    op = TableParityCheckOperator(task_id="check", source_conn_id="postgres_default", source_table=f"public.{name}",
-                                  target_conn_id="snowflake_default", target_table=f"LAKEOPS.PUBLIC.{name}",
-                                  keys=["customer_id", "event_id"], **kwargs)
+    op = TableParityCheckOperator(
+        task_id="check",
+        source_conn_id="postgres_default",
+        source_table=f"public.{name}",
+        target_conn_id="snowflake_default",
+        target_table=f"LAKEOPS.PUBLIC.{name}",
+        keys=["customer_id", "event_id"],
+        **kwargs,
+    )
     return op, op.execute(context={})
 
 
@@ -80,7 +99,11 @@ def test_a_missing_an_extra_and_a_changed_row_are_counted_without_values(tables,
     assert "changed@example.org" not in message
     _, report = check(name, on_mismatch="warn")
     assert (report["equal"], report["missing_in_target"], report["extra_in_target"], report["different"]) == (
-        False, 1, 1, 1)
+        False,
+        1,
+        1,
+        1,
+    )
 
 
 def test_a_subset_of_columns_can_be_compared(tables, sf):

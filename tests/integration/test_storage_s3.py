@@ -29,29 +29,46 @@ def s3(lakeops_stack):
 def test_s3_listing_follows_the_one_rule(s3, tmp_path):
     prefix = f"t_{uuid.uuid4().hex[:8]}/silver/events"
     bodies = {
-        "part-0.parquet": b"data", "dt=2025-10-31/part-0.parquet": b"data", "dt=2025-10-31/part-1.json": b"{}",
-        "dt=2025-10-31/.part-0.parquet.crc": b"crc", "dt=2025-10-31/empty.parquet": b"", "_SUCCESS": b"",
-        "_spark_metadata/0": b"v1", "_temporary/0/x.parquet": b"data", "nested/y.parquet": b"data",
-        "dt=2025-10-31/": b"", "manifest.txt": b"files",
+        "part-0.parquet": b"data",
+        "dt=2025-10-31/part-0.parquet": b"data",
+        "dt=2025-10-31/part-1.json": b"{}",
+        "dt=2025-10-31/.part-0.parquet.crc": b"crc",
+        "dt=2025-10-31/empty.parquet": b"",
+        "_SUCCESS": b"",
+        "_spark_metadata/0": b"v1",
+        "_temporary/0/x.parquet": b"data",
+        "nested/y.parquet": b"data",
+        "dt=2025-10-31/": b"",
+        "manifest.txt": b"files",
     }
     for relative, body in bodies.items():
         s3.put_object(Bucket=BUCKET, Key=f"{prefix}/{relative}", Body=body)
     s3.put_object(Bucket=BUCKET, Key=f"{prefix}1/part-0.parquet", Body=b"sibling")  # not under the folder
 
     files = storage.list_data_files(f"s3://{BUCKET}/{prefix}")  # a new S3Hook on aws_default
-    assert [f.relative for f in files] == ["dt=2025-10-31/part-0.parquet", "dt=2025-10-31/part-1.json",
-                                           "manifest.txt", "nested/y.parquet", "part-0.parquet"]
+    assert [f.relative for f in files] == [
+        "dt=2025-10-31/part-0.parquet",
+        "dt=2025-10-31/part-1.json",
+        "manifest.txt",
+        "nested/y.parquet",
+        "part-0.parquet",
+    ]
     assert all(f.etag for f in files)
     local = tmp_path / "local"
     for relative, body in bodies.items():
         if not relative.endswith("/"):
             (local / relative).parent.mkdir(parents=True, exist_ok=True)
             (local / relative).write_bytes(body)
-    assert [f.relative for f in storage.list_data_files(str(local))] == [f.relative for f in files]  # same rule
+    assert [f.relative for f in storage.list_data_files(str(local))] == [
+        f.relative for f in files
+    ]  # same rule
 
     parquet = storage.list_data_files(f"s3a://{BUCKET}/{prefix}/", suffixes=(".parquet",), s3=s3)
     assert [(f.relative, f.partition_values) for f in parquet] == [
-        ("dt=2025-10-31/part-0.parquet", {"dt": "2025-10-31"}), ("nested/y.parquet", None), ("part-0.parquet", {})]
+        ("dt=2025-10-31/part-0.parquet", {"dt": "2025-10-31"}),
+        ("nested/y.parquet", None),
+        ("part-0.parquet", {}),
+    ]
     top = storage.list_data_files(f"s3://{BUCKET}/{prefix}/", recursive=False, s3=s3)
     assert [f.relative for f in top] == ["manifest.txt", "part-0.parquet"]
 

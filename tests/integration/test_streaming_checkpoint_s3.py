@@ -24,8 +24,10 @@ CHECKPOINT = f"s3://{BUCKET}/checkpoints/customer_events"
 def s3(lakeops_stack, monkeypatch):
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-    monkeypatch.setenv("AIRFLOW_CONN_KAFKA_S3TEST", json.dumps(
-        {"conn_type": "kafka", "extra": {"bootstrap.servers": "broker:9092"}}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_KAFKA_S3TEST",
+        json.dumps({"conn_type": "kafka", "extra": {"bootstrap.servers": "broker:9092"}}),
+    )
     client = S3Hook(aws_conn_id="aws_default").get_conn()
     client.create_bucket(Bucket=BUCKET)
     yield client
@@ -35,10 +37,18 @@ def s3(lakeops_stack, monkeypatch):
 
 
 def operator(**kw) -> KafkaStreamingSubmitOperator:
-    values = {"task_id": "stream", "source": "kafka", "topics": "shop.customer_events",
-              "kafka_conn_id": "kafka_s3test", "bronze_path": f"s3://{BUCKET}/bronze/customer_events",
-              "checkpoint_path": CHECKPOINT, "spark_conn_id": "no_such_spark_conn", "spark_version": "4.0.1", "kafka_package": "",
-              "debezium": True}
+    values = {
+        "task_id": "stream",
+        "source": "kafka",
+        "topics": "shop.customer_events",
+        "kafka_conn_id": "kafka_s3test",
+        "bronze_path": f"s3://{BUCKET}/bronze/customer_events",
+        "checkpoint_path": CHECKPOINT,
+        "spark_conn_id": "no_such_spark_conn",
+        "spark_version": "4.0.1",
+        "kafka_package": "",
+        "debezium": True,
+    }
     values.update(kw)
     return KafkaStreamingSubmitOperator(**values)
 

@@ -38,18 +38,33 @@ TOPIC = "streamtest.public.customer_events"
 T0 = 1_764_806_400_000  # 2025-12-04T00:00:00Z, epoch milliseconds
 EVENT_DAY = 20_426  # 2025-12-04 as days since the epoch (io.debezium.time.Date)
 EMAIL_DOMAIN = "pii.example.com"
-BAD_REASONS = {"malformed_json": 1, "type_mismatch:customer_id": 1, "debezium_missing_after": 1,
-               "debezium_bad_position": 1}
+BAD_REASONS = {
+    "malformed_json": 1,
+    "type_mismatch:customer_id": 1,
+    "debezium_missing_after": 1,
+    "debezium_bad_position": 1,
+}
 
 
 # ------------------------------------------------------------------ Debezium PostgreSQL events
 def row(n: int, **changes: Any) -> dict[str, Any]:
     """A ``public.customer_events`` row as Debezium's JsonConverter writes it (timestamp(3) -> epoch ms)."""
     values: dict[str, Any] = {
-        "event_id": f"evt-{n:06d}", "customer_id": n, "session_id": f"s-{n}", "event_type": "page_view",
-        "event_ts": T0 + n, "updated_at": T0 + n, "page": "/home", "amount": None, "currency": None,
-        "email": f"user{n}@{EMAIL_DOMAIN}", "phone": "+1-555-0100", "ssn": "123-45-6789",
-        "full_name": f"User {n}", "ip_address": "10.0.0.1", "event_date": EVENT_DAY,
+        "event_id": f"evt-{n:06d}",
+        "customer_id": n,
+        "session_id": f"s-{n}",
+        "event_type": "page_view",
+        "event_ts": T0 + n,
+        "updated_at": T0 + n,
+        "page": "/home",
+        "amount": None,
+        "currency": None,
+        "email": f"user{n}@{EMAIL_DOMAIN}",
+        "phone": "+1-555-0100",
+        "ssn": "123-45-6789",
+        "full_name": f"User {n}",
+        "ip_address": "10.0.0.1",
+        "event_date": EVENT_DAY,
     }
     values.update(changes)
     return values
@@ -73,15 +88,34 @@ class Change:
     offset: int = -1
 
     def source(self) -> dict[str, Any]:
-        sequence = json.dumps([None if self.previous_commit is None else str(self.previous_commit), str(self.lsn)])
-        return {"version": "3.6.1.Final", "connector": "postgresql", "name": "streamtest",
-                "ts_ms": T0 + self.lsn // 1000, "snapshot": self.snapshot, "db": "postgres",
-                "sequence": sequence, "schema": "public", "table": "customer_events", "txId": 700 + self.lsn // 1000,
-                "lsn": self.lsn, "xmin": None}
+        sequence = json.dumps(
+            [None if self.previous_commit is None else str(self.previous_commit), str(self.lsn)]
+        )
+        return {
+            "version": "3.6.1.Final",
+            "connector": "postgresql",
+            "name": "streamtest",
+            "ts_ms": T0 + self.lsn // 1000,
+            "snapshot": self.snapshot,
+            "db": "postgres",
+            "sequence": sequence,
+            "schema": "public",
+            "table": "customer_events",
+            "txId": 700 + self.lsn // 1000,
+            "lsn": self.lsn,
+            "xmin": None,
+        }
 
     def envelope(self, before: dict[str, Any] | None) -> str:
-        return json.dumps({"before": before, "after": self.values, "source": self.source(), "op": self.op,
-                           "ts_ms": T0 + self.lsn // 1000 + 5})
+        return json.dumps(
+            {
+                "before": before,
+                "after": self.values,
+                "source": self.source(),
+                "op": self.op,
+                "ts_ms": T0 + self.lsn // 1000 + 5,
+            }
+        )
 
     @property
     def position(self) -> str:
@@ -96,8 +130,8 @@ class SourceTable:
     state: dict[tuple[int, str], dict[str, Any]] = field(default_factory=dict)
     lsn: int = 50_000_000
     commit: int | None = None
-    landed: list[Change] = field(default_factory=list)      # committed, valid: must land once each
-    aborted: list[Change] = field(default_factory=list)     # inside an aborted Kafka transaction
+    landed: list[Change] = field(default_factory=list)  # committed, valid: must land once each
+    aborted: list[Change] = field(default_factory=list)  # inside an aborted Kafka transaction
     quarantined: list[tuple[int, int]] = field(default_factory=list)
     tombstones: list[tuple[int, int]] = field(default_factory=list)
 
@@ -147,17 +181,27 @@ class Delivered:
                 target.partition, target.offset = msg.partition(), msg.offset()
             elif target is not None:
                 target.append((msg.partition(), msg.offset()))
+
         return report
 
 
-def produce_changes(producer: Any, table: SourceTable, delivered: Delivered, changes: list[tuple[Change, str]],
-                    keep: list[Change], tombstones: bool = True) -> None:
+def produce_changes(
+    producer: Any,
+    table: SourceTable,
+    delivered: Delivered,
+    changes: list[tuple[Change, str]],
+    keep: list[Change],
+    tombstones: bool = True,
+) -> None:
     for change, value in changes:
-        producer.produce(TOPIC, key=kafka_key(change.key), value=value.encode(), on_delivery=delivered.callback(change))
+        producer.produce(
+            TOPIC, key=kafka_key(change.key), value=value.encode(), on_delivery=delivered.callback(change)
+        )
         keep.append(change)
         if change.op == "d" and tombstones:
-            producer.produce(TOPIC, key=kafka_key(change.key), value=None,
-                             on_delivery=delivered.callback(table.tombstones))
+            producer.produce(
+                TOPIC, key=kafka_key(change.key), value=None, on_delivery=delivered.callback(table.tombstones)
+            )
         producer.poll(0)
 
 
@@ -169,7 +213,9 @@ def read_bronze(path: Path) -> list[dict[str, Any]]:
 
 
 def read_quarantine(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for f in sorted(path.rglob("*.json")) for line in f.read_text().splitlines() if line]
+    return [
+        json.loads(line) for f in sorted(path.rglob("*.json")) for line in f.read_text().splitlines() if line
+    ]
 
 
 def checkpoint_ids(checkpoint: Path, log: str) -> list[int]:
@@ -194,11 +240,19 @@ class Env:
 
     def operator(self, **kw: Any) -> KafkaStreamingSubmitOperator:
         values: dict[str, Any] = {
-            "task_id": "stream_to_bronze", "source": "kafka", "topics": TOPIC, "kafka_conn_id": "kafka_default",
-            "bronze_path": str(self.bronze), "checkpoint_path": str(self.checkpoint), "debezium": True,
+            "task_id": "stream_to_bronze",
+            "source": "kafka",
+            "topics": TOPIC,
+            "kafka_conn_id": "kafka_default",
+            "bronze_path": str(self.bronze),
+            "checkpoint_path": str(self.checkpoint),
+            "debezium": True,
             "spark_conn_id": "spark_default",
-            "conf": {"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "2",
-                     "spark.driver.memory": "768m"},
+            "conf": {
+                "spark.ui.enabled": "false",
+                "spark.sql.shuffle.partitions": "2",
+                "spark.driver.memory": "768m",
+            },
         }
         values.update(kw)
         return KafkaStreamingSubmitOperator(**values)
@@ -228,40 +282,87 @@ def first_run(kafka_env: Env) -> dict[str, Any]:
     for n in range(13, 21):
         produce_changes(plain, table, delivered, table.transaction([("c", row(n))]), table.landed)
     for n in (1, 2, 3, 4):
-        produce_changes(plain, table, delivered, table.transaction([("u", row(n, page="/cart"))]), table.landed)
+        produce_changes(
+            plain, table, delivered, table.transaction([("u", row(n, page="/cart"))]), table.landed
+        )
     for n in (5, 6):
         produce_changes(plain, table, delivered, table.transaction([("d", row(n))]), table.landed)
     bad = [
         '{"before": null, "after": {"event_id": "evt-bad", "email": "truncated@' + EMAIL_DOMAIN,
-        json.dumps({"before": None, "after": row(90, customer_id="ninety"), "op": "c", "ts_ms": T0,
-                    "source": {"lsn": table.lsn + 1, "snapshot": "false"}}),
-        json.dumps({"before": None, "after": None, "op": "c", "ts_ms": T0,
-                    "source": {"lsn": table.lsn + 2, "snapshot": "false"}}),
-        json.dumps({"before": None, "after": row(91), "op": "c", "ts_ms": T0,
-                    "source": {"lsn": "0/16B3748", "snapshot": "false"}}),
+        json.dumps(
+            {
+                "before": None,
+                "after": row(90, customer_id="ninety"),
+                "op": "c",
+                "ts_ms": T0,
+                "source": {"lsn": table.lsn + 1, "snapshot": "false"},
+            }
+        ),
+        json.dumps(
+            {
+                "before": None,
+                "after": None,
+                "op": "c",
+                "ts_ms": T0,
+                "source": {"lsn": table.lsn + 2, "snapshot": "false"},
+            }
+        ),
+        json.dumps(
+            {
+                "before": None,
+                "after": row(91),
+                "op": "c",
+                "ts_ms": T0,
+                "source": {"lsn": "0/16B3748", "snapshot": "false"},
+            }
+        ),
     ]
     for value in bad:
-        plain.produce(TOPIC, key=b'{"customer_id": 9}', value=value.encode(),
-                      on_delivery=delivered.callback(table.quarantined))
+        plain.produce(
+            TOPIC,
+            key=b'{"customer_id": 9}',
+            value=value.encode(),
+            on_delivery=delivered.callback(table.quarantined),
+        )
     assert plain.flush(30) == 0
 
     tx = Producer({"bootstrap.servers": env.bootstrap, "transactional.id": "streamtest-tx", "linger.ms": 5})
     tx.init_transactions(30)
     # one source transaction, several changes to key 7 and 13 (increasing lsn), in one Kafka transaction
     tx.begin_transaction()
-    produce_changes(tx, table, delivered, table.transaction([
-        ("u", row(7, page="/a")), ("u", row(13, page="/x")), ("u", row(7, page="/b", updated_at=T0 + 99)),
-        ("u", row(13, page="/y")), ("d", row(7))]), table.landed)
+    produce_changes(
+        tx,
+        table,
+        delivered,
+        table.transaction(
+            [
+                ("u", row(7, page="/a")),
+                ("u", row(13, page="/x")),
+                ("u", row(7, page="/b", updated_at=T0 + 99)),
+                ("u", row(13, page="/y")),
+                ("d", row(7)),
+            ]
+        ),
+        table.landed,
+    )
     tx.commit_transaction(30)
     # an aborted Kafka transaction: written to the log, then aborted - read_committed never shows it
     saved = (table.lsn, table.commit, dict(table.state))
     tx.begin_transaction()
-    produce_changes(tx, table, delivered, table.transaction([("u", row(8, page="/aborted")), ("c", row(21)),
-                                                             ("d", row(9))]), table.aborted, tombstones=False)
+    produce_changes(
+        tx,
+        table,
+        delivered,
+        table.transaction([("u", row(8, page="/aborted")), ("c", row(21)), ("d", row(9))]),
+        table.aborted,
+        tombstones=False,
+    )
     assert tx.flush(30) == 0
     tx.abort_transaction(30)
     table.lsn, table.commit, table.state = saved[0], saved[1], saved[2]  # the source rolled back too
-    produce_changes(plain, table, delivered, table.transaction([("u", row(10, page="/after-abort"))]), table.landed)
+    produce_changes(
+        plain, table, delivered, table.transaction([("u", row(10, page="/after-abort"))]), table.landed
+    )
     assert plain.flush(30) == 0
     assert not delivered.errors, delivered.errors
 
@@ -271,8 +372,13 @@ def first_run(kafka_env: Env) -> dict[str, Any]:
         report = env.operator().execute({})
     log = captured.getvalue()
     print(log[-3000:])
-    return {"report": report, "bronze": read_bronze(env.bronze), "log": log,
-            "seconds": time.monotonic() - started, "quarantine": read_quarantine(Path(f"{env.bronze}_quarantine"))}
+    return {
+        "report": report,
+        "bronze": read_bronze(env.bronze),
+        "log": log,
+        "seconds": time.monotonic() - started,
+        "quarantine": read_quarantine(Path(f"{env.bronze}_quarantine")),
+    }
 
 
 def test_every_committed_change_lands_once_with_its_position(kafka_env, first_run):
@@ -312,9 +418,16 @@ def test_order_per_key_is_total_and_replays_to_the_source_state(kafka_env, first
         positions = [c["_source_position"] for c in changes]
         assert len(set(positions)) == len(positions), key  # a total order: no two changes share a position
         assert {len(p) for p in positions} == {54}
-    seven = [c["op"] + ":" + str(c["page"]) for c in sorted(per_key[(7, "evt-000007")],
-                                                            key=lambda c: c["_source_position"])]
-    assert seven == ["r:/home", "u:/a", "u:/b", "d:/b"]  # snapshot, then the transaction; a delete lands `before`
+    seven = [
+        c["op"] + ":" + str(c["page"])
+        for c in sorted(per_key[(7, "evt-000007")], key=lambda c: c["_source_position"])
+    ]
+    assert seven == [
+        "r:/home",
+        "u:/a",
+        "u:/b",
+        "d:/b",
+    ]  # snapshot, then the transaction; a delete lands `before`
     # MERGE by _source_position with deletes applied == the source table
     replica: dict[tuple[int, str], dict[str, Any]] = {}
     for key, changes in per_key.items():
@@ -330,7 +443,9 @@ def test_bad_records_are_quarantined_without_pii_in_logs_report_or_xcom(kafka_en
     report, log, quarantine = first_run["report"], first_run["log"], first_run["quarantine"]
     assert report["quarantine_reasons"] == BAD_REASONS
     assert report["rows_quarantined"] == 4
-    assert {(q["_kafka_partition"], q["_kafka_offset"]) for q in quarantine} == set(kafka_env.table.quarantined)
+    assert {(q["_kafka_partition"], q["_kafka_offset"]) for q in quarantine} == set(
+        kafka_env.table.quarantined
+    )
     assert all(q["_reason"] and q["_raw"] for q in quarantine)  # the quarantine keeps the raw record (data)
     assert "LAKEOPS_STREAMING_REPORT" in log  # spark-submit's output was captured
     assert EMAIL_DOMAIN not in log
@@ -348,7 +463,9 @@ def crash_runs(kafka_env: Env, first_run) -> dict[str, Any]:
     for n in range(1000, 3400):
         produce_changes(plain, table, delivered, table.transaction([("c", row(n))]), table.landed)
     for n in range(1000, 3400, 4):
-        produce_changes(plain, table, delivered, table.transaction([("u", row(n, page="/later"))]), table.landed)
+        produce_changes(
+            plain, table, delivered, table.transaction([("u", row(n, page="/later"))]), table.landed
+        )
     assert plain.flush(60) == 0
     assert not delivered.errors
 
@@ -368,7 +485,10 @@ def crash_runs(kafka_env: Env, first_run) -> dict[str, Any]:
     deadline = time.monotonic() + 240
     in_flight = None
     while time.monotonic() < deadline and thread.is_alive():
-        commits, offsets = checkpoint_ids(env.checkpoint, "commits"), checkpoint_ids(env.checkpoint, "offsets")
+        commits, offsets = (
+            checkpoint_ids(env.checkpoint, "commits"),
+            checkpoint_ids(env.checkpoint, "offsets"),
+        )
         if len(commits) >= len(committed_before) + 2 and offsets and offsets[-1] > commits[-1]:
             in_flight = offsets[-1]
             killed.on_kill()
@@ -378,8 +498,11 @@ def crash_runs(kafka_env: Env, first_run) -> dict[str, Any]:
     assert in_flight is not None, "the stream finished before it could be killed"
     assert not thread.is_alive()
     assert [type(e) for e in errors] == [StreamingJobError], errors
-    after_kill = {"commits": checkpoint_ids(env.checkpoint, "commits"),
-                  "offsets": checkpoint_ids(env.checkpoint, "offsets"), "in_flight": in_flight}
+    after_kill = {
+        "commits": checkpoint_ids(env.checkpoint, "commits"),
+        "offsets": checkpoint_ids(env.checkpoint, "offsets"),
+        "in_flight": in_flight,
+    }
 
     restarted = env.operator().execute({})
     bronze_after_restart = read_bronze(env.bronze)
@@ -389,8 +512,13 @@ def crash_runs(kafka_env: Env, first_run) -> dict[str, Any]:
     (env.checkpoint / "commits" / str(last)).unlink()
     (env.checkpoint / "commits" / f".{last}.crc").unlink(missing_ok=True)
     replayed = env.operator().execute({})
-    return {"after_kill": after_kill, "restarted": restarted, "bronze_after_restart": bronze_after_restart,
-            "replayed": replayed, "bronze": read_bronze(env.bronze)}
+    return {
+        "after_kill": after_kill,
+        "restarted": restarted,
+        "bronze_after_restart": bronze_after_restart,
+        "replayed": replayed,
+        "bronze": read_bronze(env.bronze),
+    }
 
 
 def test_a_stream_killed_mid_batch_restarts_without_duplicates_or_losses(kafka_env, crash_runs):

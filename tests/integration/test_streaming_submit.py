@@ -17,8 +17,18 @@ from airflow_provider_lakeops.sample_data import write_events
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
-BAD = ["{not json", json.dumps({"event_id": "evt-bad-1", "customer_id": "seven", "event_type": "login",
-                                "event_ts": "2025-10-31T00:00:00Z", "updated_at": "2025-10-31T00:00:00Z"})]
+BAD = [
+    "{not json",
+    json.dumps(
+        {
+            "event_id": "evt-bad-1",
+            "customer_id": "seven",
+            "event_type": "login",
+            "event_ts": "2025-10-31T00:00:00Z",
+            "updated_at": "2025-10-31T00:00:00Z",
+        }
+    ),
+]
 
 
 @pytest.fixture
@@ -39,9 +49,13 @@ def publish(folder: Path, name: str, lines: list[str]) -> None:
 
 def operator(tmp_path: Path, conn_id: str, **kw) -> KafkaStreamingSubmitOperator:
     values = {
-        "task_id": "land_events", "source": "file", "landing_path": str(tmp_path / "landing"),
-        "bronze_path": str(tmp_path / "bronze"), "checkpoint_path": str(tmp_path / "checkpoint"),
-        "spark_conn_id": conn_id, "conf": {"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "2"},
+        "task_id": "land_events",
+        "source": "file",
+        "landing_path": str(tmp_path / "landing"),
+        "bronze_path": str(tmp_path / "bronze"),
+        "checkpoint_path": str(tmp_path / "checkpoint"),
+        "spark_conn_id": conn_id,
+        "conf": {"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "2"},
     }
     values.update(kw)
     return KafkaStreamingSubmitOperator(**values)
@@ -53,10 +67,13 @@ def bronze_count(path: Path) -> int:
     return ds.dataset(str(path), format="parquet", partitioning="hive").count_rows()
 
 
-def test_submit_on_local_star_lands_bronze_quarantines_and_guards_the_checkpoint(tmp_path, spark_env,
-                                                                                  monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_SPARK_LOCAL_STAR", json.dumps(
-        {"conn_type": "spark", "host": "local[*]", "extra": {"deploy-mode": "client"}}))
+def test_submit_on_local_star_lands_bronze_quarantines_and_guards_the_checkpoint(
+    tmp_path, spark_env, monkeypatch
+):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SPARK_LOCAL_STAR",
+        json.dumps({"conn_type": "spark", "host": "local[*]", "extra": {"deploy-mode": "client"}}),
+    )
     summary = write_events(tmp_path / "landing" / "dt=2025-10-31", 300, seed=11)
     publish(tmp_path / "landing" / "dt=2025-10-31", "bad.jsonl", BAD)
 
@@ -69,8 +86,11 @@ def test_submit_on_local_star_lands_bronze_quarantines_and_guards_the_checkpoint
     assert report["quarantine_reasons"]["type_mismatch:customer_id"] == 1
     assert report["end_offsets"] == {"logOffset": 0}
     assert bronze_count(tmp_path / "bronze") == report["rows_bronze"] == 300 - summary.defects["null_key"]
-    quarantined = [json.loads(line) for f in (tmp_path / "bronze_quarantine").rglob("*.json")
-                   for line in f.read_text().splitlines()]
+    quarantined = [
+        json.loads(line)
+        for f in (tmp_path / "bronze_quarantine").rglob("*.json")
+        for line in f.read_text().splitlines()
+    ]
     assert sorted(q["_raw"] for q in quarantined if "bad.jsonl" in q["_source_file"]) == sorted(BAD)
     checkpoint = tmp_path / "checkpoint"
     assert json.loads((checkpoint / "_lakeops" / "query.json").read_text())["source"] == "file"

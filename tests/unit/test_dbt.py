@@ -107,10 +107,23 @@ def test_local_profile_rejects_a_profile_mapping():
 
 
 def test_snowflake_profile_comes_from_the_connection_and_keeps_the_password_out(monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_LAKEOPS_SF_UNIT", json.dumps({
-        "conn_type": "snowflake", "login": "loader", "password": SECRET, "schema": "PUBLIC",
-        "extra": {"account": "acme-lakeops", "database": "LAKEOPS", "warehouse": "WH", "role": "LOADER"},
-    }))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_LAKEOPS_SF_UNIT",
+        json.dumps(
+            {
+                "conn_type": "snowflake",
+                "login": "loader",
+                "password": SECRET,
+                "schema": "PUBLIC",
+                "extra": {
+                    "account": "acme-lakeops",
+                    "database": "LAKEOPS",
+                    "warehouse": "WH",
+                    "role": "LOADER",
+                },
+            }
+        ),
+    )
     config = lakeops_profile_config("snowflake", snowflake_conn_id="lakeops_sf_unit")
     mapping = config.profile_mapping
     assert type(mapping).__name__ == "SnowflakeUserPasswordProfileMapping"
@@ -156,7 +169,9 @@ def test_task_group_renders_run_and_test_per_model_from_the_manifest(manifest, m
     assert stg_test.upstream_task_ids == {"models.stg_customer_behavior.run"}
     assert "models.stg_customer_behavior.test" in dag.task_dict["models.dim_customer.run"].upstream_task_ids
     assert dag.task_dict["models.fct_customer_engagement.run"].upstream_task_ids == {
-        "models.stg_customer_behavior.test", "models.dim_customer.test"}
+        "models.stg_customer_behavior.test",
+        "models.dim_customer.test",
+    }
     for task in dag.tasks:
         assert task.retries == 2
         assert task.callback == RESULTS_CALLBACK
@@ -168,10 +183,18 @@ def test_task_group_renders_run_and_test_per_model_from_the_manifest(manifest, m
 def test_task_group_snowflake_target_renders_without_the_connection(manifest, monkeypatch):
     """Parsing must not look the connection up: none named 'no_such_conn' exists."""
     monkeypatch.delenv("AIRFLOW_CONN_NO_SUCH_CONN", raising=False)
-    dag, _ = _render(target="snowflake", snowflake_conn_id="no_such_conn", select=["+fct_customer_engagement"],
-                     exclude=["dim_customer"], operator_args={"pool": "dbt", "env": {"LAKEOPS_LAKE_DIR": "/data/lake"}})
-    assert set(dag.task_dict) == {f"dbt.{m}.{kind}" for m in ("stg_customer_behavior", "fct_customer_engagement")
-                                  for kind in ("run", "test")}
+    dag, _ = _render(
+        target="snowflake",
+        snowflake_conn_id="no_such_conn",
+        select=["+fct_customer_engagement"],
+        exclude=["dim_customer"],
+        operator_args={"pool": "dbt", "env": {"LAKEOPS_LAKE_DIR": "/data/lake"}},
+    )
+    assert set(dag.task_dict) == {
+        f"dbt.{m}.{kind}"
+        for m in ("stg_customer_behavior", "fct_customer_engagement")
+        for kind in ("run", "test")
+    }
     task = dag.task_dict["dbt.fct_customer_engagement.run"]
     assert task.profile_config.profile_mapping.conn_id == "no_such_conn"
     assert task.pool == "dbt"
@@ -179,8 +202,11 @@ def test_task_group_snowflake_target_renders_without_the_connection(manifest, mo
 
 
 def test_task_group_passes_dbt_vars_and_a_custom_callback(manifest):
-    dag, _ = _render(dbt_vars={"lakeops_lookback_days": 5}, operator_args={"callback": "my.module.cb"},
-                     invocation_mode="subprocess")
+    dag, _ = _render(
+        dbt_vars={"lakeops_lookback_days": 5},
+        operator_args={"callback": "my.module.cb"},
+        invocation_mode="subprocess",
+    )
     task = dag.task_dict["dbt.fct_customer_engagement.run"]
     assert task.vars == {"lakeops_lookback_days": 5}
     assert task.callback == "my.module.cb"
@@ -192,10 +218,14 @@ def test_task_group_without_manifest_says_how_to_make_it(project_copy):
         _render(project_dir=project_copy)
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"target": "prod"}, "target must be one of"),
-    ({"invocation_mode": "docker"}, "invocation_mode must be one of dbt_runner, subprocess"),
-], ids=["target", "invocation_mode"])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"target": "prod"}, "target must be one of"),
+        ({"invocation_mode": "docker"}, "invocation_mode must be one of dbt_runner, subprocess"),
+    ],
+    ids=["target", "invocation_mode"],
+)
 def test_task_group_rejects_bad_arguments(manifest, kwargs, message):
     with pytest.raises(ValueError, match=message):
         _render(**kwargs)
@@ -220,14 +250,34 @@ def test_manifest_is_stale_when_missing_or_older_than_a_model(project_copy):
 RUN_RESULTS = {
     "elapsed_time": 2.5,
     "results": [
-        {"unique_id": "model.lakeops.stg_customer_behavior", "status": "success", "execution_time": 0.7,
-         "failures": None, "message": "OK"},
-        {"unique_id": "test.lakeops.not_null_stg_customer_behavior_event_id.abc", "status": "fail",
-         "execution_time": 0.1, "failures": 4, "message": "Got 4 results, configured to fail if != 0"},
-        {"unique_id": "test.lakeops.accepted_values_stg_event_type.def", "status": "warn",
-         "execution_time": 0.1, "failures": 2, "message": "Got 2 results"},
-        {"unique_id": "test.lakeops.unique_stg_event_key.ghi", "status": "pass", "execution_time": 0.1,
-         "failures": 0, "message": None},
+        {
+            "unique_id": "model.lakeops.stg_customer_behavior",
+            "status": "success",
+            "execution_time": 0.7,
+            "failures": None,
+            "message": "OK",
+        },
+        {
+            "unique_id": "test.lakeops.not_null_stg_customer_behavior_event_id.abc",
+            "status": "fail",
+            "execution_time": 0.1,
+            "failures": 4,
+            "message": "Got 4 results, configured to fail if != 0",
+        },
+        {
+            "unique_id": "test.lakeops.accepted_values_stg_event_type.def",
+            "status": "warn",
+            "execution_time": 0.1,
+            "failures": 2,
+            "message": "Got 2 results",
+        },
+        {
+            "unique_id": "test.lakeops.unique_stg_event_key.ghi",
+            "status": "pass",
+            "execution_time": 0.1,
+            "failures": 0,
+            "message": None,
+        },
     ],
 }
 
@@ -273,9 +323,13 @@ def test_record_dbt_results_never_raises(tmp_path, content):
 
 # ------------------------------------------------------------------ cheap import, CLI
 def test_importing_the_module_loads_neither_cosmos_nor_dbt():
-    code = ("import sys, airflow_provider_lakeops.dbt, airflow_provider_lakeops.assets; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in {'cosmos', 'dbt', 'duckdb'}))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    code = (
+        "import sys, airflow_provider_lakeops.dbt, airflow_provider_lakeops.assets; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in {'cosmos', 'dbt', 'duckdb'}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
     assert out.stdout.strip().splitlines()[-1] == "[]"
 
 

@@ -6,8 +6,17 @@ import json
 import subprocess
 import sys
 
-HEAVY = ("pyspark", "great_expectations", "pandas", "pyarrow", "boto3", "botocore",
-         "snowflake.connector", "dbt", "confluent_kafka")
+HEAVY = (
+    "pyspark",
+    "great_expectations",
+    "pandas",
+    "pyarrow",
+    "boto3",
+    "botocore",
+    "snowflake.connector",
+    "dbt",
+    "confluent_kafka",
+)
 
 PROBE = r"""
 import importlib, json, pkgutil, sys

@@ -43,8 +43,13 @@ def test_providers_manager_registers_lakeops_and_its_classes():
 
 def test_airflow_providers_list_shows_lakeops():
     airflow = Path(sys.executable).parent / "airflow"
-    out = subprocess.run([str(airflow), "providers", "list", "-o", "plain"], capture_output=True,
-                         text=True, timeout=120, check=True)
+    out = subprocess.run(
+        [str(airflow), "providers", "list", "-o", "plain"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     assert "airflow-provider-lakeops" in out.stdout
 
 

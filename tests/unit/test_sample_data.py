@@ -78,9 +78,14 @@ def test_bad_size_writes_nothing(tmp_path):
     assert not list((tmp_path / "out").glob("part-*"))
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"day": "not-a-day"}, "not-a-day"), ({"rows": -1}, "rows must be >= 0"), ({"defect_rate": 2.0}, "defect_rate"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"day": "not-a-day"}, "not-a-day"),
+        ({"rows": -1}, "rows must be >= 0"),
+        ({"defect_rate": 2.0}, "defect_rate"),
+    ],
+)
 def test_bad_arguments_keep_the_previous_run(tmp_path, kwargs, match):
     before = write_events(tmp_path, 50)
     args = {"rows": 10, **kwargs}
@@ -92,7 +97,11 @@ def test_bad_arguments_keep_the_previous_run(tmp_path, kwargs, match):
 
 def test_write_jsonl_splits_files_and_replaces_previous_run(tmp_path):
     summary = write_events(tmp_path, 2500, rows_per_file=1000)
-    assert [p.rsplit("/", 1)[1] for p in summary.files] == ["part-00000.jsonl", "part-00001.jsonl", "part-00002.jsonl"]
+    assert [p.rsplit("/", 1)[1] for p in summary.files] == [
+        "part-00000.jsonl",
+        "part-00001.jsonl",
+        "part-00002.jsonl",
+    ]
     lines = [json.loads(line) for f in summary.files for line in open(f)]
     assert len(lines) == 2500
     again = write_events(tmp_path, 300)

@@ -27,8 +27,12 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     uv = shutil.which("uv", path=str(Path(sys.executable).parent))
     if uv is None:
         pytest.fail("uv is not installed in the environment (make install puts it there)")
-    subprocess.run([uv, "build", "--wheel", "--out-dir", str(out), str(REPO)], check=True,
-                   capture_output=True, timeout=300)
+    subprocess.run(
+        [uv, "build", "--wheel", "--out-dir", str(out), str(REPO)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     wheels = list(out.glob("airflow_provider_lakeops-*.whl"))
     assert len(wheels) == 1, wheels
     return wheels[0]
@@ -56,8 +60,11 @@ def test_wheel_contains_the_spark_apps_inside_the_package(names: set[str]):
 def test_wheel_contains_the_local_stack_but_no_repository_tooling(names: set[str]):
     for module in ("stack", "_servers", "pytest_plugin", "cli"):
         assert f"airflow_provider_lakeops/testing/{module}.py" in names, module
-    for absent in ("airflow_provider_lakeops/testing/demo.py", "airflow_provider_lakeops/testing/browser.py",
-                   "tools/demo.py"):
+    for absent in (
+        "airflow_provider_lakeops/testing/demo.py",
+        "airflow_provider_lakeops/testing/browser.py",
+        "tools/demo.py",
+    ):
         assert absent not in names, absent
     assert not any(n.startswith(("tests/", "tools/", "benchmarks/", "example_dags/")) for n in names)
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
@@ -74,6 +81,16 @@ def test_wheel_declares_provider_and_pytest_entry_points(wheel: Path):
     assert "[pytest11]" in text
     metadata = zf.read(entry_points.replace("entry_points.txt", "METADATA")).decode()
     assert "Name: airflow-provider-lakeops" in metadata
-    for extra in ("amazon", "snowflake", "spark", "gx", "cosmos", "kafka-connect", "slack", "datadog",
-                  "testing", "all"):
+    for extra in (
+        "amazon",
+        "snowflake",
+        "spark",
+        "gx",
+        "cosmos",
+        "kafka-connect",
+        "slack",
+        "datadog",
+        "testing",
+        "all",
+    ):
         assert f"Provides-Extra: {extra}" in metadata, extra

@@ -43,37 +43,61 @@ FORMATS: dict[str, dict[str, Any]] = {
     "parquet": {
         "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
         "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
-        "SerdeInfo": {"SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
-                      "Parameters": {"serialization.format": "1"}},
+        "SerdeInfo": {
+            "SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+            "Parameters": {"serialization.format": "1"},
+        },
         "positional": False,
     },
     "csv": {
         "InputFormat": _TEXT_INPUT,
         "OutputFormat": _TEXT_OUTPUT,
-        "SerdeInfo": {"SerializationLibrary": "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe",
-                      "Parameters": {"field.delim": ",", "serialization.format": ","}},
+        "SerdeInfo": {
+            "SerializationLibrary": "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe",
+            "Parameters": {"field.delim": ",", "serialization.format": ","},
+        },
         "positional": True,
     },
     "json": {
         "InputFormat": _TEXT_INPUT,
         "OutputFormat": _TEXT_OUTPUT,
-        "SerdeInfo": {"SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe",
-                      "Parameters": {"paths": ""}},
+        "SerdeInfo": {
+            "SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe",
+            "Parameters": {"paths": ""},
+        },
         "positional": False,
     },
 }
 
 # the keys UpdateTable accepts in TableInput (GetTable returns more, read-only ones)
 _TABLE_INPUT_KEYS = (
-    "Name", "Description", "Owner", "LastAccessTime", "LastAnalyzedTime", "Retention", "StorageDescriptor",
-    "PartitionKeys", "ViewOriginalText", "ViewExpandedText", "TableType", "Parameters", "TargetTable",
+    "Name",
+    "Description",
+    "Owner",
+    "LastAccessTime",
+    "LastAnalyzedTime",
+    "Retention",
+    "StorageDescriptor",
+    "PartitionKeys",
+    "ViewOriginalText",
+    "ViewExpandedText",
+    "TableType",
+    "Parameters",
+    "TargetTable",
     "ViewDefinition",
 )
 
 
 def build_table_input(
-    *, name: str, fmt: str, location: str, columns: Sequence[Column], partition_keys: Sequence[Column],
-    parameters: Mapping[str, str], description: str | None, csv_delimiter: str = ",",
+    *,
+    name: str,
+    fmt: str,
+    location: str,
+    columns: Sequence[Column],
+    partition_keys: Sequence[Column],
+    parameters: Mapping[str, str],
+    description: str | None,
+    csv_delimiter: str = ",",
 ) -> dict[str, Any]:
     """The ``TableInput`` lakeops wants for an external table."""
     spec = FORMATS[fmt]
@@ -120,8 +144,15 @@ def metadata_changes(existing: Mapping[str, Any], desired: Mapping[str, Any]) ->
     old_sd, new_sd = existing.get("StorageDescriptor", {}), desired["StorageDescriptor"]
 
     def add(what: str, old: Any, new: Any, schema: bool) -> None:
-        changes.append({"column": f"({what})", "change": f"{what}_changed", "old_type": old, "new_type": new,
-                        "breaking": schema})
+        changes.append(
+            {
+                "column": f"({what})",
+                "change": f"{what}_changed",
+                "old_type": old,
+                "new_type": new,
+                "breaking": schema,
+            }
+        )
 
     if str(old_sd.get("Location", "")).rstrip("/") != new_sd["Location"].rstrip("/"):
         add("location", old_sd.get("Location"), new_sd["Location"], True)
@@ -156,16 +187,28 @@ def check_partition_keys(existing: Mapping[str, Any], keys: Sequence[Column], na
     old = columns_from_glue(existing.get("PartitionKeys", []))
     if [(k.name, k.type) for k in old] == [(k.name, k.type) for k in keys]:
         return
-    diff = [{"column": "(partition_keys)", "change": "partition_keys_changed",
-             "old_type": ",".join(f"{k.name}:{k.type}" for k in old) or None,
-             "new_type": ",".join(f"{k.name}:{k.type}" for k in keys) or None}]
+    diff = [
+        {
+            "column": "(partition_keys)",
+            "change": "partition_keys_changed",
+            "old_type": ",".join(f"{k.name}:{k.type}" for k in old) or None,
+            "new_type": ",".join(f"{k.name}:{k.type}" for k in keys) or None,
+        }
+    ]
     raise SchemaEvolutionError(
         f"partition keys of {name} cannot change in place:\n{format_diff(diff)}\n"
-        "Delete the table (and its partitions) to re-register it with the new keys.", diff=diff)
+        "Delete the table (and its partitions) to re-register it with the new keys.",
+        diff=diff,
+    )
 
 
 def plan_update(
-    existing: Mapping[str, Any], desired: Mapping[str, Any], *, columns_changed: bool, policy: str, name: str,
+    existing: Mapping[str, Any],
+    desired: Mapping[str, Any],
+    *,
+    columns_changed: bool,
+    policy: str,
+    name: str,
 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """The ``TableInput`` for ``UpdateTable`` (``None`` when nothing changed) and the metadata changes.
 
@@ -182,15 +225,21 @@ def plan_update(
     if breaking and policy != "replace":
         raise SchemaEvolutionError(
             f"{name} is registered with another location or format:\n{format_diff(breaking)}\n"
-            "Use evolution_policy='replace' to re-point it.", diff=breaking)
+            "Use evolution_policy='replace' to re-point it.",
+            diff=breaking,
+        )
     public = [{k: v for k, v in c.items() if k != "breaking"} for c in changes]
     if not changes and not columns_changed:
         return None, public
     merged = table_input_from_table(existing)
     sd = dict(merged.get("StorageDescriptor", {}))
     sd.update(desired["StorageDescriptor"])
-    merged.update(StorageDescriptor=sd, PartitionKeys=desired["PartitionKeys"], TableType=desired["TableType"],
-                  Parameters={**existing.get("Parameters", {}), **desired["Parameters"]})
+    merged.update(
+        StorageDescriptor=sd,
+        PartitionKeys=desired["PartitionKeys"],
+        TableType=desired["TableType"],
+        Parameters={**existing.get("Parameters", {}), **desired["Parameters"]},
+    )
     if "Description" in desired:
         merged["Description"] = desired["Description"]
     return merged, public
@@ -232,13 +281,17 @@ def validate_partition_values(keys: Sequence[Column], partitions: Iterable[tuple
             if not ok and value != "__HIVE_DEFAULT_PARTITION__":
                 bad.setdefault(key.name, []).append(value)
     if bad:
-        lines = [f"  {k} ({next(c.type for c in keys if c.name == k)}): {', '.join(map(repr, v[:5]))}"
-                 for k, v in bad.items()]
+        lines = [
+            f"  {k} ({next(c.type for c in keys if c.name == k)}): {', '.join(map(repr, v[:5]))}"
+            for k, v in bad.items()
+        ]
         raise ValueError("partition folder values do not match the partition key types:\n" + "\n".join(lines))
 
 
 def projection_parameters(
-    location: str, keys: Sequence[Column], partitions: Iterable[tuple[str, ...]],
+    location: str,
+    keys: Sequence[Column],
+    partitions: Iterable[tuple[str, ...]],
     projection: Mapping[str, Mapping[str, Any]] | None,
 ) -> dict[str, str]:
     """Athena partition-projection table parameters.
@@ -255,7 +308,9 @@ def projection_parameters(
     config = {k.lower(): dict(v) for k, v in (projection or {}).items()}
     unknown = set(config) - {k.name for k in keys}
     if unknown:
-        raise ValueError(f"projection names unknown partition keys {sorted(unknown)}; keys are {[k.name for k in keys]}")
+        raise ValueError(
+            f"projection names unknown partition keys {sorted(unknown)}; keys are {[k.name for k in keys]}"
+        )
     params = {"projection.enabled": "true"}
     values_by_key: dict[str, list[str]] = {k.name: [] for k in keys}
     for values in partitions:
@@ -268,9 +323,15 @@ def projection_parameters(
             if not found or not all(_DATE_RE.match(v) for v in found):
                 raise ValueError(
                     f"partition key {key.name!r} needs a projection config (e.g. projection={{'{key.name}': "
-                    "{'type': 'enum', 'values': 'a,b'}}); only YYYY-MM-DD date keys are inferred")
-            settings = {"type": "date", "range": f"{min(found)},NOW", "format": "yyyy-MM-dd",
-                        "interval": "1", "interval.unit": "DAYS"}
+                    "{'type': 'enum', 'values': 'a,b'}}); only YYYY-MM-DD date keys are inferred"
+                )
+            settings = {
+                "type": "date",
+                "range": f"{min(found)},NOW",
+                "format": "yyyy-MM-dd",
+                "interval": "1",
+                "interval.unit": "DAYS",
+            }
         if "type" not in settings:
             raise ValueError(f"projection for {key.name!r} needs a 'type' (enum, integer, date or injected)")
         for name, value in settings.items():
@@ -280,7 +341,9 @@ def projection_parameters(
 
 
 def partition_inputs(
-    table_sd: Mapping[str, Any], location: str, layout: Mapping[tuple[str, ...], str],
+    table_sd: Mapping[str, Any],
+    location: str,
+    layout: Mapping[tuple[str, ...], str],
     values: Iterable[tuple[str, ...]],
 ) -> list[dict[str, Any]]:
     """``PartitionInput`` dicts: the table's storage descriptor with each partition's folder."""
@@ -302,7 +365,12 @@ def existing_partition_values(glue: Any, database: str, table: str) -> set[tuple
 
 
 def register_partitions(
-    glue: Any, database: str, table: str, inputs: Sequence[Mapping[str, Any]], *, batch_size: int = MAX_BATCH,
+    glue: Any,
+    database: str,
+    table: str,
+    inputs: Sequence[Mapping[str, Any]],
+    *,
+    batch_size: int = MAX_BATCH,
     log: Any = None,
 ) -> PartitionReport:
     """Register partitions with ``BatchCreatePartition`` in chunks of at most 100
@@ -311,5 +379,6 @@ def register_partitions(
     Every batch is attempted even when one fails; per-partition errors and failed calls end up in
     ``PartitionReport.failed`` (values, error code, message) for the caller to report.
     """
-    return glue_catalog.batch_create_partitions(_client(glue), database, table, inputs, batch_size=batch_size,
-                                                log=log)
+    return glue_catalog.batch_create_partitions(
+        _client(glue), database, table, inputs, batch_size=batch_size, log=log
+    )

@@ -41,7 +41,6 @@ _NAME_RE = re.compile(r"^[a-z0-9_]+$")
 _MAX_NAME = 255
 
 
-
 def validate_glue_name(kind: str, value: Any) -> str:
     """Return ``value`` if it is a valid Glue/Athena name, else raise ``ValueError`` saying how to fix it.
 
@@ -50,7 +49,9 @@ def validate_glue_name(kind: str, value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError(f"{kind} name is empty: give a name of lowercase letters, digits and underscores")
     if len(value) > _MAX_NAME:
-        raise ValueError(f"{kind} name {value[:40]!r}... is {len(value)} characters long; Glue allows at most {_MAX_NAME}")
+        raise ValueError(
+            f"{kind} name {value[:40]!r}... is {len(value)} characters long; Glue allows at most {_MAX_NAME}"
+        )
     if not _NAME_RE.match(value):
         hint = re.sub(r"[^a-z0-9_]", "_", value.lower())
         raise ValueError(
@@ -84,8 +85,10 @@ def parse_columns(value: Any, *, argument: str = "columns") -> list[Column]:
     elif isinstance(value, (list, tuple)):
         items = list(value)
     else:
-        raise ValueError(f"{argument} must be a list of {{'name', 'type'}} dicts or a {{name: type}} mapping, "
-                         f"got {type(value).__name__}")
+        raise ValueError(
+            f"{argument} must be a list of {{'name', 'type'}} dicts or a {{name: type}} mapping, "
+            f"got {type(value).__name__}"
+        )
     columns: list[Column] = []
     for item in items:
         if isinstance(item, Mapping):
@@ -106,7 +109,9 @@ def _check_unique(columns: Sequence[Column], what: str) -> None:
     seen: set[str] = set()
     for column in columns:
         if column.name in seen:
-            raise ValueError(f"{what}: column {column.name!r} appears twice (Glue names are case-insensitive)")
+            raise ValueError(
+                f"{what}: column {column.name!r} appears twice (Glue names are case-insensitive)"
+            )
         seen.add(column.name)
 
 
@@ -116,7 +121,11 @@ def columns_from_glue(entries: Iterable[Mapping[str, Any]]) -> list[Column]:
 
 
 def arrow_schema_to_columns(
-    schema: pa.Schema, *, source: str, text_format: bool = False, type_overrides: Mapping[str, str] | None = None
+    schema: pa.Schema,
+    *,
+    source: str,
+    text_format: bool = False,
+    type_overrides: Mapping[str, str] | None = None,
 ) -> list[Column]:
     """Columns of one file's Arrow schema; names lower-cased and validated, overrides applied."""
     overrides = type_overrides or {}
@@ -126,22 +135,36 @@ def arrow_schema_to_columns(
         try:
             validate_glue_name("column", name)
         except ValueError as exc:
-            raise ValueError(f"{source}: {exc}; rename the column in the data or give explicit columns") from None
+            raise ValueError(
+                f"{source}: {exc}; rename the column in the data or give explicit columns"
+            ) from None
         if name in overrides:
             columns.append(Column(name, overrides[name]))
         else:
-            columns.append(Column(name, arrow_type_to_glue(field.type, where=f"{source}: column {name!r}",
-                                                           text_format=text_format)))
+            columns.append(
+                Column(
+                    name,
+                    arrow_type_to_glue(
+                        field.type, where=f"{source}: column {name!r}", text_format=text_format
+                    ),
+                )
+            )
     _check_unique(columns, source)
     return columns
 
 
-_TEXT_WIDENING = {frozenset({"bigint", "double"}): "double", frozenset({"date", "string"}): "string",
-                  frozenset({"boolean", "string"}): "string", frozenset({"bigint", "string"}): "string",
-                  frozenset({"double", "string"}): "string"}
+_TEXT_WIDENING = {
+    frozenset({"bigint", "double"}): "double",
+    frozenset({"date", "string"}): "string",
+    frozenset({"boolean", "string"}): "string",
+    frozenset({"bigint", "string"}): "string",
+    frozenset({"double", "string"}): "string",
+}
 
 
-def merge_file_schemas(schemas: Sequence[tuple[str, list[Column]]], *, text_format: bool = False) -> list[Column]:
+def merge_file_schemas(
+    schemas: Sequence[tuple[str, list[Column]]], *, text_format: bool = False
+) -> list[Column]:
     """Merge the schemas of the files in one location into the table's columns.
 
     Columns are unioned in first-seen order (files are given oldest partition first), so files
@@ -167,12 +190,16 @@ def merge_file_schemas(schemas: Sequence[tuple[str, list[Column]]], *, text_form
             if widened:
                 merged[column.name] = Column(column.name, widened, known.comment)
             else:
-                conflicts.append(f"  column {column.name!r}: {known.type} in {first_seen[column.name]} "
-                                 f"but {column.type} in {source}")
+                conflicts.append(
+                    f"  column {column.name!r}: {known.type} in {first_seen[column.name]} "
+                    f"but {column.type} in {source}"
+                )
     if conflicts:
         more = f"\n  ... and {len(conflicts) - 10} more" if len(conflicts) > 10 else ""
         raise ValueError(
-            "files with conflicting schemas in one location:\n" + "\n".join(conflicts[:10]) + more
+            "files with conflicting schemas in one location:\n"
+            + "\n".join(conflicts[:10])
+            + more
             + "\nRewrite the odd files, or pin the types with type_overrides / explicit columns."
         )
     return [Column(c.name, "string" if c.type == VOID else c.type, c.comment) for c in merged.values()]
@@ -192,7 +219,9 @@ class Evolution:
         return bool(self.diff)
 
 
-def diff_columns(old: Sequence[Column], new: Sequence[Column], *, positional: bool = False) -> list[dict[str, Any]]:
+def diff_columns(
+    old: Sequence[Column], new: Sequence[Column], *, positional: bool = False
+) -> list[dict[str, Any]]:
     """Column-level differences: ``added``, ``removed``, ``type_changed`` and, for positional
     formats (CSV), ``moved`` (a kept column at another position, or a new column not at the end)."""
     old_map = {c.name: c for c in old}
@@ -200,10 +229,18 @@ def diff_columns(old: Sequence[Column], new: Sequence[Column], *, positional: bo
     diff: list[dict[str, Any]] = []
     for column in old:
         if column.name not in new_map:
-            diff.append({"column": column.name, "change": "removed", "old_type": column.type, "new_type": None})
+            diff.append(
+                {"column": column.name, "change": "removed", "old_type": column.type, "new_type": None}
+            )
         elif comparable(column.type) != comparable(new_map[column.name].type):
-            diff.append({"column": column.name, "change": "type_changed", "old_type": column.type,
-                         "new_type": new_map[column.name].type})
+            diff.append(
+                {
+                    "column": column.name,
+                    "change": "type_changed",
+                    "old_type": column.type,
+                    "new_type": new_map[column.name].type,
+                }
+            )
     for column in new:
         if column.name not in old_map:
             diff.append({"column": column.name, "change": "added", "old_type": None, "new_type": column.type})
@@ -213,16 +250,25 @@ def diff_columns(old: Sequence[Column], new: Sequence[Column], *, positional: bo
         for index, name in enumerate(new_names):
             expected = old_names[index] if index < len(old_names) else None
             if name in old_map and expected != name or name not in old_map and index < len(old_names):
-                diff.append({"column": name, "change": "moved",
-                             "old_type": old_map[name].type if name in old_map else None,
-                             "new_type": new_map[name].type,
-                             "old_position": old_names.index(name) if name in old_map else None,
-                             "new_position": index})
+                diff.append(
+                    {
+                        "column": name,
+                        "change": "moved",
+                        "old_type": old_map[name].type if name in old_map else None,
+                        "new_type": new_map[name].type,
+                        "old_position": old_names.index(name) if name in old_map else None,
+                        "new_position": index,
+                    }
+                )
     return diff
 
 
 def evolve(
-    old: Sequence[Column], new: Sequence[Column], *, policy: EvolutionPolicy, positional: bool = False,
+    old: Sequence[Column],
+    new: Sequence[Column],
+    *,
+    policy: EvolutionPolicy,
+    positional: bool = False,
     table: str = "",
 ) -> Evolution:
     """Apply an evolution policy to the registered (``old``) and desired (``new``) columns.
@@ -236,16 +282,23 @@ def evolve(
     diff = diff_columns(old, new, positional=positional)
     old_map = {c.name: c for c in old}
     if not diff:
-        kept = [Column(c.name, c.type, new_c.comment or c.comment) for c, new_c in zip(old, _ordered(new, old), strict=True)]
+        kept = [
+            Column(c.name, c.type, new_c.comment or c.comment)
+            for c, new_c in zip(old, _ordered(new, old), strict=True)
+        ]
         return Evolution(kept, [], [])
     added = [d["column"] for d in diff if d["change"] == "added"]
     if policy == "strict":
         raise SchemaEvolutionError(
             f"schema of {table} differs from the data and evolution_policy='strict' allows no change:\n"
-            f"{format_diff(diff)}\nUse evolution_policy='additive' or 'replace' to accept it.", diff=diff)
+            f"{format_diff(diff)}\nUse evolution_policy='additive' or 'replace' to accept it.",
+            diff=diff,
+        )
     if policy == "replace":
-        columns = [Column(c.name, c.type, c.comment or (old_map[c.name].comment if c.name in old_map else None))
-                   for c in new]
+        columns = [
+            Column(c.name, c.type, c.comment or (old_map[c.name].comment if c.name in old_map else None))
+            for c in new
+        ]
         return Evolution(columns, added, diff)
     breaking = [d for d in diff if d["change"] != "added"]
     if breaking:
@@ -272,8 +325,14 @@ def format_diff(diff: Sequence[Mapping[str, Any]]) -> str:
         change = str(entry["change"])
         if change == "moved":
             change = f"moved {entry.get('old_position')}->{entry.get('new_position')}"
-        rows.append((str(entry["column"]), change, str(entry.get("old_type") or "-"),
-                     str(entry.get("new_type") or "-")))
+        rows.append(
+            (
+                str(entry["column"]),
+                change,
+                str(entry.get("old_type") or "-"),
+                str(entry.get("new_type") or "-"),
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     return "\n".join(
         f"  {row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}" for row in rows

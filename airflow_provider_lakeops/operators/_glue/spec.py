@@ -46,8 +46,17 @@ class RegistrationSpec:
 
 
 def validate_spec(
-    *, database: Any, table: Any, location: Any, file_format: Any, columns: Any = None, type_overrides: Any = None,
-    partition_keys: Any = None, projection: Any = None, description: Any = None, table_parameters: Any = None,
+    *,
+    database: Any,
+    table: Any,
+    location: Any,
+    file_format: Any,
+    columns: Any = None,
+    type_overrides: Any = None,
+    partition_keys: Any = None,
+    projection: Any = None,
+    description: Any = None,
+    table_parameters: Any = None,
     source_path: Any = None,
 ) -> RegistrationSpec:
     """Validate the rendered arguments; every error names the argument, the bad value and the fix.
@@ -64,15 +73,19 @@ def validate_spec(
     if source_path:
         source = parse_location(source_path, argument="source_path")
         if source.is_s3 or not target.is_s3:
-            raise ValueError("source_path stages a local folder to an s3:// location: give a local "
-                             f"source_path and an s3:// location (got {source_path!r} -> {location!r})")
+            raise ValueError(
+                "source_path stages a local folder to an s3:// location: give a local "
+                f"source_path and an s3:// location (got {source_path!r} -> {location!r})"
+            )
     explicit = parse_columns(columns) if columns is not None else None
     if explicit is not None and not explicit:
         raise ValueError("columns is empty: give at least one column, or None to infer the schema")
     if type_overrides is not None and not isinstance(type_overrides, Mapping):
         raise ValueError("type_overrides must be a {column: glue type} mapping")
-    overrides = {validate_glue_name("type_overrides column", str(k).lower()): normalize_hive_type(v)
-                 for k, v in (type_overrides or {}).items()}
+    overrides = {
+        validate_glue_name("type_overrides column", str(k).lower()): normalize_hive_type(v)
+        for k, v in (type_overrides or {}).items()
+    }
     keys = None
     if partition_keys is not None:
         if isinstance(partition_keys, str) or not isinstance(partition_keys, (list, tuple)):
@@ -82,7 +95,9 @@ def validate_spec(
     if explicit and keys:
         clash = {c.name for c in explicit} & {k.name for k in keys}
         if clash:
-            raise ValueError(f"{sorted(clash)} are both columns and partition keys; list them in one place only")
+            raise ValueError(
+                f"{sorted(clash)} are both columns and partition keys; list them in one place only"
+            )
     if projection is not None and not (
         isinstance(projection, Mapping) and all(isinstance(v, Mapping) for v in projection.values())
     ):
@@ -91,14 +106,23 @@ def validate_spec(
     if table_parameters is not None and not isinstance(table_parameters, Mapping):
         raise ValueError("table_parameters must be a {name: value} mapping")
     for key, value in (table_parameters or {}).items():
-        if not isinstance(key, str) or not key or isinstance(value, (dict, list, tuple, set)) or value is None:
+        if (
+            not isinstance(key, str)
+            or not key
+            or isinstance(value, (dict, list, tuple, set))
+            or value is None
+        ):
             raise ValueError(f"table_parameters needs string keys and scalar values, got {key!r}: {value!r}")
         params[key] = str(value).lower() if isinstance(value, bool) else str(value)
     text = None if description is None else str(description)
     if text is not None and len(text) > _MAX_DESCRIPTION:
-        raise ValueError(f"description is {len(text)} characters long; Glue allows at most {_MAX_DESCRIPTION}")
+        raise ValueError(
+            f"description is {len(text)} characters long; Glue allows at most {_MAX_DESCRIPTION}"
+        )
     settings = {str(k).lower(): dict(v) for k, v in projection.items()} if projection else None
-    return RegistrationSpec(database, table, target, fmt, explicit, overrides, keys, settings, text, params, source)
+    return RegistrationSpec(
+        database, table, target, fmt, explicit, overrides, keys, settings, text, params, source
+    )
 
 
 def retry_config(connection_config: Config | None, overrides: Mapping[str, Any] | None) -> Config:

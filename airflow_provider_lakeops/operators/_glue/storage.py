@@ -124,10 +124,12 @@ def _parquet_schema(location: Location, data_file: DataFile, s3: Any) -> pa.Sche
                 raise ValueError("footer longer than the file")
             tail = _get_range(s3, location, data_file.relative, f"bytes=-{footer_len + 8}")
         # the reader needs only the footer; the leading magic makes the buffer a valid (empty-bodied) file
-        return pq.read_schema(pa.BufferReader(b"PAR1" + tail[-(footer_len + 8):]))
+        return pq.read_schema(pa.BufferReader(b"PAR1" + tail[-(footer_len + 8) :]))
     except (OSError, ValueError, pa.ArrowException) as exc:
-        raise ValueError(f"{where}: not a readable Parquet file ({exc}); remove it from the location "
-                         "or choose the right format") from None
+        raise ValueError(
+            f"{where}: not a readable Parquet file ({exc}); remove it from the location "
+            "or choose the right format"
+        ) from None
 
 
 def _text_sample(location: Location, data_file: DataFile, s3: Any, sample_bytes: int) -> bytes:
@@ -150,7 +152,9 @@ def _text_sample(location: Location, data_file: DataFile, s3: Any, sample_bytes:
     return raw
 
 
-def _text_schema(location: Location, data_file: DataFile, s3: Any, fmt: str, options: dict[str, Any]) -> pa.Schema:
+def _text_schema(
+    location: Location, data_file: DataFile, s3: Any, fmt: str, options: dict[str, Any]
+) -> pa.Schema:
     import io
 
     import pyarrow as pa
@@ -168,8 +172,12 @@ def _text_schema(location: Location, data_file: DataFile, s3: Any, fmt: str, opt
 
 
 def read_schemas(
-    entries: Sequence[tuple[Location, DataFile]], fmt: str, s3: Any = None, *,
-    options: dict[str, Any] | None = None, threads: int = 8,
+    entries: Sequence[tuple[Location, DataFile]],
+    fmt: str,
+    s3: Any = None,
+    *,
+    options: dict[str, Any] | None = None,
+    threads: int = 8,
 ) -> list[tuple[str, pa.Schema]]:
     """Arrow schemas of the ``(location, file)`` entries (in their order), read in parallel: footers
     for Parquet, a leading sample (default 1 MiB, whole lines) for CSV and JSON lines."""
@@ -225,7 +233,11 @@ def sync_to_s3(source: Location, target: Location, s3: Any, remote: Sequence[Dat
             if head.get("Metadata", {}).get(_MD5_KEY) == digest:
                 unchanged += 1
                 continue
-        s3.upload_file(str(path), target.bucket, target.prefix + data_file.relative,
-                       ExtraArgs={"Metadata": {_MD5_KEY: digest}})
+        s3.upload_file(
+            str(path),
+            target.bucket,
+            target.prefix + data_file.relative,
+            ExtraArgs={"Metadata": {_MD5_KEY: digest}},
+        )
         uploaded.append(data_file.relative)
     return SyncResult(uploaded, unchanged)

@@ -17,9 +17,18 @@ __all__ = ["VOID", "arrow_type_to_glue", "comparable", "normalize_hive_type"]
 VOID = "void"
 
 _PRIMITIVES = {
-    "boolean": "boolean", "tinyint": "tinyint", "smallint": "smallint", "int": "int", "integer": "int",
-    "bigint": "bigint", "float": "float", "double": "double", "string": "string", "binary": "binary",
-    "date": "date", "timestamp": "timestamp",
+    "boolean": "boolean",
+    "tinyint": "tinyint",
+    "smallint": "smallint",
+    "int": "int",
+    "integer": "int",
+    "bigint": "bigint",
+    "float": "float",
+    "double": "double",
+    "string": "string",
+    "binary": "binary",
+    "date": "date",
+    "timestamp": "timestamp",
 }
 
 
@@ -157,11 +166,23 @@ def arrow_type_to_glue(arrow_type: pa.DataType, *, where: str, text_format: bool
     if pt.is_null(t) and text_format:
         return VOID
     simple = [
-        (pt.is_boolean, "boolean"), (pt.is_int8, "tinyint"), (pt.is_int16, "smallint"), (pt.is_int32, "int"),
-        (pt.is_int64, "bigint"), (pt.is_uint8, "smallint"), (pt.is_uint16, "int"), (pt.is_uint32, "bigint"),
-        (pt.is_uint64, "decimal(20,0)"), (pt.is_float16, "float"), (pt.is_float32, "float"),
-        (pt.is_float64, "double"), (pt.is_string, "string"), (pt.is_large_string, "string"),
-        (pt.is_binary, "binary"), (pt.is_large_binary, "binary"), (pt.is_fixed_size_binary, "binary"),
+        (pt.is_boolean, "boolean"),
+        (pt.is_int8, "tinyint"),
+        (pt.is_int16, "smallint"),
+        (pt.is_int32, "int"),
+        (pt.is_int64, "bigint"),
+        (pt.is_uint8, "smallint"),
+        (pt.is_uint16, "int"),
+        (pt.is_uint32, "bigint"),
+        (pt.is_uint64, "decimal(20,0)"),
+        (pt.is_float16, "float"),
+        (pt.is_float32, "float"),
+        (pt.is_float64, "double"),
+        (pt.is_string, "string"),
+        (pt.is_large_string, "string"),
+        (pt.is_binary, "binary"),
+        (pt.is_large_binary, "binary"),
+        (pt.is_fixed_size_binary, "binary"),
         (pt.is_date, "date"),
     ]
     for check, glue_type in simple:
@@ -171,8 +192,10 @@ def arrow_type_to_glue(arrow_type: pa.DataType, *, where: str, text_format: bool
         return "string" if text_format else "timestamp"
     if pt.is_decimal(t):
         if t.precision > 38:
-            raise ValueError(f"{where}: decimal({t.precision},{t.scale}) exceeds Glue's precision of 38; "
-                             "declare the column in type_overrides")
+            raise ValueError(
+                f"{where}: decimal({t.precision},{t.scale}) exceeds Glue's precision of 38; "
+                "declare the column in type_overrides"
+            )
         return f"decimal({t.precision},{t.scale})"
     if pt.is_list(t) or pt.is_large_list(t) or pt.is_fixed_size_list(t):
         inner = arrow_type_to_glue(t.value_type, where=where, text_format=text_format)
@@ -188,5 +211,7 @@ def arrow_type_to_glue(arrow_type: pa.DataType, *, where: str, text_format: bool
             inner = arrow_type_to_glue(field.type, where=f"{where}.{field.name}", text_format=text_format)
             fields.append(f"{field.name.lower()}:{'string' if inner == VOID else inner}")
         return f"struct<{','.join(fields)}>"
-    raise ValueError(f"{where}: Arrow type {t} has no Glue equivalent; declare the column's type in "
-                     "type_overrides (e.g. {'col': 'string'})")
+    raise ValueError(
+        f"{where}: Arrow type {t} has no Glue equivalent; declare the column's type in "
+        "type_overrides (e.g. {'col': 'string'})"
+    )

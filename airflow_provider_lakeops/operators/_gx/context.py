@@ -33,8 +33,9 @@ def import_gx(log: Any) -> Any:
     try:
         import great_expectations as gx
     except ImportError as exc:
-        raise ImportError("GXValidateOperator needs Great Expectations 1.x: pip install "
-                          "'airflow-provider-lakeops[gx]'") from exc
+        raise ImportError(
+            "GXValidateOperator needs Great Expectations 1.x: pip install 'airflow-provider-lakeops[gx]'"
+        ) from exc
     log.info("great_expectations %s ready (import took %.1f s)", gx.__version__, time.monotonic() - started)
     return gx
 
@@ -47,7 +48,10 @@ def ephemeral_context(gx: Any) -> Any:
         ProgressBarsConfig,
     )
 
-    config = DataContextConfig(store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
-                               progress_bars=ProgressBarsConfig(globally=False), analytics_enabled=False,
-                               data_docs_sites={})
+    config = DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+        progress_bars=ProgressBarsConfig(globally=False),
+        analytics_enabled=False,
+        data_docs_sites={},
+    )
     return gx.get_context(mode="ephemeral", project_config=config)

@@ -9,8 +9,13 @@ from typing import Any
 
 __all__ = ["build_data_docs", "result_document"]
 
-_RESULT_META_KEYS = ("great_expectations_version", "run_id", "validation_time", "validation_id",
-                     "active_batch_definition")
+_RESULT_META_KEYS = (
+    "great_expectations_version",
+    "run_id",
+    "validation_time",
+    "validation_id",
+    "active_batch_definition",
+)
 
 
 def result_document(result: Any) -> dict[str, Any]:
@@ -23,11 +28,14 @@ def result_document(result: Any) -> dict[str, Any]:
 
 def build_data_docs(gx_context: Any, result: Any, folder: str) -> str:
     """Build a Data Docs site of the sanitised result into ``folder``; return the index URL."""
-    gx_context.add_data_docs_site(site_name="lakeops", site_config={
-        "class_name": "SiteBuilder",
-        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": folder},
-        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-    })
+    gx_context.add_data_docs_site(
+        site_name="lakeops",
+        site_config={
+            "class_name": "SiteBuilder",
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": folder},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        },
+    )
     store = gx_context.validation_results_store
     for key in store.list_keys():  # GX stored its raw copy during run(): replace it with the sanitised one
         store.set(key, result)

@@ -40,18 +40,35 @@ def lineage_inputs(datasets: Sequence[Any], outcome: ValidationOutcome) -> list[
     from openlineage.client.facet_v2 import data_quality_metrics_input_dataset as dqm
 
     assertions = [
-        dqa.Assertion(assertion=e.type, success=e.status == "passed", column=e.column, severity=e.severity,
-                      name=e.name[:_MAX_NAME_CHARS],
-                      actual=(f"{int(e.metrics['unexpected_count'])} unexpected"
-                              if "unexpected_count" in e.metrics else None))
+        dqa.Assertion(
+            assertion=e.type,
+            success=e.status == "passed",
+            column=e.column,
+            severity=e.severity,
+            name=e.name[:_MAX_NAME_CHARS],
+            actual=(
+                f"{int(e.metrics['unexpected_count'])} unexpected"
+                if "unexpected_count" in e.metrics
+                else None
+            ),
+        )
         for e in outcome.expectations
     ]
     metrics = dqm.DataQualityMetricsInputDatasetFacet(
-        columnMetrics={col: dqm.ColumnMetrics(nullCount=values.get("nullCount"),
-                                              distinctCount=values.get("distinctCount"),
-                                              count=float(values["count"]) if "count" in values else None)
-                       for col, values in outcome.column_metrics().items()},
-        rowCount=outcome.row_count(), bytes=outcome.bytes, fileCount=outcome.files)
-    facets = {"dataQualityAssertions": dqa.DataQualityAssertionsDatasetFacet(assertions=assertions),
-              "dataQualityMetrics": metrics}
+        columnMetrics={
+            col: dqm.ColumnMetrics(
+                nullCount=values.get("nullCount"),
+                distinctCount=values.get("distinctCount"),
+                count=float(values["count"]) if "count" in values else None,
+            )
+            for col, values in outcome.column_metrics().items()
+        },
+        rowCount=outcome.row_count(),
+        bytes=outcome.bytes,
+        fileCount=outcome.files,
+    )
+    facets = {
+        "dataQualityAssertions": dqa.DataQualityAssertionsDatasetFacet(assertions=assertions),
+        "dataQualityMetrics": metrics,
+    }
     return [InputDataset(namespace=d.namespace, name=d.name, inputFacets=dict(facets)) for d in datasets]

@@ -30,17 +30,30 @@ __all__ = [
 ]
 
 XCOM_LIMIT_BYTES = 16 * 1024
-_NUMERIC_KEYS = ("element_count", "unexpected_count", "unexpected_percent", "unexpected_percent_total",
-                 "unexpected_percent_nonmissing", "missing_count", "missing_percent")
+_NUMERIC_KEYS = (
+    "element_count",
+    "unexpected_count",
+    "unexpected_percent",
+    "unexpected_percent_total",
+    "unexpected_percent_nonmissing",
+    "missing_count",
+    "missing_percent",
+)
 #: Expectations whose ``observed_value`` is a count, a proportion or column names: never a data value.
-_SAFE_OBSERVED = frozenset({
-    "expect_table_row_count_to_be_between", "expect_table_row_count_to_equal",
-    "expect_table_row_count_to_equal_other_table", "expect_table_column_count_to_be_between",
-    "expect_table_column_count_to_equal", "expect_table_columns_to_match_ordered_list",
-    "expect_table_columns_to_match_set", "expect_column_unique_value_count_to_be_between",
-    "expect_column_proportion_of_unique_values_to_be_between",
-    "expect_column_proportion_of_non_null_values_to_be_between",
-})
+_SAFE_OBSERVED = frozenset(
+    {
+        "expect_table_row_count_to_be_between",
+        "expect_table_row_count_to_equal",
+        "expect_table_row_count_to_equal_other_table",
+        "expect_table_column_count_to_be_between",
+        "expect_table_column_count_to_equal",
+        "expect_table_columns_to_match_ordered_list",
+        "expect_table_columns_to_match_set",
+        "expect_column_unique_value_count_to_be_between",
+        "expect_column_proportion_of_unique_values_to_be_between",
+        "expect_column_proportion_of_non_null_values_to_be_between",
+    }
+)
 _MAX_SAMPLE_CHARS = 64
 _MAX_MESSAGE_CHARS = 300
 _MAX_NAME_CHARS = 120
@@ -119,8 +132,12 @@ class ExpectationOutcome:
     error: str | None = None
 
     def to_dict(self, *, details: bool = True) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name[:_MAX_NAME_CHARS], "type": self.type, "severity": self.severity,
-                               "status": self.status}
+        out: dict[str, Any] = {
+            "name": self.name[:_MAX_NAME_CHARS],
+            "type": self.type,
+            "severity": self.severity,
+            "status": self.status,
+        }
         if self.column is not None:
             out["column"] = self.column
         out.update(self.metrics)
@@ -143,16 +160,19 @@ class ExpectationOutcome:
             percent = float(self.metrics.get("unexpected_percent", 0.0))
             missing = int(self.metrics.get("missing_count", 0))
             if missing:  # GX's percentage is over the non-null values
-                return (f"{head}: {int(unexpected):,} of {int(total) - missing:,} non-null values unexpected "
-                        f"({percent:.3g}%; {int(total):,} rows)")
+                return (
+                    f"{head}: {int(unexpected):,} of {int(total) - missing:,} non-null values unexpected "
+                    f"({percent:.3g}%; {int(total):,} rows)"
+                )
             return f"{head}: {int(unexpected):,} of {int(total):,} unexpected ({percent:.3g}%)"
         if self.observed is not None:
             return f"{head}: observed {self.observed}"
         return f"{head}: failed"
 
 
-def _sanitise_result(etype: str, raw: Mapping[str, Any], samples: int, expose_observed: bool) -> tuple[
-        dict[str, Any], Any, list[Any] | None]:
+def _sanitise_result(
+    etype: str, raw: Mapping[str, Any], samples: int, expose_observed: bool
+) -> tuple[dict[str, Any], Any, list[Any] | None]:
     """(safe GX result dict, safe observed value, masked samples) of one GX result dict."""
     safe: dict[str, Any] = {}
     for key in _NUMERIC_KEYS:
@@ -175,8 +195,11 @@ def _sanitise_result(etype: str, raw: Mapping[str, Any], samples: int, expose_ob
     masked: list[Any] | None = None
     if samples > 0:
         if raw.get("partial_unexpected_counts"):
-            masked = [{"value": mask_value(item.get("value")), "count": _number(item.get("count"))}
-                      for item in raw["partial_unexpected_counts"][:samples] if isinstance(item, Mapping)]
+            masked = [
+                {"value": mask_value(item.get("value")), "count": _number(item.get("count"))}
+                for item in raw["partial_unexpected_counts"][:samples]
+                if isinstance(item, Mapping)
+            ]
         elif raw.get("partial_unexpected_list"):
             masked = [mask_value(v) for v in list(raw["partial_unexpected_list"])[:samples]]
         if masked:
@@ -214,7 +237,9 @@ class ValidationOutcome:
     def blocking(self) -> list[ExpectationOutcome]:
         """What fails the gate: execution errors, failed ``error`` expectations (and warnings with
         ``fail_on_warn``)."""
-        return self.execution_errors + self.failed_errors + (self.failed_warnings if self.fail_on_warn else [])
+        return (
+            self.execution_errors + self.failed_errors + (self.failed_warnings if self.fail_on_warn else [])
+        )
 
     @property
     def passed(self) -> bool:
@@ -228,22 +253,34 @@ class ValidationOutcome:
     def statistics(self) -> dict[str, Any]:
         total = len(self.expectations)
         ok = sum(1 for e in self.expectations if e.status == "passed")
-        return {"evaluated": total, "successful": ok, "failed_error": len(self.failed_errors),
-                "failed_warn": len(self.failed_warnings), "execution_errors": len(self.execution_errors),
-                "success_percent": round(100.0 * ok / total, 2) if total else 100.0}
+        return {
+            "evaluated": total,
+            "successful": ok,
+            "failed_error": len(self.failed_errors),
+            "failed_warn": len(self.failed_warnings),
+            "execution_errors": len(self.execution_errors),
+            "success_percent": round(100.0 * ok / total, 2) if total else 100.0,
+        }
 
     def message(self, max_items: int = 25) -> str:
         """The failure/warning message: each failed expectation with counts and percentages."""
         stats = self.statistics()
         verdict = "passed" if self.passed else "failed"
         rows = f"; {self.rows:,} rows" if self.rows is not None else ""
-        lines = [f"Data-quality gate {self.suite!r} {verdict}: {stats['failed_error']} error expectation(s) "
-                 f"failed, {stats['execution_errors']} execution error(s), {stats['failed_warn']} warning(s) "
-                 f"(of {stats['evaluated']} expectations{rows})."]
-        warn_title = ("Warnings (fail_on_warn: they fail the task too):" if self.fail_on_warn
-                      else "Warnings (do not fail the task):")
-        for title, items in (("Failed (severity error):", self.execution_errors + self.failed_errors),
-                             (warn_title, self.failed_warnings)):
+        lines = [
+            f"Data-quality gate {self.suite!r} {verdict}: {stats['failed_error']} error expectation(s) "
+            f"failed, {stats['execution_errors']} execution error(s), {stats['failed_warn']} warning(s) "
+            f"(of {stats['evaluated']} expectations{rows})."
+        ]
+        warn_title = (
+            "Warnings (fail_on_warn: they fail the task too):"
+            if self.fail_on_warn
+            else "Warnings (do not fail the task):"
+        )
+        for title, items in (
+            ("Failed (severity error):", self.execution_errors + self.failed_errors),
+            (warn_title, self.failed_warnings),
+        ):
             if items:
                 lines.append(title)
                 lines.extend(f"  - {e.describe()}" for e in items[:max_items])
@@ -253,11 +290,22 @@ class ValidationOutcome:
             lines.append(f"Full result: {self.result_location}")
         return "\n".join(lines)
 
-    def full_summary(self, run_id: str | None = None, source: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        return {"success": self.passed, "gx_success": self.gx_success, "suite": self.suite, "run_id": run_id,
-                "source": dict(source or {}), "rows": self.rows, "statistics": self.statistics(),
-                "result_location": self.result_location, "data_docs_url": self.data_docs_url,
-                "expectations": [e.to_dict() for e in self.expectations], "omitted_expectations": 0}
+    def full_summary(
+        self, run_id: str | None = None, source: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        return {
+            "success": self.passed,
+            "gx_success": self.gx_success,
+            "suite": self.suite,
+            "run_id": run_id,
+            "source": dict(source or {}),
+            "rows": self.rows,
+            "statistics": self.statistics(),
+            "result_location": self.result_location,
+            "data_docs_url": self.data_docs_url,
+            "expectations": [e.to_dict() for e in self.expectations],
+            "omitted_expectations": 0,
+        }
 
     def column_metrics(self) -> dict[str, dict[str, int]]:
         """Per column: ``nullCount``, ``count`` and ``distinctCount`` where an expectation computed them."""
@@ -273,7 +321,9 @@ class ValidationOutcome:
                 col.setdefault("nullCount", int(e.metrics["missing_count"]))
             if total is not None and "nullCount" in col:
                 col["count"] = int(total) - col["nullCount"]
-            if e.type == "expect_column_unique_value_count_to_be_between" and isinstance(e.observed, (int, float)):
+            if e.type == "expect_column_unique_value_count_to_be_between" and isinstance(
+                e.observed, (int, float)
+            ):
                 col["distinctCount"] = int(e.observed)
         return {k: v for k, v in metrics.items() if v}
 
@@ -287,8 +337,9 @@ class ValidationOutcome:
         return max(counts) if counts else None
 
 
-def outcome_from_gx(result: Any, suite: Any, *, samples: int = 0, expose_observed: bool = False,
-                    secrets: Sequence[str] = ()) -> ValidationOutcome:
+def outcome_from_gx(
+    result: Any, suite: Any, *, samples: int = 0, expose_observed: bool = False, secrets: Sequence[str] = ()
+) -> ValidationOutcome:
     """Reduce a GX ``ExpectationSuiteValidationResult`` *in place* and return its outcome.
 
     The GX result object is rewritten (``result`` dicts reduced to the safe keys, exception
@@ -309,21 +360,26 @@ def outcome_from_gx(result: Any, suite: Any, *, samples: int = 0, expose_observe
             gx_safe.pop("unexpected_count")  # GX's renderers expect both or neither
         res.result = gx_safe
         # the traceback (which may quote data) is replaced by the scrubbed one-line message
-        res.exception_info = {"raised_exception": bool(error), "exception_message": error,
-                              "exception_traceback": error}
+        res.exception_info = {
+            "raised_exception": bool(error),
+            "exception_message": error,
+            "exception_traceback": error,
+        }
         status = "error" if error else ("passed" if res.success else "failed")
-        outcomes.append(ExpectationOutcome(
-            index=spec.index if spec else len(outcomes) + 1,
-            name=spec.name if spec else etype,
-            type=etype,
-            column=(spec.column if spec else config.kwargs.get("column")),
-            severity=spec.severity if spec else "error",
-            status=status,
-            metrics={k: v for k, v in safe.items() if k in _NUMERIC_KEYS},
-            observed=observed,
-            samples=masked,
-            error=error,
-        ))
+        outcomes.append(
+            ExpectationOutcome(
+                index=spec.index if spec else len(outcomes) + 1,
+                name=spec.name if spec else etype,
+                type=etype,
+                column=(spec.column if spec else config.kwargs.get("column")),
+                severity=spec.severity if spec else "error",
+                status=status,
+                metrics={k: v for k, v in safe.items() if k in _NUMERIC_KEYS},
+                observed=observed,
+                samples=masked,
+                error=error,
+            )
+        )
     outcomes.sort(key=lambda e: e.index)
     return ValidationOutcome(suite=suite.name, expectations=outcomes, gx_success=bool(result.success))
 
@@ -338,8 +394,10 @@ def bounded_summary(summary: dict[str, Any], limit: int = XCOM_LIMIT_BYTES) -> d
     if _size(summary) <= limit:
         return summary
     out = dict(summary)
-    entries = [{k: v for k, v in e.items() if k not in ("masked_samples", "observed_value")}
-               for e in summary.get("expectations", [])]
+    entries = [
+        {k: v for k, v in e.items() if k not in ("masked_samples", "observed_value")}
+        for e in summary.get("expectations", [])
+    ]
     out["expectations"] = entries
     if _size(out) > limit:
         entries = [e for e in entries if e.get("status") != "passed"]

@@ -36,8 +36,14 @@ __all__ = ["FORMATS", "FileSource", "SourceStats", "normalise_format"]
 log = logging.getLogger(__name__)
 
 FORMATS = ("parquet", "csv", "jsonl")
-_EXTENSIONS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl",
-               ".json": "jsonl"}
+_EXTENSIONS = {
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".csv": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+}
 _WILDCARDS = ("*", "?", "[")
 _SCHEMA_SAMPLE_LINES = 200
 
@@ -60,7 +66,9 @@ def _pick_format(names: list[str], fmt: str | None, location: str) -> tuple[list
         found = {k for k in kinds.values() if k}
         if len(found) != 1:
             what = f"several formats ({', '.join(sorted(found))})" if found else "no known file extension"
-            raise ValueError(f"data_path {location!r} holds {what}: set data_format to one of {', '.join(FORMATS)}")
+            raise ValueError(
+                f"data_path {location!r} holds {what}: set data_format to one of {', '.join(FORMATS)}"
+            )
         fmt = found.pop()
     chosen = [name for name, kind in kinds.items() if kind == fmt or kind is None]
     return chosen, fmt
@@ -88,9 +96,17 @@ class FileSource:
 
     kind = "file"
 
-    def __init__(self, location: str, fmt: str | None, *, engine: str = "pandas", aws_conn_id: str | None =
-                 "aws_default", read_options: Mapping[str, Any] | None = None,
-                 spark_conn_id: str | None = "spark_default", app_name: str = "lakeops-gx") -> None:
+    def __init__(
+        self,
+        location: str,
+        fmt: str | None,
+        *,
+        engine: str = "pandas",
+        aws_conn_id: str | None = "aws_default",
+        read_options: Mapping[str, Any] | None = None,
+        spark_conn_id: str | None = "spark_default",
+        app_name: str = "lakeops-gx",
+    ) -> None:
         self.location = location
         self.fmt = fmt
         self.engine = engine
@@ -118,7 +134,8 @@ class FileSource:
         if self.engine == "spark" and self.location.startswith("s3://"):
             raise ValueError(
                 "engine='spark' cannot read s3:// URIs: pass an s3a:// URI readable by the Spark session "
-                "(hadoop-aws on its classpath), or use engine='pandas' which downloads through S3Hook")
+                "(hadoop-aws on its classpath), or use engine='pandas' which downloads through S3Hook"
+            )
 
     # ---------------------------------------------------------------- listing
     def prepare(self, workdir: Path) -> None:
@@ -145,8 +162,11 @@ class FileSource:
         if any(ch in location for ch in _WILDCARDS):
             base = os.path.dirname(location[: min(location.index(ch) for ch in _WILDCARDS if ch in location)])
             names = sorted(p for p in glob.glob(location, recursive=True) if os.path.isfile(p))
-            return [n for n in names if is_data_file(Path(os.path.relpath(n, base or ".")).as_posix(),
-                                                     os.path.getsize(n))]
+            return [
+                n
+                for n in names
+                if is_data_file(Path(os.path.relpath(n, base or ".")).as_posix(), os.path.getsize(n))
+            ]
         if path.is_file():
             return [str(path)]
         if path.is_dir():
@@ -166,7 +186,11 @@ class FileSource:
         else:
             base, _, name = key.rpartition("/")
             root = parse_location(f"s3://{bucket}/{base}", argument="data_path")
-            files = [f for f in list_data_files(root, recursive=False, s3=s3) if f.relative == name] if name else []
+            files = (
+                [f for f in list_data_files(root, recursive=False, s3=s3) if f.relative == name]
+                if name
+                else []
+            )
             if not files:  # not one object: a folder
                 base = key.rstrip("/")
                 root = parse_location(f"s3://{bucket}/{base}", argument="data_path")
@@ -198,7 +222,9 @@ class FileSource:
         if self.fmt == "csv":
             import pyarrow.csv as pacsv
 
-            with pacsv.open_csv(name, parse_options=pacsv.ParseOptions(**self._csv_parse_options())) as reader:
+            with pacsv.open_csv(
+                name, parse_options=pacsv.ParseOptions(**self._csv_parse_options())
+            ) as reader:
                 return list(reader.schema.names)
         cols: dict[str, None] = {}
         with open(name, encoding="utf-8") as fh:

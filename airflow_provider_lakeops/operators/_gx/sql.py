@@ -50,8 +50,13 @@ def _snowflake_sqlalchemy_compat() -> None:
         setattr(orm_context, "ORMSelectCompileState", orm_context._ORMSelectCompileState)  # noqa: B010
 
 
-_SCHEMES = {"postgres": "postgresql", "postgresql": "postgresql", "sqlite": "sqlite",
-            "mysql": "mysql+mysqlconnector", "mssql": "mssql+pymssql"}
+_SCHEMES = {
+    "postgres": "postgresql",
+    "postgresql": "postgresql",
+    "sqlite": "sqlite",
+    "mysql": "mysql+mysqlconnector",
+    "mssql": "mssql+pymssql",
+}
 
 
 def resolve_sql_target(conn_id: str) -> SqlTarget:
@@ -69,20 +74,39 @@ def resolve_sql_target(conn_id: str) -> SqlTarget:
     try:
         hook: Any = conn.get_hook()
     except Exception as exc:  # no provider for this conn_type: the fields are enough for SQLAlchemy
-        log.info("No hook for connection %r (%s): building the SQLAlchemy URL from its fields", conn_id,
-                 type(exc).__name__)
+        log.info(
+            "No hook for connection %r (%s): building the SQLAlchemy URL from its fields",
+            conn_id,
+            type(exc).__name__,
+        )
         hook = None
     secrets = tuple(s for s in (conn.password,) if s)
     if hook is not None and type(hook).__name__ == "SnowflakeHook":
         _snowflake_sqlalchemy_compat()
         params = hook._get_conn_params()
-        connect_args = {k: params[k] for k in ("insecure_mode", "session_parameters", "ocsp_fail_open",
-                                               "json_result_force_utf8_decoding", "private_key") if params.get(k)}
+        connect_args = {
+            k: params[k]
+            for k in (
+                "insecure_mode",
+                "session_parameters",
+                "ocsp_fail_open",
+                "json_result_force_utf8_decoding",
+                "private_key",
+            )
+            if params.get(k)
+        }
         return SqlTarget(
-            url=hook.get_uri(), engine_kwargs={"connect_args": connect_args} if connect_args else {},
-            dialect="snowflake", namespace="snowflake://", database=params.get("database") or None,
-            schema=params.get("schema") or None, uppercase=True, secrets=secrets,
-            snowflake_account=params.get("account") or None, snowflake_region=params.get("region") or None)
+            url=hook.get_uri(),
+            engine_kwargs={"connect_args": connect_args} if connect_args else {},
+            dialect="snowflake",
+            namespace="snowflake://",
+            database=params.get("database") or None,
+            schema=params.get("schema") or None,
+            uppercase=True,
+            secrets=secrets,
+            snowflake_account=params.get("account") or None,
+            snowflake_region=params.get("region") or None,
+        )
     if hook is not None and hasattr(hook, "get_uri"):
         try:
             url = hook.sqlalchemy_url.render_as_string(hide_password=False)
@@ -97,9 +121,14 @@ def resolve_sql_target(conn_id: str) -> SqlTarget:
         else:
             from sqlalchemy.engine import URL
 
-            url = URL.create(driver, username=conn.login or None, password=conn.password or None,
-                             host=conn.host or None, port=conn.port or None,
-                             database=conn.schema or None).render_as_string(hide_password=False)
+            url = URL.create(
+                driver,
+                username=conn.login or None,
+                password=conn.password or None,
+                host=conn.host or None,
+                port=conn.port or None,
+                database=conn.schema or None,
+            ).render_as_string(hide_password=False)
     parsed = make_url(url)
     dialect = parsed.get_backend_name()
     namespace = None
@@ -118,9 +147,15 @@ def resolve_sql_target(conn_id: str) -> SqlTarget:
             default_port = {"postgresql": 5432, "mysql": 3306}.get(dialect)
             namespace = f"{scheme}://{parsed.host or 'localhost'}:{parsed.port or default_port}"
     schema = None if dialect in ("sqlite", "mysql") else ("public" if dialect == "postgresql" else None)
-    return SqlTarget(url=url, engine_kwargs={}, dialect=dialect, namespace=namespace,
-                     database=None if dialect == "sqlite" else parsed.database, schema=schema,
-                     secrets=secrets + ((parsed.password,) if parsed.password else ()))
+    return SqlTarget(
+        url=url,
+        engine_kwargs={},
+        dialect=dialect,
+        namespace=namespace,
+        database=None if dialect == "sqlite" else parsed.database,
+        schema=schema,
+        secrets=secrets + ((parsed.password,) if parsed.password else ()),
+    )
 
 
 class SqlSource:
@@ -128,8 +163,9 @@ class SqlSource:
 
     kind = "sql"
 
-    def __init__(self, conn_id: str, *, table: str | None = None, schema: str | None = None,
-                 sql: str | None = None) -> None:
+    def __init__(
+        self, conn_id: str, *, table: str | None = None, schema: str | None = None, sql: str | None = None
+    ) -> None:
         self.conn_id = conn_id
         self.table = table
         self.schema = schema
@@ -175,7 +211,8 @@ class SqlSource:
             except ImportError as exc:
                 raise ImportError(
                     f"the SQLAlchemy driver for {self.target.dialect!r} is not installed ({exc}); install it "
-                    f"(e.g. psycopg2-binary for PostgreSQL)") from None
+                    f"(e.g. psycopg2-binary for PostgreSQL)"
+                ) from None
         return self._engine
 
     def columns(self) -> list[str]:
@@ -186,7 +223,9 @@ class SqlSource:
             if self.table:
                 inspector = sa.inspect(conn)
                 if not inspector.has_table(self.table, schema=self.schema):
-                    raise ValueError(f"table {self.qualified_table!r} does not exist on connection {self.conn_id!r}")
+                    raise ValueError(
+                        f"table {self.qualified_table!r} does not exist on connection {self.conn_id!r}"
+                    )
                 return [c["name"] for c in inspector.get_columns(self.table, schema=self.schema)]
             result = conn.execute(sa.text(f"SELECT * FROM ({self.sql}) lakeops_columns WHERE 1 = 0"))
             return list(result.keys())
@@ -199,10 +238,14 @@ class SqlSource:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "a more specific datasource may be more appropriate"
             datasource = context.data_sources.add_sql(
-                name, connection_string=self.target.url, kwargs=self.target.engine_kwargs)
+                name, connection_string=self.target.url, kwargs=self.target.engine_kwargs
+            )
             if self.table:
-                asset = datasource.add_table_asset(f"{name}_data", table_name=self.table,
-                                                   **({"schema_name": self.schema} if self.schema else {}))
+                asset = datasource.add_table_asset(
+                    f"{name}_data",
+                    table_name=self.table,
+                    **({"schema_name": self.schema} if self.schema else {}),
+                )
             else:
                 asset = datasource.add_query_asset(f"{name}_data", query=self.sql)
         return asset.add_batch_definition_whole_table(f"{name}_batch"), None
@@ -232,7 +275,9 @@ class SqlSource:
             if target.snowflake_account:
                 if all(parts):
                     db, sch, tbl = (str(p).upper() for p in parts)
-                    out.append(snowflake_dataset(target.snowflake_account, db, sch, tbl, target.snowflake_region))
+                    out.append(
+                        snowflake_dataset(target.snowflake_account, db, sch, tbl, target.snowflake_region)
+                    )
                 continue
             name = ".".join(p for p in parts if p)
             out.append(DatasetName(target.namespace, name.upper() if target.uppercase else name))
@@ -242,4 +287,3 @@ class SqlSource:
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
-

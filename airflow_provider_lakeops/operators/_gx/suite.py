@@ -40,10 +40,12 @@ SEVERITIES = ("error", "warn")
 _TO_GX_SEVERITY = {"error": "critical", "warn": "warning"}
 _FROM_GX_SEVERITY = {"critical": "error", "warning": "warn", "info": "warn", "error": "error", "warn": "warn"}
 _TYPE_KEYS = ("expectation", "type", "expectation_type")
-_ITEM_KEYS = frozenset({*_TYPE_KEYS, "kwargs", "severity", "name", "description", "meta", "id", "notes",
-                        "rendered_content"})
-_SUITE_KEYS = frozenset({"name", "description", "default_severity", "expectations", "meta", "id", "notes",
-                         "suite_parameters"})
+_ITEM_KEYS = frozenset(
+    {*_TYPE_KEYS, "kwargs", "severity", "name", "description", "meta", "id", "notes", "rendered_content"}
+)
+_SUITE_KEYS = frozenset(
+    {"name", "description", "default_severity", "expectations", "meta", "id", "notes", "suite_parameters"}
+)
 #: kwargs that would let a suite override the PII-safe result format the operator enforces.
 _FORBIDDEN_KWARGS = frozenset({"result_format", "catch_exceptions", "include_config"})
 #: Column-like kwargs that must name columns of the data (checked before validation runs).
@@ -126,26 +128,36 @@ def _severity(value: Any, where: str) -> str:
 def _parse_item(item: Any, index: int, default_severity: str, suite: str) -> ExpectationSpec:
     where = f"suite {suite!r} expectation #{index}"
     if not isinstance(item, Mapping):
-        raise ValueError(f"{where} must be a mapping with 'expectation' and 'kwargs', got {type(item).__name__}")
+        raise ValueError(
+            f"{where} must be a mapping with 'expectation' and 'kwargs', got {type(item).__name__}"
+        )
     unknown = sorted(set(item) - _ITEM_KEYS)
     if unknown:
-        raise ValueError(f"{where} has unknown keys {unknown}; allowed: expectation (or type), kwargs, "
-                         f"severity, name, description, meta")
+        raise ValueError(
+            f"{where} has unknown keys {unknown}; allowed: expectation (or type), kwargs, "
+            f"severity, name, description, meta"
+        )
     given = [k for k in _TYPE_KEYS if item.get(k) is not None]
     if len(given) != 1:
-        raise ValueError(f"{where} needs exactly one of 'expectation', 'type', 'expectation_type'"
-                         f"{f' (got {given})' if given else ''}")
+        raise ValueError(
+            f"{where} needs exactly one of 'expectation', 'type', 'expectation_type'"
+            f"{f' (got {given})' if given else ''}"
+        )
     etype = item[given[0]]
     if not isinstance(etype, str) or not _NAME_RE.match(etype):
-        raise ValueError(f"{where}: {etype!r} is not a GX expectation name; use the snake_case form, "
-                         f"e.g. 'expect_column_values_to_not_be_null'")
+        raise ValueError(
+            f"{where}: {etype!r} is not a GX expectation name; use the snake_case form, "
+            f"e.g. 'expect_column_values_to_not_be_null'"
+        )
     kwargs = item.get("kwargs") or {}
     if not isinstance(kwargs, Mapping):
         raise ValueError(f"{where} ({etype}): kwargs must be a mapping, got {type(kwargs).__name__}")
     bad = sorted(_FORBIDDEN_KWARGS & set(kwargs))
     if bad:
-        raise ValueError(f"{where} ({etype}): kwargs {bad} are set by the operator (PII-safe result format); "
-                         f"remove them from the suite")
+        raise ValueError(
+            f"{where} ({etype}): kwargs {bad} are set by the operator (PII-safe result format); "
+            f"remove them from the suite"
+        )
     meta = item.get("meta") or {}
     if not isinstance(meta, Mapping):
         raise ValueError(f"{where} ({etype}): meta must be a mapping")
@@ -182,31 +194,43 @@ def parse_suite(raw: Any, *, default_name: str = "lakeops_suite", source: str = 
     if isinstance(data, Sequence) and not isinstance(data, (str, bytes)):
         data = {"expectations": list(data)}
     if not isinstance(data, Mapping):
-        raise ValueError(f"suite {source} must be a mapping with an 'expectations' list (or a list), "
-                         f"got {type(data).__name__}")
+        raise ValueError(
+            f"suite {source} must be a mapping with an 'expectations' list (or a list), "
+            f"got {type(data).__name__}"
+        )
     unknown = sorted(set(data) - _SUITE_KEYS)
     if unknown:
-        raise ValueError(f"suite {source} has unknown keys {unknown}; allowed: name, description, "
-                         f"default_severity, expectations, meta")
+        raise ValueError(
+            f"suite {source} has unknown keys {unknown}; allowed: name, description, "
+            f"default_severity, expectations, meta"
+        )
     name = data.get("name") or default_name
     if not isinstance(name, str) or not re.match(r"^[A-Za-z0-9_.\-]{1,100}$", name):
         raise ValueError(f"suite {source}: name must be 1-100 letters, digits, '_', '.' or '-', got {name!r}")
     default_severity = _severity(data.get("default_severity", "error"), f"suite {name!r} default_severity")
     items = data.get("expectations")
     if not isinstance(items, Sequence) or isinstance(items, (str, bytes)) or not items:
-        raise ValueError(f"suite {name!r} ({source}) has no expectations: give a non-empty 'expectations' list")
+        raise ValueError(
+            f"suite {name!r} ({source}) has no expectations: give a non-empty 'expectations' list"
+        )
     specs = tuple(_parse_item(item, i, default_severity, name) for i, item in enumerate(items, start=1))
     seen: dict[str, ExpectationSpec] = {}
     for spec in specs:
         key = json.dumps([spec.type, spec.kwargs], sort_keys=True, default=str)
         if key in seen:
-            raise ValueError(f"suite {name!r}: expectation {spec.label} repeats {seen[key].label} with the "
-                             f"same arguments; remove one (GX would silently keep only the first)")
+            raise ValueError(
+                f"suite {name!r}: expectation {spec.label} repeats {seen[key].label} with the "
+                f"same arguments; remove one (GX would silently keep only the first)"
+            )
         seen[key] = spec
     meta = data.get("meta") or {}
     description = data.get("description")
-    return SuiteSpec(name=name, expectations=specs, description=str(description) if description else None,
-                     meta=dict(meta) if isinstance(meta, Mapping) else {})
+    return SuiteSpec(
+        name=name,
+        expectations=specs,
+        description=str(description) if description else None,
+        meta=dict(meta) if isinstance(meta, Mapping) else {},
+    )
 
 
 def _describe_validation_error(exc: Exception) -> str:
@@ -253,8 +277,11 @@ def build_gx_suite(context: Any, suite: SuiteSpec) -> Any:
         except ExpectationNotFoundError:
             problems.append(f"{spec.label}: unknown expectation type (see the GX expectation gallery)")
             continue
-        arguments: dict[str, Any] = {**spec.kwargs, "severity": _TO_GX_SEVERITY[spec.severity],
-                                     "meta": {"lakeops_index": spec.index, "lakeops_name": spec.name}}
+        arguments: dict[str, Any] = {
+            **spec.kwargs,
+            "severity": _TO_GX_SEVERITY[spec.severity],
+            "meta": {"lakeops_index": spec.index, "lakeops_name": spec.name},
+        }
         if spec.description:
             arguments["description"] = spec.description
         try:
@@ -284,5 +311,8 @@ def check_columns(suite: SuiteSpec, columns: Sequence[str], *, case_sensitive: b
         shown = ", ".join(sorted(present))
         if len(shown) > 600:
             shown = shown[:600] + ", ..."
-        raise ValueError(f"suite {suite.name!r} refers to missing columns:\n  - " + "\n  - ".join(problems)
-                         + f"\n  columns available: {shown}")
+        raise ValueError(
+            f"suite {suite.name!r} refers to missing columns:\n  - "
+            + "\n  - ".join(problems)
+            + f"\n  columns available: {shown}"
+        )

@@ -20,8 +20,16 @@ from airflow_provider_lakeops.utils.redaction import (
     redact_secrets,
 )
 
-__all__ = ["MASK", "config_diff", "is_placeholder", "is_secret", "mask_config", "normalise", "redact",
-           "render_config"]
+__all__ = [
+    "MASK",
+    "config_diff",
+    "is_placeholder",
+    "is_secret",
+    "mask_config",
+    "normalise",
+    "redact",
+    "render_config",
+]
 
 _PLACEHOLDER = re.compile(r"^\$\{[A-Za-z0-9_.-]+:[^}]*\}$")
 
@@ -56,7 +64,9 @@ def config_diff(
         if old == new:
             continue
         change = "added" if key not in running else "removed" if key not in desired else "changed"
-        changes.append({"key": key, "change": change, "old": _shown(key, old, secrets), "new": _shown(key, new, secrets)})
+        changes.append(
+            {"key": key, "change": change, "old": _shown(key, old, secrets), "new": _shown(key, new, secrets)}
+        )
     return changes
 
 
@@ -72,9 +82,13 @@ def normalise(config: Mapping[str, Any]) -> dict[str, str]:
         if not isinstance(key, str) or not key.strip():
             raise ValueError(f"config keys must be non-empty strings, got {key!r}")
         if value is None:
-            raise ValueError(f"config key {key!r} is null; Kafka Connect rejects null values (remove the key)")
+            raise ValueError(
+                f"config key {key!r} is null; Kafka Connect rejects null values (remove the key)"
+            )
         if isinstance(value, (dict, list, tuple, set)):
-            raise ValueError(f"config key {key!r} holds a {type(value).__name__}; Connect configs are flat strings")
+            raise ValueError(
+                f"config key {key!r} holds a {type(value).__name__}; Connect configs are flat strings"
+            )
         out[key] = str(value).lower() if isinstance(value, bool) else str(value)
     return out
 
@@ -98,11 +112,15 @@ def render_config(raw: Any, connector_name: Any) -> dict[str, str]:
     config = normalise(raw)
     name = str(connector_name or "").strip()
     if not name or any(ord(c) < 32 for c in name):
-        raise ValueError(f"connector_name {connector_name!r} must be a non-empty name without control characters")
+        raise ValueError(
+            f"connector_name {connector_name!r} must be a non-empty name without control characters"
+        )
     if config.get("name", name) != name:
         raise ValueError(f"config name {config['name']!r} differs from connector_name {name!r}; remove one")
     if not config.get("connector.class"):
-        raise ValueError("config has no connector.class (e.g. io.debezium.connector.postgresql.PostgresConnector)")
+        raise ValueError(
+            "config has no connector.class (e.g. io.debezium.connector.postgresql.PostgresConnector)"
+        )
     password = config.get("database.password")
     if password is not None and not is_placeholder(password):
         raise ValueError(

@@ -110,7 +110,9 @@ def resolve_tables(
     return captured, unmatched
 
 
-def required_privileges(snapshot_mode: str = "initial", locking_mode: str = "minimal") -> list[tuple[str, ...]]:
+def required_privileges(
+    snapshot_mode: str = "initial", locking_mode: str = "minimal"
+) -> list[tuple[str, ...]]:
     """Global privileges the connector user needs; a tuple lists alternatives (any one is enough).
 
     Streaming reads the binlog (``REPLICATION SLAVE``) and the binlog position
@@ -162,39 +164,62 @@ def run_preflight(
     log_bin, binlog_format, row_image, server_id, version, current_user = (_as_text(v) for v in row)
     user, host = _grantee(current_user)
     account = f"'{user}'@'{host}'"
-    server = {"log_bin": log_bin, "binlog_format": binlog_format, "binlog_row_image": row_image,
-              "server_id": server_id, "version": version}
+    server = {
+        "log_bin": log_bin,
+        "binlog_format": binlog_format,
+        "binlog_row_image": row_image,
+        "server_id": server_id,
+        "version": version,
+    }
     problems: list[PreflightProblem] = []
 
     if log_bin.upper() not in {"1", "ON"}:
-        problems.append(PreflightProblem(
-            "binlog", "log_bin", "binary logging is OFF; Debezium reads changes from the binary log",
-            "add log_bin=mysql-bin (with server_id, binlog_format=ROW, binlog_row_image=FULL) under [mysqld] "
-            "in the server configuration and restart the server: log_bin cannot be changed at runtime",
-        ))
+        problems.append(
+            PreflightProblem(
+                "binlog",
+                "log_bin",
+                "binary logging is OFF; Debezium reads changes from the binary log",
+                "add log_bin=mysql-bin (with server_id, binlog_format=ROW, binlog_row_image=FULL) under [mysqld] "
+                "in the server configuration and restart the server: log_bin cannot be changed at runtime",
+            )
+        )
     if binlog_format.upper() != "ROW":
-        problems.append(PreflightProblem(
-            "binlog_format", "binlog_format", f"binlog_format is {binlog_format or 'unset'}, Debezium needs ROW",
-            "SET GLOBAL binlog_format = 'ROW'; and binlog_format=ROW under [mysqld] so it survives a restart",
-        ))
+        problems.append(
+            PreflightProblem(
+                "binlog_format",
+                "binlog_format",
+                f"binlog_format is {binlog_format or 'unset'}, Debezium needs ROW",
+                "SET GLOBAL binlog_format = 'ROW'; and binlog_format=ROW under [mysqld] so it survives a restart",
+            )
+        )
     if row_image.upper() != "FULL":
-        problems.append(PreflightProblem(
-            "binlog_row_image", "binlog_row_image",
-            f"binlog_row_image is {row_image or 'unset'}, Debezium needs FULL (before and after images)",
-            "SET GLOBAL binlog_row_image = 'FULL'; and binlog_row_image=FULL under [mysqld]",
-        ))
+        problems.append(
+            PreflightProblem(
+                "binlog_row_image",
+                "binlog_row_image",
+                f"binlog_row_image is {row_image or 'unset'}, Debezium needs FULL (before and after images)",
+                "SET GLOBAL binlog_row_image = 'FULL'; and binlog_row_image=FULL under [mysqld]",
+            )
+        )
     if not server_id or server_id == "0":
-        problems.append(PreflightProblem(
-            "server_id", "server_id", "the server has no server_id (0); binlog clients cannot connect",
-            "SET GLOBAL server_id = 1; and server_id=1 under [mysqld] (any id unique in the topology)",
-        ))
+        problems.append(
+            PreflightProblem(
+                "server_id",
+                "server_id",
+                "the server has no server_id (0); binlog clients cannot connect",
+                "SET GLOBAL server_id = 1; and server_id=1 under [mysqld] (any id unique in the topology)",
+            )
+        )
     elif connector_server_id is not None and str(connector_server_id).strip() == server_id:
-        problems.append(PreflightProblem(
-            "server_id", "database.server.id",
-            f"the connector's database.server.id equals the server's own server_id ({server_id})",
-            "set database.server.id in the connector config to an id no server or replica uses, "
-            f"e.g. {int(server_id) + 1000 if server_id.isdigit() else 184054}",
-        ))
+        problems.append(
+            PreflightProblem(
+                "server_id",
+                "database.server.id",
+                f"the connector's database.server.id equals the server's own server_id ({server_id})",
+                "set database.server.id in the connector config to an id no server or replica uses, "
+                f"e.g. {int(server_id) + 1000 if server_id.isdigit() else 184054}",
+            )
+        )
 
     existing = [
         f"{_as_text(schema)}.{_as_text(table)}"
@@ -204,47 +229,74 @@ def run_preflight(
             parameters=SYSTEM_SCHEMAS,
         )
     ]
-    captured, unmatched = resolve_tables(existing, split_list(table_include_list), split_list(database_include_list))
+    captured, unmatched = resolve_tables(
+        existing, split_list(table_include_list), split_list(database_include_list)
+    )
     for pattern in unmatched:
-        problems.append(PreflightProblem(
-            "table", pattern.replace("\\.", "."),
-            f"no table matches {pattern!r} in table.include.list (or {user} cannot see it)",
-            f"create the table, correct table.include.list, or GRANT SELECT ON the table TO {account};",
-        ))
+        problems.append(
+            PreflightProblem(
+                "table",
+                pattern.replace("\\.", "."),
+                f"no table matches {pattern!r} in table.include.list (or {user} cannot see it)",
+                f"create the table, correct table.include.list, or GRANT SELECT ON the table TO {account};",
+            )
+        )
 
-    global_privs = {_as_text(r[0]).upper() for r in hook.get_records(
-        "SELECT PRIVILEGE_TYPE FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = %s", parameters=(account,)
-    )}
+    global_privs = {
+        _as_text(r[0]).upper()
+        for r in hook.get_records(
+            "SELECT PRIVILEGE_TYPE FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = %s",
+            parameters=(account,),
+        )
+    }
     for alternatives in required_privileges(snapshot_mode, snapshot_locking_mode):
         held = any(global_privs & _SYNONYMS.get(p, {p}) for p in alternatives)
         if not held:
-            problems.append(PreflightProblem(
-                "grant", " or ".join(alternatives),
-                f"{account} lacks {' or '.join(alternatives)} ON *.*",
-                f"GRANT {alternatives[0]} ON *.* TO {account};",
-            ))
+            problems.append(
+                PreflightProblem(
+                    "grant",
+                    " or ".join(alternatives),
+                    f"{account} lacks {' or '.join(alternatives)} ON *.*",
+                    f"GRANT {alternatives[0]} ON *.* TO {account};",
+                )
+            )
 
     # SELECT on the captured tables; tables the user cannot see are not in ``captured``, so the
     # literal database names of unmatched patterns are checked too.
     literal_dbs = {db for db in map(_literal_database, unmatched) if db}
     if "SELECT" not in global_privs and (captured or literal_dbs):
-        schema_select = {_as_text(r[0]).lower() for r in hook.get_records(
-            "SELECT TABLE_SCHEMA FROM information_schema.SCHEMA_PRIVILEGES "
-            "WHERE GRANTEE = %s AND PRIVILEGE_TYPE = 'SELECT'", parameters=(account,)
-        )}
-        table_select = {f"{_as_text(s)}.{_as_text(t)}".lower() for s, t in hook.get_records(
-            "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLE_PRIVILEGES "
-            "WHERE GRANTEE = %s AND PRIVILEGE_TYPE = 'SELECT'", parameters=(account,)
-        )}
-        missing = {t.split(".", 1)[0] for t in captured
-                   if t.split(".", 1)[0].lower() not in schema_select and t.lower() not in table_select}
+        schema_select = {
+            _as_text(r[0]).lower()
+            for r in hook.get_records(
+                "SELECT TABLE_SCHEMA FROM information_schema.SCHEMA_PRIVILEGES "
+                "WHERE GRANTEE = %s AND PRIVILEGE_TYPE = 'SELECT'",
+                parameters=(account,),
+            )
+        }
+        table_select = {
+            f"{_as_text(s)}.{_as_text(t)}".lower()
+            for s, t in hook.get_records(
+                "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLE_PRIVILEGES "
+                "WHERE GRANTEE = %s AND PRIVILEGE_TYPE = 'SELECT'",
+                parameters=(account,),
+            )
+        }
+        missing = {
+            t.split(".", 1)[0]
+            for t in captured
+            if t.split(".", 1)[0].lower() not in schema_select and t.lower() not in table_select
+        }
         lacking = sorted(missing | {db for db in literal_dbs if db.lower() not in schema_select})
         for schema in lacking:
             tables = ", ".join(t for t in captured if t.startswith(f"{schema}.")) or f"the tables of {schema}"
-            problems.append(PreflightProblem(
-                "grant", f"SELECT ON {schema}", f"{account} cannot SELECT from {tables}",
-                f"GRANT SELECT ON `{schema}`.* TO {account};",
-            ))
+            problems.append(
+                PreflightProblem(
+                    "grant",
+                    f"SELECT ON {schema}",
+                    f"{account} cannot SELECT from {tables}",
+                    f"GRANT SELECT ON `{schema}`.* TO {account};",
+                )
+            )
     return PreflightReport(server=server, user=account, tables=captured, problems=problems)
 
 

@@ -30,7 +30,9 @@ def source_kind(connector_class: str) -> str | None:
     return SOURCE_KINDS.get(connector_class.strip())
 
 
-def with_credentials(config: Mapping[str, str], conn_id: str | None, log: Any) -> tuple[dict[str, str], list[str]]:
+def with_credentials(
+    config: Mapping[str, str], conn_id: str | None, log: Any
+) -> tuple[dict[str, str], list[str]]:
     """The payload to send (credentials from connection ``conn_id`` injected) and the secret values it holds.
 
     :raises ValueError: the connection does not match the source kind, or lacks what the config
@@ -40,8 +42,10 @@ def with_credentials(config: Mapping[str, str], conn_id: str | None, log: Any) -
     secrets: list[str] = []
     if not conn_id:
         if "database.password" not in payload:
-            log.warning("No database_conn_id and no database.password placeholder: the connector user "
-                        "must have no password")
+            log.warning(
+                "No database_conn_id and no database.password placeholder: the connector user "
+                "must have no password"
+            )
         return payload, secrets
     kind = source_kind(payload["connector.class"])
     if kind is None:
@@ -57,16 +61,20 @@ def with_credentials(config: Mapping[str, str], conn_id: str | None, log: Any) -
         mask_secret(conn.password)
         secrets.append(conn.password)
     if conn.conn_type in set(DEFAULT_PORTS) - {kind} or (conn.conn_type == "mysql" and kind != "mysql"):
-        raise ValueError(f"connection {conn_id!r} is a {conn.conn_type} connection but connector.class "
-                         f"{payload['connector.class']} captures a {kind} database; pass a {kind} connection")
+        raise ValueError(
+            f"connection {conn_id!r} is a {conn.conn_type} connection but connector.class "
+            f"{payload['connector.class']} captures a {kind} database; pass a {kind} connection"
+        )
     if not conn.host and "database.hostname" not in payload:
         raise ValueError(f"connection {conn_id!r} has no host and the config no database.hostname")
     payload.setdefault("database.hostname", conn.host or "")
     payload.setdefault("database.port", str(conn.port or DEFAULT_PORTS[kind]))
     if kind == "postgres" and "database.dbname" not in payload:
         if not conn.schema:
-            raise ValueError(f"connection {conn_id!r} names no database (its schema field) and the config has "
-                             "no database.dbname")
+            raise ValueError(
+                f"connection {conn_id!r} names no database (its schema field) and the config has "
+                "no database.dbname"
+            )
         payload["database.dbname"] = conn.schema
     user = payload.get("database.user")
     if user is None:
@@ -92,7 +100,8 @@ def run_preflight(conn_id: str, payload: Mapping[str, str]) -> PreflightReport:
         from airflow_provider_lakeops.operators._kafka_connect import postgres_preflight
 
         report = postgres_preflight.preflight_for_config(
-            postgres_preflight.postgres_hook(conn_id, payload.get("database.dbname")), payload)
+            postgres_preflight.postgres_hook(conn_id, payload.get("database.dbname")), payload
+        )
     else:
         from airflow.providers.mysql.hooks.mysql import MySqlHook
 

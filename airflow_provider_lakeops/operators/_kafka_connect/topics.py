@@ -36,12 +36,14 @@ def data_topics(topics: Sequence[str], config: Mapping[str, str]) -> list[str]:
     heartbeat = config.get("topic.heartbeat.prefix", "__debezium-heartbeat")
     transaction = f"{prefix}.{config.get('topic.transaction', 'transaction')}"
     message = f"{prefix}.message"
-    return sorted(t for t in topics
-                  if t not in {prefix, transaction, message} and not t.startswith(f"{heartbeat}."))
+    return sorted(
+        t for t in topics if t not in {prefix, transaction, message} and not t.startswith(f"{heartbeat}.")
+    )
 
 
-def lineage_facts(payload: Mapping[str, str], report: PreflightReport | None,
-                  kafka_bootstrap_servers: str | None) -> dict[str, Any]:
+def lineage_facts(
+    payload: Mapping[str, str], report: PreflightReport | None, kafka_bootstrap_servers: str | None
+) -> dict[str, Any]:
     """Source, tables, expected and computed topics, Kafka and database addresses of a deployment."""
     from airflow_provider_lakeops.operators._kafka_connect.mysql_preflight import split_list
 
@@ -70,15 +72,25 @@ def lineage_facts(payload: Mapping[str, str], report: PreflightReport | None,
 
 
 def connector_topics(
-    hook: KafkaConnectHook, name: str, carry: Mapping[str, Any], *, timeout: float, settle_seconds: float,
-    poll_interval: float, log: Any, wait: bool = True,
+    hook: KafkaConnectHook,
+    name: str,
+    carry: Mapping[str, Any],
+    *,
+    timeout: float,
+    settle_seconds: float,
+    poll_interval: float,
+    log: Any,
+    wait: bool = True,
 ) -> tuple[list[str], str]:
     """The data topics Connect reports for the connector (bounded wait), or the computed names as a fallback.
 
     Returns ``(topics, "connect")`` or ``(computed names, "computed")``.
     """
-    config = {"topic.prefix": carry.get("prefix", ""), "topic.heartbeat.prefix": carry.get("heartbeat_prefix", ""),
-              "topic.transaction": carry.get("transaction_topic", "transaction")}
+    config = {
+        "topic.prefix": carry.get("prefix", ""),
+        "topic.heartbeat.prefix": carry.get("heartbeat_prefix", ""),
+        "topic.transaction": carry.get("transaction_topic", "transaction"),
+    }
     expected = set(carry.get("expected_topics") or [])
     deadline = time.time() + (timeout if wait and (expected or carry.get("routed")) else 0)
     topics: list[str] = []
@@ -91,8 +103,11 @@ def connector_topics(
             break
         if topics != previous:
             stable_since, previous = time.time(), topics
-        covered = expected <= set(topics) if not carry.get("routed") else bool(topics) and (
-            time.time() - stable_since >= settle_seconds)
+        covered = (
+            expected <= set(topics)
+            if not carry.get("routed")
+            else bool(topics) and (time.time() - stable_since >= settle_seconds)
+        )
         if (covered and (topics or not expected)) or time.time() >= deadline:
             break
         time.sleep(min(max(poll_interval / 5, 0.2), 1.0))
@@ -100,15 +115,26 @@ def connector_topics(
     if topics:
         missing = sorted(expected - set(topics)) if not carry.get("routed") else []
         if missing:
-            log.warning("Kafka Connect does not list %s for %s after %.0f s; the snapshot may still be "
-                        "running", ", ".join(missing), name, timeout)
+            log.warning(
+                "Kafka Connect does not list %s for %s after %.0f s; the snapshot may still be running",
+                ", ".join(missing),
+                name,
+                timeout,
+            )
         if set(topics) != set(computed):
-            log.info("Topics of %s from Kafka Connect: %s (computed names: %s)", name, ", ".join(topics),
-                     ", ".join(computed) or "none")
+            log.info(
+                "Topics of %s from Kafka Connect: %s (computed names: %s)",
+                name,
+                ", ".join(topics),
+                ", ".join(computed) or "none",
+            )
         return topics, "connect"
     if computed:
         log.warning(
             "Kafka Connect lists no topics for %s yet (nothing written so far); using the computed names %s. "
             "A routing transform or a topic naming strategy makes them wrong: check GET /connectors/%s/topics",
-            name, ", ".join(computed), name)
+            name,
+            ", ".join(computed),
+            name,
+        )
     return computed, "computed"

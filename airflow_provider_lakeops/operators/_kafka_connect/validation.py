@@ -22,7 +22,9 @@ __all__ = ["unreachable_only", "validate", "validation_errors"]
 # Validation messages that say the database could not be reached (transient), as Debezium words them.
 _UNREACHABLE = re.compile(
     r"refused|timed? ?out|timeout|Communications link failure|No route to host|Connection reset|"
-    r"Name or service not known|UnknownHost|could not connect|starting up|too many connections", re.I)
+    r"Name or service not known|UnknownHost|could not connect|starting up|too many connections",
+    re.I,
+)
 
 
 def validation_errors(validation: Mapping[str, Any]) -> dict[str, list[str]]:
@@ -42,7 +44,9 @@ def validation_errors(validation: Mapping[str, Any]) -> dict[str, list[str]]:
 def unreachable_only(errors: Mapping[str, list[str]]) -> bool:
     """Every validation error says the database could not be reached (worth a retry, not a config fix)."""
     messages = [m for msgs in errors.values() for m in msgs]
-    return bool(messages) and all(_UNREACHABLE.search(m) and "validating connector config" in m for m in messages)
+    return bool(messages) and all(
+        _UNREACHABLE.search(m) and "validating connector config" in m for m in messages
+    )
 
 
 def validate(hook: KafkaConnectHook, payload: Mapping[str, str], secrets: Collection[str]) -> None:
@@ -59,19 +63,27 @@ def validate(hook: KafkaConnectHook, payload: Mapping[str, str], secrets: Collec
     except KafkaConnectApiError as exc:
         if exc.transient:
             raise
-        raise AirflowFailException(f"Kafka Connect refused to validate the config of {name}: "
-                                   f"{redact(str(exc), secrets)}; nothing was deployed") from exc
+        raise AirflowFailException(
+            f"Kafka Connect refused to validate the config of {name}: "
+            f"{redact(str(exc), secrets)}; nothing was deployed"
+        ) from exc
     errors = validation_errors(validation)
     if not (validation.get("error_count") or errors):
         return
-    detail = "\n".join(f"  {key}: {'; '.join(redact(m, secrets) for m in msgs)}" for key, msgs in errors.items())
+    detail = "\n".join(
+        f"  {key}: {'; '.join(redact(m, secrets) for m in msgs)}" for key, msgs in errors.items()
+    )
     if unreachable_only(errors):
         raise ConnectorDeploymentError(
             f"Kafka Connect could not reach the database to validate {name} (a retry may help); nothing was "
-            f"deployed:\n{detail}", connector=name, details={"errors": errors, "transient": True},
+            f"deployed:\n{detail}",
+            connector=name,
+            details={"errors": errors, "transient": True},
         )
     error = ConnectorDeploymentError(
         f"Kafka Connect rejected the config of {name} ({validation.get('error_count')} error(s)); nothing "
-        f"was deployed:\n{detail}", connector=name, details={"errors": errors},
+        f"was deployed:\n{detail}",
+        connector=name,
+        details={"errors": errors},
     )
     raise AirflowFailException(str(error)) from error

@@ -46,22 +46,39 @@ def wait_for_state(
     from airflow_provider_lakeops.triggers.kafka_connect import ConnectorWait, poll_delay
 
     base = {"connector": connector_name, "target_state": target_state, "carry": carry or {}}
-    wait = ConnectorWait(connector_name, target_state, settle_seconds=settle_seconds, expected_config=expected_config,
-                         restarted=restarted, restart_grace_until=restart_grace_until, trace_max_chars=trace_max_chars)
+    wait = ConnectorWait(
+        connector_name,
+        target_state,
+        settle_seconds=settle_seconds,
+        expected_config=expected_config,
+        restarted=restarted,
+        restart_grace_until=restart_grace_until,
+        trace_max_chars=trace_max_chars,
+    )
     poll = 0
     while True:
         try:
             verdict = wait.observe(hook)
         except KafkaConnectApiError as exc:
-            return {**base, "status": "error", "message": str(exc), "connector_state": None, "task_states": {}}
+            return {
+                **base,
+                "status": "error",
+                "message": str(exc),
+                "connector_state": None,
+                "task_states": {},
+            }
         if verdict.outcome == "done":
             return {**base, "status": "success", **verdict.as_event()}
         if verdict.outcome in {"failed", "blocked"}:
             return {**base, "status": verdict.outcome, "message": verdict.reason, **verdict.as_event()}
         remaining = end_time - time.time()
         if remaining <= 0:
-            return {**base, "status": "timeout", **verdict.as_event(),
-                    "message": f"{connector_name} did not reach {target_state} in time: {verdict.reason}"}
+            return {
+                **base,
+                "status": "timeout",
+                **verdict.as_event(),
+                "message": f"{connector_name} did not reach {target_state} in time: {verdict.reason}",
+            }
         hook.log.info("Waiting for %s to be %s: %s", connector_name, target_state, verdict.reason)
         time.sleep(min(poll_delay(poll, poll_interval), remaining))
         poll += 1
@@ -81,8 +98,12 @@ def restarted_instances(response: Any, *, include_tasks: bool, only_failed: bool
 
 def failure_message(event: dict[str, Any]) -> str:
     """A readable error for a non-success wait event (failure traces included, already trimmed)."""
-    lines = [f"Kafka Connect connector {event.get('connector')}: {event.get('message') or event.get('status')}"]
-    lines.append(f"connector state: {event.get('connector_state')}, task states: {event.get('task_states') or {}}")
+    lines = [
+        f"Kafka Connect connector {event.get('connector')}: {event.get('message') or event.get('status')}"
+    ]
+    lines.append(
+        f"connector state: {event.get('connector_state')}, task states: {event.get('task_states') or {}}"
+    )
     for failed in event.get("failed") or []:
         who = "connector" if failed.get("id") == "connector" else f"task {failed.get('id')}"
         lines.append(f"--- {who} trace ---\n{failed.get('trace') or '(no trace)'}")
@@ -98,12 +119,18 @@ class ConnectorWaitMixin:
     deferrable: bool
     settle_seconds: float
 
-    def _trigger(self, target_state: str, end_time: float, carry: dict[str, Any] | None = None,
-                 **wait: Any) -> Any:
+    def _trigger(
+        self, target_state: str, end_time: float, carry: dict[str, Any] | None = None, **wait: Any
+    ) -> Any:
         from airflow_provider_lakeops.triggers.kafka_connect import KafkaConnectorStateTrigger
 
         return KafkaConnectorStateTrigger(
-            connector_name=self.connector_name, kafka_connect_conn_id=self.kafka_connect_conn_id,
-            target_state=target_state, end_time=end_time, poll_interval=self.poll_interval, carry=carry,
-            settle_seconds=self.settle_seconds, **wait,
+            connector_name=self.connector_name,
+            kafka_connect_conn_id=self.kafka_connect_conn_id,
+            target_state=target_state,
+            end_time=end_time,
+            poll_interval=self.poll_interval,
+            carry=carry,
+            settle_seconds=self.settle_seconds,
+            **wait,
         )

@@ -59,14 +59,23 @@ def type_from_arrow(arrow_type: Any, column: str = "?") -> str:
         return f"TIME({scales[arrow_type.unit]})"
     if t.is_null(arrow_type):
         return "VARCHAR"
-    if t.is_list(arrow_type) or t.is_large_list(arrow_type) or t.is_struct(arrow_type) or t.is_map(arrow_type):
+    if (
+        t.is_list(arrow_type)
+        or t.is_large_list(arrow_type)
+        or t.is_struct(arrow_type)
+        or t.is_map(arrow_type)
+    ):
         return "VARIANT"
-    raise ValueError(f"Parquet column {column!r} has type {arrow_type}, which lakeops cannot stage; "
-                     "cast it when writing the files")
+    raise ValueError(
+        f"Parquet column {column!r} has type {arrow_type}, which lakeops cannot stage; "
+        "cast it when writing the files"
+    )
 
 
-_REFUSED = ("source_parquet {location!r}: {folder} is not a column=value partition folder; point source_parquet "
-            "at the table's root or at one partition")
+_REFUSED = (
+    "source_parquet {location!r}: {folder} is not a column=value partition folder; point source_parquet "
+    "at the table's root or at one partition"
+)
 
 
 def _partitioned(location: str, files: Sequence[DataFile]) -> list[tuple[DataFile, dict[str, str]]]:
@@ -97,19 +106,27 @@ def collect_parquet(location: str, dest: Path, aws_conn_id: str | None, log: Any
     dest.mkdir(parents=True)
     if location.startswith(("s3://", "s3a://")):
         return _download_s3(location, dest, aws_conn_id, log)
-    path = Path(location[len("file://"):] if location.startswith("file://") else location)
+    path = Path(location[len("file://") :] if location.startswith("file://") else location)
     if not path.exists():
         raise FileNotFoundError(f"source_parquet {location!r} does not exist")
     if path.is_file():
         found: list[tuple[Path, dict[str, str]]] = [(path, {})]
     else:
         root = parse_location(str(path), argument="source_parquet")
-        found = [(root.local_path / f.relative, values)
-                 for f, values in _partitioned(location, list_data_files(root, suffixes=_SUFFIXES))]
-    files = [_materialise(src, values, dest / f"part-{i:05d}.parquet") for i, (src, values) in enumerate(found)]
+        found = [
+            (root.local_path / f.relative, values)
+            for f, values in _partitioned(location, list_data_files(root, suffixes=_SUFFIXES))
+        ]
+    files = [
+        _materialise(src, values, dest / f"part-{i:05d}.parquet") for i, (src, values) in enumerate(found)
+    ]
     partitions = {tuple(sorted(v)) for _, v in found if v}
-    log.info("Found %s Parquet file(s) in %s%s", len(files), location,
-             f" (partition columns {', '.join(sorted({c for p in partitions for c in p}))})" if partitions else "")
+    log.info(
+        "Found %s Parquet file(s) in %s%s",
+        len(files),
+        location,
+        f" (partition columns {', '.join(sorted({c for p in partitions for c in p}))})" if partitions else "",
+    )
     return files
 
 
@@ -124,7 +141,9 @@ def _materialise(src: Path, partition: dict[str, str], target: Path) -> Path:
     table = pq.read_table(src)
     for column, value in partition.items():
         if column in table.column_names:
-            raise ValueError(f"partition column {column!r} of {src.parent.name} is also a column of the files")
+            raise ValueError(
+                f"partition column {column!r} of {src.parent.name} is also a column of the files"
+            )
         text = None if value == "__HIVE_DEFAULT_PARTITION__" else value
         table = table.append_column(column, pa.array([text] * table.num_rows, type=pa.string()))
     pq.write_table(table, target)
@@ -149,7 +168,9 @@ def _download_s3(location: str, dest: Path, aws_conn_id: str | None, log: Any) -
         listed = _partitioned(location, list_data_files(root, suffixes=_SUFFIXES, s3=s3))
         raws = download_to_folder(root, [f for f, _ in listed], download, s3=s3)
         found = [(raw, values) for raw, (_, values) in zip(raws, listed, strict=True)]
-    files = [_materialise(raw, values, dest / f"part-{i:05d}.parquet") for i, (raw, values) in enumerate(found)]
+    files = [
+        _materialise(raw, values, dest / f"part-{i:05d}.parquet") for i, (raw, values) in enumerate(found)
+    ]
     log.info("Downloaded %s Parquet file(s) from s3://%s/%s", len(files), bucket, prefix)
     return files
 
@@ -169,11 +190,15 @@ def parquet_columns(files: Sequence[Path]) -> tuple[list[Column], dict[str, str]
             name = data_identifier(field.name, "Parquet column")
             sf_type = type_from_arrow(field.type, field.name)
             if name in originals and originals[name] != field.name:
-                raise ValueError(f"Parquet columns {originals[name]!r} and {field.name!r} both become {name} in "
-                                 "Snowflake; rename one of them")
+                raise ValueError(
+                    f"Parquet columns {originals[name]!r} and {field.name!r} both become {name} in "
+                    "Snowflake; rename one of them"
+                )
             if name in columns and columns[name] != sf_type:
-                raise ValueError(f"Parquet column {field.name!r} is {columns[name]} in {first_seen[name]} but "
-                                 f"{sf_type} in {path.resolve().name}; write the files with one schema")
+                raise ValueError(
+                    f"Parquet column {field.name!r} is {columns[name]} in {first_seen[name]} but "
+                    f"{sf_type} in {path.resolve().name}; write the files with one schema"
+                )
             columns.setdefault(name, sf_type)
             originals.setdefault(name, field.name)
             first_seen.setdefault(name, path.resolve().name)

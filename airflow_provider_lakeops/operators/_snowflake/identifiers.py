@@ -34,8 +34,10 @@ _SIMPLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
 _FORBIDDEN_SEQUENCES = (";", "'", '"', "\\", "--", "/*", "*/", "`")
 _TABLE_PART = re.compile(r'"[^"]*"|[^."]+')
 _LITERAL = re.compile(r"^[A-Za-z0-9_ .:+\-]{1,64}$")
-_HOW = ("use letters, digits, _ and $ (starting with a letter or _), or wrap a case-sensitive name in "
-        "double quotes, e.g. '\"Order Date\"'")
+_HOW = (
+    "use letters, digits, _ and $ (starting with a letter or _), or wrap a case-sensitive name in "
+    "double quotes, e.g. '\"Order Date\"'"
+)
 
 
 def _shown(value: object) -> str:
@@ -138,7 +140,9 @@ def parse_table_name(
     raw_parts = _TABLE_PART.findall(value)
     if not raw_parts or ".".join(raw_parts) != value or len(raw_parts) > 3:
         _check_free_text(value, what, value)
-        raise ValueError(f"{what} {_shown(value)} is not a table name: use TABLE, SCHEMA.TABLE or DB.SCHEMA.TABLE; {_HOW}")
+        raise ValueError(
+            f"{what} {_shown(value)} is not a table name: use TABLE, SCHEMA.TABLE or DB.SCHEMA.TABLE; {_HOW}"
+        )
     parts = [normalize_identifier(p, what) for p in raw_parts]
     defaults = [default_database, default_schema]
     missing = 3 - len(parts)

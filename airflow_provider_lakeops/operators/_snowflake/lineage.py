@@ -29,8 +29,11 @@ def query_tables(query: str, default_database: str | None, default_schema: str |
     tables = []
     for table in meta.in_tables:
         # the parser drops quotes: a name written "quoted" in the query keeps its case
-        parts = [p if f'"{p}"' in query else data_identifier(p, "table name")
-                 for p in (table.database, table.schema, table.name) if p]
+        parts = [
+            p if f'"{p}"' in query else data_identifier(p, "table name")
+            for p in (table.database, table.schema, table.name)
+            if p
+        ]
         filled = [data_identifier(d, "default") if d else None for d in (default_database, default_schema)]
         full = [*filled[: 3 - len(parts)], *parts]
         if len(full) == 3 and all(full):
@@ -55,7 +58,9 @@ def build_lineage(operator: Any, state: dict[str, Any] | None, *, complete: bool
         return OperatorLineage()
 
     def table_dataset(table: TableName) -> DatasetName:
-        return snowflake_dataset(state["account"], table.database, table.schema, table.name, state.get("region"))
+        return snowflake_dataset(
+            state["account"], table.database, table.schema, table.name, state.get("region")
+        )
 
     plan = state.get("plan")
     originals: dict[str, str] = state.get("parquet_columns") or {}
@@ -67,36 +72,52 @@ def build_lineage(operator: Any, state: dict[str, Any] | None, *, complete: bool
         source = table_dataset(state["source_table"])
     elif state.get("query"):
         defaults = state.get("defaults") or {}
-        for table in query_tables(state["query"], defaults.get("default_database"), defaults.get("default_schema")):
+        for table in query_tables(
+            state["query"], defaults.get("default_database"), defaults.get("default_schema")
+        ):
             name = table_dataset(table)
             inputs.append(InputDataset(namespace=name.namespace, name=name.name, facets={}))
     if source is not None:
         facets: dict[str, Any] = {}
         if plan is not None:
-            facets["schema"] = SchemaDatasetFacet(fields=[
-                SchemaDatasetFacetFields(name=originals.get(name, name), type=sf_type)
-                for name, sf_type in plan.source_types.items()])
+            facets["schema"] = SchemaDatasetFacet(
+                fields=[
+                    SchemaDatasetFacetFields(name=originals.get(name, name), type=sf_type)
+                    for name, sf_type in plan.source_types.items()
+                ]
+            )
         inputs.append(InputDataset(namespace=source.namespace, name=source.name, facets=facets))
 
     target = table_dataset(state["target"])
     out_facets: dict[str, Any] = {}
     if state.get("target_columns"):
-        out_facets["schema"] = SchemaDatasetFacet(fields=[
-            SchemaDatasetFacetFields(name=name, type=sf_type) for name, sf_type in state["target_columns"]])
+        out_facets["schema"] = SchemaDatasetFacet(
+            fields=[
+                SchemaDatasetFacetFields(name=name, type=sf_type) for name, sf_type in state["target_columns"]
+            ]
+        )
     if plan is not None and source is not None:
-        out_facets["columnLineage"] = ColumnLineageDatasetFacet(fields={
-            tgt: Fields(
-                inputFields=[InputField(namespace=source.namespace, name=source.name, field=originals.get(src, src))],
-                transformationType="IDENTITY",
-                transformationDescription="identical" if src == tgt else f"renamed from {src}",
-            )
-            for src, tgt in plan.pairs
-        })
+        out_facets["columnLineage"] = ColumnLineageDatasetFacet(
+            fields={
+                tgt: Fields(
+                    inputFields=[
+                        InputField(
+                            namespace=source.namespace, name=source.name, field=originals.get(src, src)
+                        )
+                    ],
+                    transformationType="IDENTITY",
+                    transformationDescription="identical" if src == tgt else f"renamed from {src}",
+                )
+                for src, tgt in plan.pairs
+            }
+        )
     output_facets: dict[str, Any] = {}
     counts = state.get("counts")
     if complete and counts:
         output_facets["outputStatistics"] = OutputStatisticsOutputDatasetFacet(
-            rowCount=int(counts["inserted"]) + int(counts["updated"]))
-    output = OutputDataset(namespace=target.namespace, name=target.name, facets=out_facets,
-                           outputFacets=output_facets)
+            rowCount=int(counts["inserted"]) + int(counts["updated"])
+        )
+    output = OutputDataset(
+        namespace=target.namespace, name=target.name, facets=out_facets, outputFacets=output_facets
+    )
     return OperatorLineage(inputs=inputs, outputs=[output])

@@ -53,9 +53,22 @@ OP_ALIAS = "_LAKEOPS_OP"
 
 # snowflake.connector.constants.FIELD_ID_TO_NAME, for the types a column can have
 _TYPE_CODES: dict[int, str] = {
-    0: "NUMBER", 1: "FLOAT", 2: "VARCHAR", 3: "DATE", 4: "TIMESTAMP_NTZ", 5: "VARIANT",
-    6: "TIMESTAMP_LTZ", 7: "TIMESTAMP_TZ", 8: "TIMESTAMP_NTZ", 9: "OBJECT", 10: "ARRAY",
-    11: "BINARY", 12: "TIME", 13: "BOOLEAN", 14: "GEOGRAPHY", 15: "GEOMETRY",
+    0: "NUMBER",
+    1: "FLOAT",
+    2: "VARCHAR",
+    3: "DATE",
+    4: "TIMESTAMP_NTZ",
+    5: "VARIANT",
+    6: "TIMESTAMP_LTZ",
+    7: "TIMESTAMP_TZ",
+    8: "TIMESTAMP_NTZ",
+    9: "OBJECT",
+    10: "ARRAY",
+    11: "BINARY",
+    12: "TIME",
+    13: "BOOLEAN",
+    14: "GEOGRAPHY",
+    15: "GEOMETRY",
 }
 _WITH_SCALE = {"TIMESTAMP_NTZ", "TIMESTAMP_LTZ", "TIMESTAMP_TZ", "TIME"}
 
@@ -72,7 +85,9 @@ def type_from_metadata(type_code: int, precision: int | None, scale: int | None)
     """The Snowflake type of a result column described by the connector (``cursor.describe``)."""
     name = _TYPE_CODES.get(type_code)
     if name is None:
-        raise ValueError(f"unsupported Snowflake column type code {type_code} (e.g. VECTOR); cast it in a source query")
+        raise ValueError(
+            f"unsupported Snowflake column type code {type_code} (e.g. VECTOR); cast it in a source query"
+        )
     if name == "NUMBER":
         return f"NUMBER({precision if precision else 38},{scale or 0})"
     if name in _WITH_SCALE and scale is not None:
@@ -136,11 +151,15 @@ def plan_columns(
     types = {c.name: c.type for c in source_columns}
     for what, name in (("operation_column", operation_column), ("ordering_column", ordering_column)):
         if name is not None and name not in types:
-            raise ValueError(f"{what} {name!r} is not a source column (source columns: {_names(source_names)})")
+            raise ValueError(
+                f"{what} {name!r} is not a source column (source columns: {_names(source_names)})"
+            )
     unknown = [s for s in column_mapping if s not in types]
     if unknown:
-        raise ValueError(f"column_mapping names source columns that do not exist: {unknown} "
-                         f"(source columns: {_names(source_names)})")
+        raise ValueError(
+            f"column_mapping names source columns that do not exist: {unknown} "
+            f"(source columns: {_names(source_names)})"
+        )
     pairs = tuple((s, column_mapping.get(s, s)) for s in source_names if s != operation_column)
     targets = [t for _, t in pairs]
     clash = sorted({t for t in targets if targets.count(t) > 1})
@@ -150,16 +169,20 @@ def plan_columns(
         raise ValueError(f"the column name {OP_ALIAS} is reserved by lakeops; rename it in column_mapping")
     missing_keys = [k for k in keys if k not in targets]
     if missing_keys:
-        raise ValueError(f"key column(s) {missing_keys} are not provided by the source "
-                         f"(it provides: {_names(targets)}); map them with column_mapping")
+        raise ValueError(
+            f"key column(s) {missing_keys} are not provided by the source "
+            f"(it provides: {_names(targets)}); map them with column_mapping"
+        )
 
     to_add: tuple[Column, ...] = ()
     to_create: tuple[Column, ...] = ()
     untouched: tuple[str, ...] = ()
     if target_columns is None:
         if not create_target:
-            raise MergeError(f"the target table {target} does not exist (or the role cannot see it); "
-                             "create it first or pass create_target_if_missing=True")
+            raise MergeError(
+                f"the target table {target} does not exist (or the role cannot see it); "
+                "create it first or pass create_target_if_missing=True"
+            )
         to_create = tuple(Column(t, types[s]) for s, t in pairs)
     else:
         existing = {c.name for c in target_columns}
@@ -181,23 +204,34 @@ def plan_columns(
     else:
         bad = [c for c in update_columns if c not in non_keys]
         if bad:
-            raise ValueError(f"update_columns {bad} are keys or not provided by the source "
-                             f"(updatable: {_names(non_keys)})")
+            raise ValueError(
+                f"update_columns {bad} are keys or not provided by the source (updatable: {_names(non_keys)})"
+            )
         updates = tuple(update_columns)
     if insert_columns is None:
         inserts = tuple(targets)
     else:
         bad = [c for c in insert_columns if c not in targets]
         if bad:
-            raise ValueError(f"insert_columns {bad} are not provided by the source (it provides: {_names(targets)})")
+            raise ValueError(
+                f"insert_columns {bad} are not provided by the source (it provides: {_names(targets)})"
+            )
         lacking = [k for k in keys if k not in insert_columns]
         if lacking:
             raise ValueError(f"insert_columns must include every key column; missing {lacking}")
         inserts = tuple(insert_columns)
     ordering_target = dict(pairs).get(ordering_column) if ordering_column else None
-    return ColumnPlan(pairs=pairs, keys=tuple(keys), update_columns=updates, insert_columns=inserts,
-                      source_types=types, to_add=to_add, to_create=to_create, untouched=untouched,
-                      ordering_target=ordering_target)
+    return ColumnPlan(
+        pairs=pairs,
+        keys=tuple(keys),
+        update_columns=updates,
+        insert_columns=inserts,
+        source_types=types,
+        to_add=to_add,
+        to_create=to_create,
+        untouched=untouched,
+        ordering_target=ordering_target,
+    )
 
 
 @dataclass(frozen=True)
@@ -230,22 +264,28 @@ def _src(alias: str, name: str) -> str:
 def deduplicated_source(spec: MergeSpec) -> str:
     """The source rows to apply: no NULL keys, one row per key (the latest), target column names."""
     keys = spec.source_keys
-    inner_cols = list(dict.fromkeys(
-        [s for s, _ in spec.plan.pairs]
-        + ([spec.operation_column] if spec.operation_column else [])
-        + ([spec.ordering_column] if spec.ordering_column else [])))
+    inner_cols = list(
+        dict.fromkeys(
+            [s for s, _ in spec.plan.pairs]
+            + ([spec.operation_column] if spec.operation_column else [])
+            + ([spec.ordering_column] if spec.ordering_column else [])
+        )
+    )
     not_null = " AND ".join(f"{_src('SRC', k)} IS NOT NULL" for k in keys)
-    inner = (f"SELECT {', '.join(_src('SRC', c) for c in inner_cols)} FROM {spec.source} AS \"SRC\" "
-             f"WHERE {not_null}")
+    inner = (
+        f'SELECT {", ".join(_src("SRC", c) for c in inner_cols)} FROM {spec.source} AS "SRC" WHERE {not_null}'
+    )
     if spec.dedupe:
         if not spec.ordering_column:
             raise ValueError("de-duplication needs an ordering column")
-        inner += (f" QUALIFY ROW_NUMBER() OVER (PARTITION BY {', '.join(_src('SRC', k) for k in keys)} "
-                  f"ORDER BY {_src('SRC', spec.ordering_column)} DESC NULLS LAST) = 1")
+        inner += (
+            f" QUALIFY ROW_NUMBER() OVER (PARTITION BY {', '.join(_src('SRC', k) for k in keys)} "
+            f"ORDER BY {_src('SRC', spec.ordering_column)} DESC NULLS LAST) = 1"
+        )
     projection = [f"{_src('D', s)} AS {quote(t)}" for s, t in spec.plan.pairs]
     if spec.operation_column:
         projection.append(f"{_src('D', spec.operation_column)} AS {quote(OP_ALIAS)}")
-    return f"SELECT {', '.join(projection)} FROM ({inner}) AS \"D\""
+    return f'SELECT {", ".join(projection)} FROM ({inner}) AS "D"'
 
 
 def precheck_sql(spec: MergeSpec) -> str:
@@ -271,8 +311,10 @@ def _not_delete(spec: MergeSpec) -> str:
 def _insert_clause(spec: MergeSpec) -> str:
     cond = _not_delete(spec)
     cols = spec.plan.insert_columns
-    return (f"WHEN NOT MATCHED{' AND ' + cond if cond else ''} THEN INSERT ({', '.join(quote(c) for c in cols)}) "
-            f"VALUES ({', '.join(_src('S', c) for c in cols)})")
+    return (
+        f"WHEN NOT MATCHED{' AND ' + cond if cond else ''} THEN INSERT ({', '.join(quote(c) for c in cols)}) "
+        f"VALUES ({', '.join(_src('S', c) for c in cols)})"
+    )
 
 
 def merge_sql(spec: MergeSpec, mode: str = "merge") -> str:
@@ -287,25 +329,35 @@ def merge_sql(spec: MergeSpec, mode: str = "merge") -> str:
             g = spec.stale_guard
             guard = f" AND ({_src('T', g)} IS NULL OR {_src('S', g)} >= {_src('T', g)})"
         if spec.operation_column and spec.delete_literal:
-            clauses.append(f"WHEN MATCHED AND {_src('S', OP_ALIAS)} = {spec.delete_literal}{guard} THEN DELETE")
+            clauses.append(
+                f"WHEN MATCHED AND {_src('S', OP_ALIAS)} = {spec.delete_literal}{guard} THEN DELETE"
+            )
         if spec.plan.update_columns:
             not_delete = _not_delete(spec)
-            changed = " OR ".join(f"{_src('T', c)} IS DISTINCT FROM {_src('S', c)}" for c in spec.plan.update_columns)
+            changed = " OR ".join(
+                f"{_src('T', c)} IS DISTINCT FROM {_src('S', c)}" for c in spec.plan.update_columns
+            )
             sets = ", ".join(f"{quote(c)} = {_src('S', c)}" for c in spec.plan.update_columns)
-            clauses.append(f"WHEN MATCHED{guard}{' AND ' + not_delete if not_delete else ''} AND ({changed}) "
-                           f"THEN UPDATE SET {sets}")
+            clauses.append(
+                f"WHEN MATCHED{guard}{' AND ' + not_delete if not_delete else ''} AND ({changed}) "
+                f"THEN UPDATE SET {sets}"
+            )
     clauses.append(_insert_clause(spec))
-    return (f"MERGE INTO {spec.target.sql} AS \"T\" USING ({deduplicated_source(spec)}) AS \"S\" ON {on} "
-            + " ".join(clauses))
+    return (
+        f'MERGE INTO {spec.target.sql} AS "T" USING ({deduplicated_source(spec)}) AS "S" ON {on} '
+        + " ".join(clauses)
+    )
 
 
 def overwrite_statements(spec: MergeSpec) -> list[str]:
     """``BEGIN; DELETE; INSERT ... SELECT; COMMIT``: one transaction replaces the contents."""
     cols = spec.plan.insert_columns
     cond = _not_delete(spec)
-    insert = (f"INSERT INTO {spec.target.sql} ({', '.join(quote(c) for c in cols)}) "
-              f"SELECT {', '.join(_src('S', c) for c in cols)} FROM ({deduplicated_source(spec)}) AS \"S\""
-              + (f" WHERE {cond}" if cond else ""))
+    insert = (
+        f"INSERT INTO {spec.target.sql} ({', '.join(quote(c) for c in cols)}) "
+        f'SELECT {", ".join(_src("S", c) for c in cols)} FROM ({deduplicated_source(spec)}) AS "S"'
+        + (f" WHERE {cond}" if cond else "")
+    )
     return ["BEGIN", f"DELETE FROM {spec.target.sql}", insert, "COMMIT"]
 
 
@@ -374,8 +426,10 @@ def put_sql(local_dir: str, table: TableName) -> str:
 
 def copy_into_staging_sql(table: TableName) -> str:
     """Load the staged Parquet files by column name; purge them from the stage."""
-    return (f"COPY INTO {table.sql} FROM {_table_stage(table)} FILE_FORMAT = (TYPE = PARQUET) "
-            "MATCH_BY_COLUMN_NAME = CASE_INSENSITIVE FORCE = TRUE PURGE = TRUE")
+    return (
+        f"COPY INTO {table.sql} FROM {_table_stage(table)} FILE_FORMAT = (TYPE = PARQUET) "
+        "MATCH_BY_COLUMN_NAME = CASE_INSENSITIVE FORCE = TRUE PURGE = TRUE"
+    )
 
 
 def drop_table_sql(table: TableName) -> str:

@@ -115,8 +115,15 @@ def pg_source(lakeops_cdc, connect, monkeypatch) -> Iterator[PgSource]:
     """A fresh database with ``public.customers`` (2 rows) owned by the CDC user, who may create publications."""
     token = secrets.token_hex(4)
     server = lakeops_cdc.postgres
-    src = PgSource(stack=lakeops_cdc, dbname=f"cdc_{token}", conn_id=f"pg_cdc_{token}", connector=f"pg-{token}",
-                   slot=f"slot_{token}", prefix=f"t{token}", publication=f"pub_{token}")
+    src = PgSource(
+        stack=lakeops_cdc,
+        dbname=f"cdc_{token}",
+        conn_id=f"pg_cdc_{token}",
+        connector=f"pg-{token}",
+        slot=f"slot_{token}",
+        prefix=f"t{token}",
+        publication=f"pub_{token}",
+    )
     conn = server.connect()
     conn.autocommit = True
     with conn.cursor() as cur:
@@ -128,9 +135,19 @@ def pg_source(lakeops_cdc, connect, monkeypatch) -> Iterator[PgSource]:
         "INSERT INTO public.customers VALUES (1, 'a@example.com'), (2, 'b@example.com')",
         f"GRANT CREATE ON DATABASE {src.dbname} TO {server.cdc_user}",
     )
-    monkeypatch.setenv(f"AIRFLOW_CONN_{src.conn_id.upper()}", json.dumps({
-        "conn_type": "postgres", "host": server.host, "port": server.port, "schema": src.dbname,
-        "login": server.cdc_user, "password": server.cdc_password}))
+    monkeypatch.setenv(
+        f"AIRFLOW_CONN_{src.conn_id.upper()}",
+        json.dumps(
+            {
+                "conn_type": "postgres",
+                "host": server.host,
+                "port": server.port,
+                "schema": src.dbname,
+                "login": server.cdc_user,
+                "password": server.cdc_password,
+            }
+        ),
+    )
     try:
         yield src
     finally:

@@ -24,9 +24,18 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
 
 def _op(src: PgSource, config: dict | None = None, **kwargs) -> DebeziumConnectorOperator:
-    defaults = {"task_id": "deploy", "connector_name": src.connector, "config": config or src.config(),
-                "database_conn_id": src.conn_id, "poll_interval": 0.5, "wait_timeout": 90, "deferrable": False,
-                "settle_seconds": 2.0, "topics_timeout": 30, "kafka_bootstrap_servers": src.stack.kafka_bootstrap}
+    defaults = {
+        "task_id": "deploy",
+        "connector_name": src.connector,
+        "config": config or src.config(),
+        "database_conn_id": src.conn_id,
+        "poll_interval": 0.5,
+        "wait_timeout": 90,
+        "deferrable": False,
+        "settle_seconds": 2.0,
+        "topics_timeout": 30,
+        "kafka_bootstrap_servers": src.stack.kafka_bootstrap,
+    }
     defaults.update(kwargs)
     return DebeziumConnectorOperator(**defaults)
 
@@ -54,13 +63,16 @@ def test_create_runs_the_connector_and_reports_the_topics_connect_lists(pg_sourc
     assert stored["database.port"] == str(pg_source.server.port)
     assert stored["database.password"] == pg_source.password  # only in the request payload
     slot = pg_source.server.execute(
-        f"SELECT plugin, database FROM pg_replication_slots WHERE slot_name = '{pg_source.slot}'")
+        f"SELECT plugin, database FROM pg_replication_slots WHERE slot_name = '{pg_source.slot}'"
+    )
     assert slot == [("pgoutput", pg_source.dbname)]
     lineage = op.get_openlineage_facets_on_complete(None)
     assert [(d.namespace, d.name) for d in lineage.inputs] == [
-        (f"postgres://127.0.0.1:{pg_source.server.port}", f"{pg_source.dbname}.public.customers")]
+        (f"postgres://127.0.0.1:{pg_source.server.port}", f"{pg_source.dbname}.public.customers")
+    ]
     assert [(d.namespace, d.name) for d in lineage.outputs] == [
-        (f"kafka://{pg_source.stack.kafka_bootstrap}", f"{pg_source.prefix}.public.customers")]
+        (f"kafka://{pg_source.stack.kafka_bootstrap}", f"{pg_source.prefix}.public.customers")
+    ]
 
 
 def test_rerun_with_the_same_config_makes_no_put(pg_source, connect):
@@ -136,22 +148,40 @@ def test_a_task_that_really_fails_is_restarted_once_then_reported(pg_source, con
     assert "Unable to create filtered publication" in message
     assert "permission denied for database" in message
     assert connect.get_connector_status(pg_source.connector)["tasks"][0]["state"] == "FAILED"
-    assert log_count(pg_source.stack, f'"POST /connectors/{pg_source.connector}/restart?includeTasks=true'
-                                      '&onlyFailed=true HTTP/1.1" 202') == 1
+    assert (
+        log_count(
+            pg_source.stack,
+            f'"POST /connectors/{pg_source.connector}/restart?includeTasks=true'
+            '&onlyFailed=true HTTP/1.1" 202',
+        )
+        == 1
+    )
 
 
 def test_a_failed_task_is_restarted_once_and_then_runs(pg_source, connect):
     pg_source.sql(f"REVOKE CREATE ON DATABASE {pg_source.dbname} FROM {pg_source.server.cdc_user}")
     _op(pg_source, preflight=False, wait_for_running=False).execute({})
-    sensor = KafkaConnectorStateSensor(task_id="running", connector_name=pg_source.connector, poke_interval=0.5,
-                                       timeout=60, deferrable=False, mode="poke")
+    sensor = KafkaConnectorStateSensor(
+        task_id="running",
+        connector_name=pg_source.connector,
+        poke_interval=0.5,
+        timeout=60,
+        deferrable=False,
+        mode="poke",
+    )
     with pytest.raises(ConnectorDeploymentError, match="task 0 FAILED"):  # the sensor fails at once on FAILED
         sensor.execute({})
     pg_source.sql(f"GRANT CREATE ON DATABASE {pg_source.dbname} TO {pg_source.server.cdc_user}")
     result = _op(pg_source, preflight=False).execute({})
-    assert (result["action"], result["restarted"], result["task_states"]) == ("unchanged", ["0"], {"0": "RUNNING"})
+    assert (result["action"], result["restarted"], result["task_states"]) == (
+        "unchanged",
+        ["0"],
+        {"0": "RUNNING"},
+    )
     assert result["topics"] == [f"{pg_source.prefix}.public.customers"]
-    assert KafkaConnectorStateSensor(task_id="s", connector_name=pg_source.connector, settle_seconds=0).poke({})
+    assert KafkaConnectorStateSensor(task_id="s", connector_name=pg_source.connector, settle_seconds=0).poke(
+        {}
+    )
 
 
 def test_the_deferrable_wait_runs_the_trigger_against_the_worker(pg_source, connect):
@@ -186,8 +216,15 @@ def test_the_password_never_reaches_xcom_logs_lineage_or_the_rendered_config(pg_
     lineage = op.get_openlineage_facets_on_complete(None)
     out = capsys.readouterr()
     secret = pg_source.password
-    for text in (json.dumps(result), json.dumps(rerun), caplog.text, out.out, out.err, json.dumps(op.config),
-                 repr(lineage)):
+    for text in (
+        json.dumps(result),
+        json.dumps(rerun),
+        caplog.text,
+        out.out,
+        out.err,
+        json.dumps(op.config),
+        repr(lineage),
+    ):
         assert secret not in text
     logged = caplog.text + out.out + out.err
     assert "poll.interval.ms: None -> 900" in logged  # the operator's own log lines were captured

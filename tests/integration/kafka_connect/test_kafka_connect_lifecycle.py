@@ -18,15 +18,29 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
 def _deploy(src: PgSource) -> None:
     DebeziumConnectorOperator(
-        task_id="deploy", connector_name=src.connector, config=src.config(), database_conn_id=src.conn_id,
-        poll_interval=0.5, wait_timeout=90, deferrable=False, settle_seconds=1.0, topics_timeout=0,
+        task_id="deploy",
+        connector_name=src.connector,
+        config=src.config(),
+        database_conn_id=src.conn_id,
+        poll_interval=0.5,
+        wait_timeout=90,
+        deferrable=False,
+        settle_seconds=1.0,
+        topics_timeout=0,
     ).execute({})
 
 
 def _act(src: PgSource, action: str, **kwargs) -> dict:
     return KafkaConnectorLifecycleOperator(
-        task_id=action, connector_name=src.connector, action=action, poll_interval=0.5, wait_timeout=60,
-        deferrable=False, settle_seconds=1.0, **kwargs).execute({})
+        task_id=action,
+        connector_name=src.connector,
+        action=action,
+        poll_interval=0.5,
+        wait_timeout=60,
+        deferrable=False,
+        settle_seconds=1.0,
+        **kwargs,
+    ).execute({})
 
 
 def test_pause_resume_stop_restart_delete_reach_their_states(pg_source, connect):
@@ -48,14 +62,23 @@ def test_pause_resume_stop_restart_delete_reach_their_states(pg_source, connect)
 
 def test_an_action_on_a_missing_connector_fails_clearly(lakeops_cdc):
     with pytest.raises(KafkaConnectNotFoundError, match="404"):
-        KafkaConnectorLifecycleOperator(task_id="p", connector_name="no-such-connector", action="pause").execute({})
+        KafkaConnectorLifecycleOperator(
+            task_id="p", connector_name="no-such-connector", action="pause"
+        ).execute({})
 
 
 def test_the_sensor_waits_for_paused_and_fails_at_once_when_waiting_for_running_on_a_paused_one(pg_source):
     _deploy(pg_source)
     _act(pg_source, "pause", wait=False)
-    sensor = KafkaConnectorStateSensor(task_id="s", connector_name=pg_source.connector, target_state="PAUSED",
-                                       poke_interval=0.3, timeout=30, deferrable=False, mode="poke")
+    sensor = KafkaConnectorStateSensor(
+        task_id="s",
+        connector_name=pg_source.connector,
+        target_state="PAUSED",
+        poke_interval=0.3,
+        timeout=30,
+        deferrable=False,
+        mode="poke",
+    )
     sensor.execute({})
     with pytest.raises(ConnectorDeploymentError, match="resume it"):
         KafkaConnectorStateSensor(task_id="r", connector_name=pg_source.connector).poke({})
@@ -65,7 +88,10 @@ def test_the_real_worker_answers_like_the_hook_expects(pg_source, connect):
     """Bodies and codes the hook relies on, read from Kafka Connect 4.3 itself."""
     assert connect.test_connection()[1].startswith("Kafka Connect 4.3")
     plugins = {p["class"] for p in connect.list_plugins()}
-    assert {"io.debezium.connector.postgresql.PostgresConnector", "io.debezium.connector.mysql.MySqlConnector"} <= plugins
+    assert {
+        "io.debezium.connector.postgresql.PostgresConnector",
+        "io.debezium.connector.mysql.MySqlConnector",
+    } <= plugins
     with pytest.raises(KafkaConnectNotFoundError) as missing:
         connect.get_connector_status("no-such-connector")
     assert (missing.value.status_code, missing.value.error_code) == (404, 404)
@@ -80,10 +106,20 @@ def test_the_real_worker_answers_like_the_hook_expects(pg_source, connect):
 
 
 def test_an_unreachable_worker_is_transient_and_bounded(monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_KC_CLOSED", json.dumps({
-        "conn_type": "kafka_connect", "host": "127.0.0.1", "port": 1, "extra": {"max_retries": 1, "retry_backoff": 0.01}}))
-    event = KafkaConnectorLifecycleOperator(task_id="t", connector_name="x", action="pause",
-                                            kafka_connect_conn_id="KC_CLOSED".lower())
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_KC_CLOSED",
+        json.dumps(
+            {
+                "conn_type": "kafka_connect",
+                "host": "127.0.0.1",
+                "port": 1,
+                "extra": {"max_retries": 1, "retry_backoff": 0.01},
+            }
+        ),
+    )
+    event = KafkaConnectorLifecycleOperator(
+        task_id="t", connector_name="x", action="pause", kafka_connect_conn_id="KC_CLOSED".lower()
+    )
     with pytest.raises(KafkaConnectApiError, match="unreachable after 2 attempt") as err:
         event.execute({})
     assert err.value.transient

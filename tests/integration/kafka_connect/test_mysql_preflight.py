@@ -31,9 +31,19 @@ SCHEMA_SQL = [
 def _hook(monkeypatch, conn_id: str, host: str, port: int, login: str, password: str = ""):
     from airflow.providers.mysql.hooks.mysql import MySqlHook
 
-    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps({
-        "conn_type": "mysql", "host": host, "port": port, "login": login, "password": password,
-        "extra": {"client": "mysql-connector-python"}}))
+    monkeypatch.setenv(
+        f"AIRFLOW_CONN_{conn_id.upper()}",
+        json.dumps(
+            {
+                "conn_type": "mysql",
+                "host": host,
+                "port": port,
+                "login": login,
+                "password": password,
+                "extra": {"client": "mysql-connector-python"},
+            }
+        ),
+    )
     return MySqlHook(mysql_conn_id=conn_id)
 
 
@@ -67,8 +77,10 @@ def limited_user(mariadb) -> Iterator[callable]:
 
     def make(*grants: str) -> tuple[str, str]:
         user, password = f"lim_{secrets.token_hex(3)}", secrets.token_hex(8)
-        mariadb.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'",
-                        *(g.format(user=f"'{user}'@'%'") for g in grants))
+        mariadb.execute(
+            f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'",
+            *(g.format(user=f"'{user}'@'%'") for g in grants),
+        )
         created.append(user)
         return user, password
 
@@ -111,9 +123,11 @@ def test_regex_include_lists_resolve_to_tables(dbz_hook):
 
 @pytest.mark.parametrize(
     ("variable", "value", "check", "fix"),
-    [("binlog_format", "MIXED", "binlog_format", "SET GLOBAL binlog_format = 'ROW';"),
-     ("binlog_format", "STATEMENT", "binlog_format", "SET GLOBAL binlog_format = 'ROW';"),
-     ("binlog_row_image", "MINIMAL", "binlog_row_image", "SET GLOBAL binlog_row_image = 'FULL';")],
+    [
+        ("binlog_format", "MIXED", "binlog_format", "SET GLOBAL binlog_format = 'ROW';"),
+        ("binlog_format", "STATEMENT", "binlog_format", "SET GLOBAL binlog_format = 'ROW';"),
+        ("binlog_row_image", "MINIMAL", "binlog_row_image", "SET GLOBAL binlog_row_image = 'FULL';"),
+    ],
     ids=["mixed", "statement", "minimal-image"],
 )
 def test_wrong_binlog_settings_are_named_with_the_fix(dbz_hook, global_setting, variable, value, check, fix):
@@ -125,7 +139,9 @@ def test_wrong_binlog_settings_are_named_with_the_fix(dbz_hook, global_setting, 
 
 
 def test_missing_grants_are_named_with_the_grant_statement(mariadb, limited_user, monkeypatch):
-    user, password = limited_user("GRANT REPLICATION SLAVE ON *.* TO {user}", "GRANT SELECT ON inventory.* TO {user}")
+    user, password = limited_user(
+        "GRANT REPLICATION SLAVE ON *.* TO {user}", "GRANT SELECT ON inventory.* TO {user}"
+    )
     hook = _hook(monkeypatch, "pf_lim", mariadb.host, mariadb.port, user, password)
     report = run_preflight(hook, table_include_list=TABLES, connector_server_id=CONNECTOR_SERVER_ID)
     fixes = {p.name: p.fix for p in report.problems}
@@ -136,12 +152,16 @@ def test_missing_grants_are_named_with_the_grant_statement(mariadb, limited_user
 
 
 def test_lock_tables_satisfies_the_snapshot_lock_and_never_needs_none(mariadb, limited_user, monkeypatch):
-    user, password = limited_user("GRANT REPLICATION SLAVE, REPLICATION CLIENT, LOCK TABLES ON *.* TO {user}",
-                                  "GRANT SELECT ON inventory.* TO {user}")
+    user, password = limited_user(
+        "GRANT REPLICATION SLAVE, REPLICATION CLIENT, LOCK TABLES ON *.* TO {user}",
+        "GRANT SELECT ON inventory.* TO {user}",
+    )
     hook = _hook(monkeypatch, "pf_lock", mariadb.host, mariadb.port, user, password)
     assert run_preflight(hook, table_include_list=TABLES).ok
-    user2, password2 = limited_user("GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO {user}",
-                                    "GRANT SELECT ON inventory.customers TO {user}")
+    user2, password2 = limited_user(
+        "GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO {user}",
+        "GRANT SELECT ON inventory.customers TO {user}",
+    )
     hook2 = _hook(monkeypatch, "pf_never", mariadb.host, mariadb.port, user2, password2)
     report = run_preflight(hook2, table_include_list="inventory.customers", snapshot_mode="never")
     assert report.ok, report.summary()  # no snapshot: no lock privilege needed; table-level SELECT counts
@@ -176,13 +196,25 @@ def test_debezium_mysql_connector_refuses_mariadb_at_validation(lakeops_cdc):
 
     from airflow_provider_lakeops.operators.debezium import DebeziumConnectorOperator
 
-    config = {"connector.class": "io.debezium.connector.mysql.MySqlConnector", "tasks.max": "1",
-              "topic.prefix": "mdb", "database.server.id": str(CONNECTOR_SERVER_ID),
-              "database.include.list": "inventory", "table.include.list": TABLES,
-              "schema.history.internal.kafka.bootstrap.servers": lakeops_cdc.kafka_bootstrap,
-              "schema.history.internal.kafka.topic": "_schema-history.mdb"}
-    op = DebeziumConnectorOperator(task_id="d", connector_name="mariadb-refused", config=config,
-                                   database_conn_id="mysql_cdc", deferrable=False)
-    with pytest.raises(AirflowFailException, match="should support SHOW BINARY LOG STATUS but it failed") as err:
+    config = {
+        "connector.class": "io.debezium.connector.mysql.MySqlConnector",
+        "tasks.max": "1",
+        "topic.prefix": "mdb",
+        "database.server.id": str(CONNECTOR_SERVER_ID),
+        "database.include.list": "inventory",
+        "table.include.list": TABLES,
+        "schema.history.internal.kafka.bootstrap.servers": lakeops_cdc.kafka_bootstrap,
+        "schema.history.internal.kafka.topic": "_schema-history.mdb",
+    }
+    op = DebeziumConnectorOperator(
+        task_id="d",
+        connector_name="mariadb-refused",
+        config=config,
+        database_conn_id="mysql_cdc",
+        deferrable=False,
+    )
+    with pytest.raises(
+        AirflowFailException, match="should support SHOW BINARY LOG STATUS but it failed"
+    ) as err:
         op.execute({})  # the preflight passes; the worker's validation refuses
     assert lakeops_cdc.mariadb.cdc_password not in str(err.value)

@@ -23,17 +23,37 @@ from airflow_provider_lakeops.hooks.kafka_connect import KafkaConnectApiError, K
 
 NAME = "inventory-cdc"
 # Kafka Connect 4.3.1's own texts (connect-runtime: DistributedHerder / RebalanceNeededException)
-REBALANCE_409 = (409, {"error_code": 409, "message": "Cannot complete request because of a conflicting operation "
-                                                     "(e.g. worker rebalance)"})
-EXPECTED_REBALANCE_409 = (409, {"error_code": 409, "message": "Request cannot be completed because a rebalance is expected"})
+REBALANCE_409 = (
+    409,
+    {
+        "error_code": 409,
+        "message": "Cannot complete request because of a conflicting operation (e.g. worker rebalance)",
+    },
+)
+EXPECTED_REBALANCE_409 = (
+    409,
+    {"error_code": 409, "message": "Request cannot be completed because a rebalance is expected"},
+)
 UNAVAILABLE_503 = (503, {"error_code": 503, "message": "Service Unavailable"})
 # measured: PUT /connectors/{name}/config with an invalid config
-INVALID_PUT_500 = (500, {"error_code": 500, "message": 'Cannot invoke "org.apache.kafka.connect.runtime.rest.entities.'
-                         'ConfigValueInfo.errors()" because the return value of "org.apache.kafka.connect.runtime.'
-                         'rest.entities.ConfigInfo.configValue()" is null'})
+INVALID_PUT_500 = (
+    500,
+    {
+        "error_code": 500,
+        "message": 'Cannot invoke "org.apache.kafka.connect.runtime.rest.entities.'
+        'ConfigValueInfo.errors()" because the return value of "org.apache.kafka.connect.runtime.'
+        'rest.entities.ConfigInfo.configValue()" is null',
+    },
+)
 # measured: validate with a mismatched connector.class
-MISMATCH_400 = (400, {"error_code": 400, "message": "Included connector type io.debezium.connector.mysql."
-                      "MySqlConnector does not match request type io.debezium.connector.postgresql.PostgresConnector"})
+MISMATCH_400 = (
+    400,
+    {
+        "error_code": 400,
+        "message": "Included connector type io.debezium.connector.mysql."
+        "MySqlConnector does not match request type io.debezium.connector.postgresql.PostgresConnector",
+    },
+)
 OK_200 = (200, [])
 
 
@@ -77,8 +97,14 @@ def scripted(monkeypatch) -> Iterator:
     def make(*answers: tuple[int, object], **conn: object) -> tuple[Scripted, KafkaConnectHook]:
         server = Scripted(*answers)
         servers.append(server)
-        hook = _conn_env(monkeypatch, f"kc_scripted_{len(servers)}", host="127.0.0.1", port=server.port,
-                         extra={"retry_backoff": 0.01, **conn.pop("extra", {})}, **conn)
+        hook = _conn_env(
+            monkeypatch,
+            f"kc_scripted_{len(servers)}",
+            host="127.0.0.1",
+            port=server.port,
+            extra={"retry_backoff": 0.01, **conn.pop("extra", {})},
+            **conn,
+        )
         return server, hook
 
     yield make
@@ -87,7 +113,9 @@ def scripted(monkeypatch) -> Iterator:
 
 
 def _conn_env(monkeypatch, conn_id: str, **fields) -> KafkaConnectHook:
-    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps({"conn_type": "kafka_connect", **fields}))
+    monkeypatch.setenv(
+        f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps({"conn_type": "kafka_connect", **fields})
+    )
     return KafkaConnectHook(conn_id)
 
 
@@ -123,9 +151,18 @@ def test_bad_connection_is_a_clear_error(monkeypatch, fields, message):
 
 
 def test_extras_drive_verify_timeout_and_retries(monkeypatch):
-    hook = _conn_env(monkeypatch, "kc_extra", host="h",
-                     extra={"verify": "/etc/ssl/ca.pem", "timeout": 7, "max_retries": 2, "retry_backoff": 0.5})
-    assert (hook.verify, hook.timeout, hook.max_retries, hook.retry_backoff) == ("/etc/ssl/ca.pem", 7.0, 2, 0.5)
+    hook = _conn_env(
+        monkeypatch,
+        "kc_extra",
+        host="h",
+        extra={"verify": "/etc/ssl/ca.pem", "timeout": 7, "max_retries": 2, "retry_backoff": 0.5},
+    )
+    assert (hook.verify, hook.timeout, hook.max_retries, hook.retry_backoff) == (
+        "/etc/ssl/ca.pem",
+        7.0,
+        2,
+        0.5,
+    )
     assert _conn_env(monkeypatch, "kc_noverify", host="h", extra={"verify": "false"}).verify is False
     assert KafkaConnectHook("kc_extra", max_retries=0, timeout=1).max_retries == 0
     ca = _conn_env(monkeypatch, "kc_ca", host="h", extra={"verify": True, "ca_bundle": "/ca.pem"})
@@ -193,8 +230,13 @@ def test_a_put_can_skip_retrying_a_500(scripted):
 
 
 def test_connection_errors_are_retried_and_bounded(monkeypatch):
-    hook = _conn_env(monkeypatch, "kc_refused", host="127.0.0.1", port=_closed_port(),
-                     extra={"max_retries": 2, "retry_backoff": 0.01, "timeout": 2})
+    hook = _conn_env(
+        monkeypatch,
+        "kc_refused",
+        host="127.0.0.1",
+        port=_closed_port(),
+        extra={"max_retries": 2, "retry_backoff": 0.01, "timeout": 2},
+    )
     with pytest.raises(KafkaConnectApiError, match="unreachable after 3 attempt") as err:
         hook.list_connectors()
     assert err.value.transient

@@ -17,18 +17,32 @@ import pytest
 
 from airflow_provider_lakeops.lineage import graph as lg
 
-SILVER = {"namespace": "file", "name": "/lake/silver/customer_behavior",
-          "facets": {"schema": {"fields": [{"name": "event_id"}, {"name": "customer_id"}]}}}
+SILVER = {
+    "namespace": "file",
+    "name": "/lake/silver/customer_behavior",
+    "facets": {"schema": {"fields": [{"name": "event_id"}, {"name": "customer_id"}]}},
+}
 LANDING = {"namespace": "file", "name": "/lake/landing/customer_events"}
 TABLE = {"namespace": "snowflake://lakeops", "name": "LAKEOPS.PUBLIC.CUSTOMER_BEHAVIOR"}
 FCT = {"namespace": "duckdb:///lake/lakeops.duckdb", "name": "lakeops.main.fct_customer_engagement"}
 
 
-def _event(job: str, event_type: str = "COMPLETE", inputs=(), outputs=(), when="2025-10-31T00:00:01Z",
-           run_id: str = "r1") -> dict:
-    return {"eventType": event_type, "eventTime": when, "run": {"runId": run_id},
-            "job": {"namespace": "lakeops-local", "name": job},
-            "inputs": list(inputs), "outputs": list(outputs)}
+def _event(
+    job: str,
+    event_type: str = "COMPLETE",
+    inputs=(),
+    outputs=(),
+    when="2025-10-31T00:00:01Z",
+    run_id: str = "r1",
+) -> dict:
+    return {
+        "eventType": event_type,
+        "eventTime": when,
+        "run": {"runId": run_id},
+        "job": {"namespace": "lakeops-local", "name": job},
+        "inputs": list(inputs),
+        "outputs": list(outputs),
+    }
 
 
 EVENTS = [
@@ -64,7 +78,7 @@ def _parse(page: str) -> _Text:
 
 
 def _svg(page: str) -> ET.Element:
-    return ET.fromstring(page[page.index("<svg"): page.index("</svg>") + len("</svg>")])
+    return ET.fromstring(page[page.index("<svg") : page.index("</svg>") + len("</svg>")])
 
 
 def test_build_graph_merges_events_into_jobs_datasets_and_edges():
@@ -75,7 +89,8 @@ def test_build_graph_merges_events_into_jobs_datasets_and_edges():
     assert jobs["daily.mask_pii"].events == 2
     assert jobs["daily.dbt.fct.run"].state == "FAIL"
     assert {(d.namespace, d.name) for d in graph.datasets.values()} == {
-        (d["namespace"], d["name"]) for d in (SILVER, LANDING, TABLE, FCT)} | {("s3://x", "y")}
+        (d["namespace"], d["name"]) for d in (SILVER, LANDING, TABLE, FCT)
+    } | {("s3://x", "y")}
     silver = graph.datasets[f"dataset:file:{SILVER['name']}"]
     assert silver.fields == ["event_id", "customer_id"]
     named = {(graph.label(a)[0], graph.label(b)[0]) for a, b in graph.edges}
@@ -86,17 +101,27 @@ def test_build_graph_merges_events_into_jobs_datasets_and_edges():
 
 def test_build_graph_keeps_one_dag():
     graph = lg.build_graph(EVENTS, dag_id="daily")
-    assert {j.name for j in graph.jobs.values()} == {"daily.mask_pii", "daily.merge", "daily.dbt.fct.run", "daily"}
+    assert {j.name for j in graph.jobs.values()} == {
+        "daily.mask_pii",
+        "daily.merge",
+        "daily.dbt.fct.run",
+        "daily",
+    }
     assert all(d.namespace != "s3://x" for d in graph.datasets.values())
 
 
 def test_layers_follow_the_data_flow():
     graph = lg.build_graph(EVENTS, dag_id="daily")
     layer = lg._layers(graph)
-    order = ["dataset:file:/lake/landing/customer_events", "job:lakeops-local:daily.mask_pii",
-             "dataset:file:/lake/silver/customer_behavior", "job:lakeops-local:daily.merge",
-             f"dataset:{TABLE['namespace']}:{TABLE['name']}", "job:lakeops-local:daily.dbt.fct.run",
-             f"dataset:{FCT['namespace']}:{FCT['name']}"]
+    order = [
+        "dataset:file:/lake/landing/customer_events",
+        "job:lakeops-local:daily.mask_pii",
+        "dataset:file:/lake/silver/customer_behavior",
+        "job:lakeops-local:daily.merge",
+        f"dataset:{TABLE['namespace']}:{TABLE['name']}",
+        "job:lakeops-local:daily.dbt.fct.run",
+        f"dataset:{FCT['namespace']}:{FCT['name']}",
+    ]
     assert [layer[k] for k in order] == list(range(len(order)))
 
 
@@ -176,16 +201,25 @@ def test_cli_writes_the_page(tmp_path, capsys):
 def test_cli_as_a_module(tmp_path):
     events = _write(tmp_path / "events.jsonl", EVENTS)
     out = tmp_path / "lineage.html"
-    result = subprocess.run([sys.executable, "-m", "airflow_provider_lakeops.lineage.graph", str(events), str(out)],
-                            capture_output=True, text=True, timeout=120, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow_provider_lakeops.lineage.graph", str(events), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert "daily.merge" in out.read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ('{"eventType": "START"}\nnot json\n', "events.jsonl:2: not a JSON line"),
-    ("[1, 2]\n", "events.jsonl:1: expected a JSON object"),
-], ids=["bad-json", "not-an-object"])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"eventType": "START"}\nnot json\n', "events.jsonl:2: not a JSON line"),
+        ("[1, 2]\n", "events.jsonl:1: expected a JSON object"),
+    ],
+    ids=["bad-json", "not-an-object"],
+)
 def test_cli_reports_bad_lines_and_writes_nothing(tmp_path, capsys, content, message):
     events = tmp_path / "events.jsonl"
     events.write_text(content)

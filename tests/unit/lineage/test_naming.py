@@ -69,7 +69,9 @@ def test_kafka_dataset_uses_first_bootstrap_server():
 
 
 def test_mysql_and_glue_datasets():
-    assert mysql_dataset("db.local", 3306, "shop", "orders") == DatasetName("mysql://db.local:3306", "shop.orders")
+    assert mysql_dataset("db.local", 3306, "shop", "orders") == DatasetName(
+        "mysql://db.local:3306", "shop.orders"
+    )
     assert mysql_dataset("db", None, "shop", "orders").namespace == "mysql://db:3306"
     assert glue_dataset("eu-west-1", "123456789012", "lakeops", "events") == DatasetName(
         "arn:aws:glue:eu-west-1:123456789012", "table/lakeops/events"

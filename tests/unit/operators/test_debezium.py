@@ -22,9 +22,21 @@ MYSQL = "io.debezium.connector.mysql.MySqlConnector"
 @pytest.fixture
 def conns(monkeypatch) -> None:
     for conn_id, conn in {
-        "pg_unit": {"conn_type": "postgres", "host": "pg.internal", "schema": "shop", "login": "dbz", "password": PASSWORD},
+        "pg_unit": {
+            "conn_type": "postgres",
+            "host": "pg.internal",
+            "schema": "shop",
+            "login": "dbz",
+            "password": PASSWORD,
+        },
         "pg_nodb": {"conn_type": "postgres", "host": "pg.internal", "login": "dbz", "password": PASSWORD},
-        "mysql_unit": {"conn_type": "mysql", "host": "mysql.internal", "port": 3307, "login": "dbz", "password": PASSWORD},
+        "mysql_unit": {
+            "conn_type": "mysql",
+            "host": "mysql.internal",
+            "port": 3307,
+            "login": "dbz",
+            "password": PASSWORD,
+        },
     }.items():
         monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
 
@@ -34,7 +46,12 @@ def _config(cls: str = PG, **extra: str) -> dict[str, str]:
 
 
 def _op(config=None, **kwargs) -> DebeziumConnectorOperator:
-    defaults = {"task_id": "deploy", "connector_name": NAME, "config": config or _config(), "database_conn_id": "pg_unit"}
+    defaults = {
+        "task_id": "deploy",
+        "connector_name": NAME,
+        "config": config or _config(),
+        "database_conn_id": "pg_unit",
+    }
     defaults.update(kwargs)
     return DebeziumConnectorOperator(**defaults)
 
@@ -56,7 +73,9 @@ def test_postgres_credentials_and_defaults_come_from_the_connection(conns):
 
 def test_mysql_credentials_and_the_deprecated_alias(conns):
     with pytest.warns(DeprecationWarning, match="database_conn_id"):
-        op = DebeziumConnectorOperator(task_id="d", connector_name=NAME, config=_config(MYSQL), mysql_conn_id="mysql_unit")
+        op = DebeziumConnectorOperator(
+            task_id="d", connector_name=NAME, config=_config(MYSQL), mysql_conn_id="mysql_unit"
+        )
     assert op.database_conn_id == op.mysql_conn_id == "mysql_unit"
     payload, _ = _payload(op)
     assert (payload["database.hostname"], payload["database.port"]) == ("mysql.internal", "3307")
@@ -82,10 +101,26 @@ def test_the_config_may_name_host_and_port_the_workers_use(conns):
         (_config(MYSQL), "pg_unit", "is a postgres connection"),
         (_config(), "mysql_unit", "is a mysql connection"),
         (_config(), "pg_nodb", "names no database"),
-        (_config("io.confluent.connect.jdbc.JdbcSourceConnector"), "pg_unit", "not a source this operator knows"),
+        (
+            _config("io.confluent.connect.jdbc.JdbcSourceConnector"),
+            "pg_unit",
+            "not a source this operator knows",
+        ),
     ],
-    ids=["literal-password", "name-mismatch", "no-class", "bad-json", "not-object", "nested", "null",
-         "user-mismatch", "mysql-class-pg-conn", "pg-class-mysql-conn", "no-dbname", "unknown-class"],
+    ids=[
+        "literal-password",
+        "name-mismatch",
+        "no-class",
+        "bad-json",
+        "not-object",
+        "nested",
+        "null",
+        "user-mismatch",
+        "mysql-class-pg-conn",
+        "pg-class-mysql-conn",
+        "no-dbname",
+        "unknown-class",
+    ],
 )
 def test_bad_config_is_refused_before_anything_is_sent(conns, config, conn_id, message):
     with pytest.raises(ValueError, match=message) as err:
@@ -102,9 +137,14 @@ def test_placeholders_pass_through_untouched(conns):
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"immutable_keys": "topic.prefix"}, "immutable_keys"), ({"allow_immutable_changes": "topic.prefix"}, "allow"),
-     ({"wait_timeout": 0}, "positive"), ({"trace_max_chars": 10}, "trace_max_chars"),
-     ({"settle_seconds": -1}, "settle_seconds"), ({"mysql_conn_id": "a", "database_conn_id": "b"}, "database_conn_id only")],
+    [
+        ({"immutable_keys": "topic.prefix"}, "immutable_keys"),
+        ({"allow_immutable_changes": "topic.prefix"}, "allow"),
+        ({"wait_timeout": 0}, "positive"),
+        ({"trace_max_chars": 10}, "trace_max_chars"),
+        ({"settle_seconds": -1}, "settle_seconds"),
+        ({"mysql_conn_id": "a", "database_conn_id": "b"}, "database_conn_id only"),
+    ],
     ids=["immutable-str", "allow-str", "timeout", "trace", "settle", "both-conn-ids"],
 )
 def test_static_argument_errors_at_construction(kwargs, message):

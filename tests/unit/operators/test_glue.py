@@ -8,7 +8,11 @@ import pytest
 
 from airflow_provider_lakeops.operators.glue import GlueRegisterTableOperator
 
-BASE = {"database": "lakeops", "table": "customer_behavior", "location": "s3://lakeops-lake/silver/customer_behavior/"}
+BASE = {
+    "database": "lakeops",
+    "table": "customer_behavior",
+    "location": "s3://lakeops-lake/silver/customer_behavior/",
+}
 
 
 def _op(**kwargs):
@@ -43,8 +47,18 @@ def test_constructor_only_assigns():
 
 def test_template_fields():
     assert set(GlueRegisterTableOperator.template_fields) == {
-        "database", "table", "location", "file_format", "columns", "type_overrides", "partition_keys",
-        "projection", "description", "table_parameters", "source_path", "aws_account_id",
+        "database",
+        "table",
+        "location",
+        "file_format",
+        "columns",
+        "type_overrides",
+        "partition_keys",
+        "projection",
+        "description",
+        "table_parameters",
+        "source_path",
+        "aws_account_id",
     }
 
 
@@ -60,16 +74,34 @@ def test_template_fields():
         ({"columns": []}, ValueError, "columns is empty"),
         ({"columns": {"id": "bigint", "amount": "money"}}, ValueError, "invalid Glue column type 'money'"),
         ({"partition_keys": "dt"}, ValueError, "partition_keys must be a list"),
-        ({"columns": {"id": "bigint", "dt": "string"}, "partition_keys": ["dt"]}, ValueError, "both columns and"),
+        (
+            {"columns": {"id": "bigint", "dt": "string"}, "partition_keys": ["dt"]},
+            ValueError,
+            "both columns and",
+        ),
         ({"type_overrides": {"Bad-Name": "string"}}, ValueError, "type_overrides column"),
         ({"table_parameters": {"k": {"nested": 1}}}, ValueError, "scalar values"),
         ({"description": "x" * 3000}, ValueError, "at most 2048"),
         ({"source_path": "/tmp/silver", "location": "/tmp/target"}, ValueError, "source_path stages"),
         ({"source_path": "s3://lakeops-lake/x"}, ValueError, "source_path stages"),
     ],
-    ids=["db-name", "table-space", "table-long", "empty-location", "scheme", "format", "empty-columns",
-         "bad-type", "keys-string", "key-clash", "override-name", "param-nested", "description", "local-target",
-         "s3-source"],
+    ids=[
+        "db-name",
+        "table-space",
+        "table-long",
+        "empty-location",
+        "scheme",
+        "format",
+        "empty-columns",
+        "bad-type",
+        "keys-string",
+        "key-clash",
+        "override-name",
+        "param-nested",
+        "description",
+        "local-target",
+        "s3-source",
+    ],
 )
 def test_bad_arguments_fail_before_any_aws_call(kwargs, error, message):
     op = _op(**kwargs)

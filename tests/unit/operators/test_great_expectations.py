@@ -31,18 +31,39 @@ def _op(**kwargs):
         ({"conn_id": "db", "table": "t"}, ValueError, "exactly one data source"),
         ({"data_path": None}, ValueError, "exactly one data source"),
         ({"data_path": None, "conn_id": "db"}, ValueError, "exactly one of table or sql"),
-        ({"data_path": None, "conn_id": "db", "table": "t", "sql": "select 1"}, ValueError, "exactly one of table"),
+        (
+            {"data_path": None, "conn_id": "db", "table": "t", "sql": "select 1"},
+            ValueError,
+            "exactly one of table",
+        ),
         ({"table": "t"}, ValueError, "need conn_id"),
         ({"engine": "polars"}, ValueError, "engine must be one of"),
-        ({"data_path": None, "conn_id": "db", "table": "t", "engine": "spark"}, ValueError, "validates files"),
+        (
+            {"data_path": None, "conn_id": "db", "table": "t", "engine": "spark"},
+            ValueError,
+            "validates files",
+        ),
         ({"on_failure": "ignore"}, ValueError, "on_failure must be one of"),
         ({"unexpected_samples": 21}, ValueError, "0..20"),
         ({"unexpected_samples": True}, ValueError, "0..20"),
         ({"read_options": ["x"]}, TypeError, "read_options"),
     ],
-    ids=["two-suites", "no-suite", "expectations-str", "two-sources", "no-source", "conn-no-table",
-         "table-and-sql", "table-no-conn", "engine", "spark-sql", "on-failure", "samples", "samples-bool",
-         "read-options"],
+    ids=[
+        "two-suites",
+        "no-suite",
+        "expectations-str",
+        "two-sources",
+        "no-source",
+        "conn-no-table",
+        "table-and-sql",
+        "table-no-conn",
+        "engine",
+        "spark-sql",
+        "on-failure",
+        "samples",
+        "samples-bool",
+        "read-options",
+    ],
 )
 def test_constructor_rejects_static_mistakes(kwargs, error, message):
     with pytest.raises(error, match=message):
@@ -61,8 +82,17 @@ def test_constructor_only_assigns():
 
 def test_template_fields_and_ext():
     assert set(GXValidateOperator.template_fields) == {
-        "suite", "data_path", "data_format", "conn_id", "table", "schema", "sql", "result_location",
-        "data_docs_dir", "fail_on_warn"}
+        "suite",
+        "data_path",
+        "data_format",
+        "conn_id",
+        "table",
+        "schema",
+        "sql",
+        "result_location",
+        "data_docs_dir",
+        "fail_on_warn",
+    }
     assert set(GXValidateOperator.template_ext) == {".sql", ".yaml", ".yml", ".json"}
     assert [link.name for link in GXValidateOperator.operator_extra_links] == ["GX Data Docs"]
 
@@ -74,8 +104,13 @@ def _render(op, **context):
 
 
 def test_locations_ending_like_template_files_are_rendered_as_text(tmp_path):
-    op = _render(_op(data_path="/lake/{{ ds }}/events.json", result_location="s3://b/dq/{{ ds }}.json",
-                     data_docs_dir="/docs/{{ ds }}"))
+    op = _render(
+        _op(
+            data_path="/lake/{{ ds }}/events.json",
+            result_location="s3://b/dq/{{ ds }}.json",
+            data_docs_dir="/docs/{{ ds }}",
+        )
+    )
     assert op.data_path == "/lake/2025-10-31/events.json"
     assert op.result_location == "s3://b/dq/2025-10-31.json"
     assert op.data_docs_dir == "/docs/2025-10-31"
@@ -85,8 +120,10 @@ def test_suite_file_relative_to_the_dag_folder_is_read_and_rendered(tmp_path):
     from airflow.sdk import DAG
 
     (tmp_path / "dq").mkdir()
-    (tmp_path / "dq" / "s.yaml").write_text("name: s_{{ ds_nodash }}\nexpectations:\n  - type: "
-                                            "expect_column_values_to_not_be_null\n    kwargs: {column: a}\n")
+    (tmp_path / "dq" / "s.yaml").write_text(
+        "name: s_{{ ds_nodash }}\nexpectations:\n  - type: "
+        "expect_column_values_to_not_be_null\n    kwargs: {column: a}\n"
+    )
     with DAG("gx_tpl", schedule=None, start_date=datetime(2025, 1, 1), template_searchpath=[str(tmp_path)]):
         op = GXValidateOperator(task_id="gate", suite="dq/s.yaml", data_path="/x")
     op.resolve_template_files()

@@ -17,7 +17,10 @@ NAME = "inventory-cdc"
 
 
 def test_restarted_instances_from_the_restart_answer():
-    body = {"connector": {"state": "RUNNING"}, "tasks": [{"id": 0, "state": "RESTARTING"}, {"id": 1, "state": "RUNNING"}]}
+    body = {
+        "connector": {"state": "RUNNING"},
+        "tasks": [{"id": 0, "state": "RESTARTING"}, {"id": 1, "state": "RUNNING"}],
+    }
     assert restarted_instances(body, include_tasks=True, only_failed=True) == ["0"]
     assert restarted_instances(None, include_tasks=False, only_failed=False) == ["connector"]
 

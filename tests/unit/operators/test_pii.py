@@ -56,7 +56,9 @@ def test_template_fields():
 @pytest.mark.parametrize(
     ("kwargs", "fragment"),
     [
-        pytest.param({"policy": {"columns": {"email": "scramble"}}}, "unknown strategy", id="bad-dict-policy"),
+        pytest.param(
+            {"policy": {"columns": {"email": "scramble"}}}, "unknown strategy", id="bad-dict-policy"
+        ),
         pytest.param({"policy": 42}, "policy must be a dict", id="policy-type"),
         pytest.param({"input_format": "avro"}, "input_format must be one of", id="format"),
         pytest.param({"hmac_key_conn_id": ""}, "hmac_key_conn_id is empty", id="key-conn"),
@@ -76,8 +78,12 @@ def test_templated_values_are_not_validated_at_construction():
 @pytest.mark.parametrize(
     ("kwargs", "fragment"),
     [
-        pytest.param({"policy": "columns:\n  email: scramble\n"}, "unknown strategy 'scramble'", id="yaml-text"),
-        pytest.param({"policy": "/nonexistent/policy.yaml"}, "cannot read the policy file", id="missing-file"),
+        pytest.param(
+            {"policy": "columns:\n  email: scramble\n"}, "unknown strategy 'scramble'", id="yaml-text"
+        ),
+        pytest.param(
+            {"policy": "/nonexistent/policy.yaml"}, "cannot read the policy file", id="missing-file"
+        ),
         pytest.param({"policy": "columns:\n  a: keep\n  a: hmac\n"}, "duplicate key 'a'", id="duplicate"),
         pytest.param({"output_path": " "}, "output_path is empty", id="empty-output"),
         pytest.param({"output_path": "/lake/in/"}, "must differ", id="same-path"),
@@ -120,10 +126,22 @@ def test_short_key_fails_without_showing_it(no_submit, monkeypatch):
 
 
 def test_key_is_not_read_when_no_column_uses_hmac(no_submit, monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_SPARK_CLUSTER_MODE", json.dumps(
-        {"conn_type": "spark", "host": "spark://127.0.0.1", "port": 7077, "extra": {"deploy-mode": "cluster"}}))
-    op = _op(policy={"columns": {"email": "email"}}, hmac_key_conn_id="no_such_key",
-             spark_conn_id="spark_cluster_mode")
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SPARK_CLUSTER_MODE",
+        json.dumps(
+            {
+                "conn_type": "spark",
+                "host": "spark://127.0.0.1",
+                "port": 7077,
+                "extra": {"deploy-mode": "cluster"},
+            }
+        ),
+    )
+    op = _op(
+        policy={"columns": {"email": "email"}},
+        hmac_key_conn_id="no_such_key",
+        spark_conn_id="spark_cluster_mode",
+    )
     with pytest.raises(AirflowFailException, match="deploy-mode cluster"):  # got past the key step
         op.execute({"ti": type("TI", (), {"dag_id": "d", "task_id": "t"})()})
 
@@ -146,9 +164,16 @@ def test_local_hook_runs_local_star_in_client_mode():
 def test_job_arguments_carry_no_key_and_round_trip_the_policy():
     policy = parse_policy(HMAC_POLICY)
     args = pii_job_arguments(
-        policy, input_path="/in/dt=2025-10-31", output_path="/out", input_format="json",
-        input_options={"multiLine": "false"}, partition_by="dt", derive_columns={"day": "event_date"},
-        partition_values={"dt": "2025-10-31"}, report_path="/tmp/r.json", key_source="env:LAKEOPS_PII_HMAC_KEY",
+        policy,
+        input_path="/in/dt=2025-10-31",
+        output_path="/out",
+        input_format="json",
+        input_options={"multiLine": "false"},
+        partition_by="dt",
+        derive_columns={"day": "event_date"},
+        partition_values={"dt": "2025-10-31"},
+        report_path="/tmp/r.json",
+        key_source="env:LAKEOPS_PII_HMAC_KEY",
     )
     assert args[:6] == ["--input", "/in/dt=2025-10-31", "--input-format", "json", "--output", "/out"]
     assert parse_policy(args[args.index("--policy-json") + 1]) == policy
@@ -178,8 +203,11 @@ def test_deprecated_packaging_names_use_the_package_api(tmp_path):
 # ------------------------------------------------------------------------ failure translation
 def test_leak_report_becomes_a_pii_leak_failure_without_retries():
     findings = [{"column": "notes", "pattern": "phone", "rows": 3}]
-    report = {"status": "leak_detected", "error": "PII leak guard failed: pattern 'phone' in column 'notes'",
-              "leak_guard": {"findings": findings}}
+    report = {
+        "status": "leak_detected",
+        "error": "PII leak guard failed: pattern 'phone' in column 'notes'",
+        "leak_guard": {"findings": findings},
+    }
     with pytest.raises(PiiLeakFailure) as excinfo:
         _op()._raise_job_failure(report, RuntimeError("spark-submit exited 3"))
     assert isinstance(excinfo.value, PiiLeakError)
@@ -203,7 +231,10 @@ def test_unknown_failures_are_re_raised_for_retry():
 # ------------------------------------------------------------------------------------ lineage
 def test_dataset_paths_drop_file_patterns():
     assert pii._dataset_path("/lake/landing/events/dt=2025-10-31/") == "/lake/landing/events/dt=2025-10-31"
-    assert pii._dataset_path("/lake/landing/events/dt=2025-10-31/part-*.jsonl") == "/lake/landing/events/dt=2025-10-31"
+    assert (
+        pii._dataset_path("/lake/landing/events/dt=2025-10-31/part-*.jsonl")
+        == "/lake/landing/events/dt=2025-10-31"
+    )
     assert pii._dataset_path("s3://b/silver/events/") == "s3://b/silver/events"
 
 
@@ -213,11 +244,17 @@ def test_lineage_marks_masked_columns():
     assert (start.inputs[0].namespace, start.inputs[0].name) == ("file", "/lake/landing/events/dt=2025-10-31")
     assert (start.outputs[0].namespace, start.outputs[0].name) == ("file", "/lake/silver/events")
     op._report = {
-        "columns": {"email": {"strategy": "hmac", "source": "email"}, "id": {"strategy": "keep", "source": "id"},
-                    "dt": {"strategy": "keep", "source": "event_date", "derived": True},
-                    "run": {"strategy": "constant", "source": None, "derived": True}},
-        "schema": [{"name": "email", "type": "string"}, {"name": "id", "type": "bigint"},
-                   {"name": "dt", "type": "string"}],
+        "columns": {
+            "email": {"strategy": "hmac", "source": "email"},
+            "id": {"strategy": "keep", "source": "id"},
+            "dt": {"strategy": "keep", "source": "event_date", "derived": True},
+            "run": {"strategy": "constant", "source": None, "derived": True},
+        },
+        "schema": [
+            {"name": "email", "type": "string"},
+            {"name": "id", "type": "bigint"},
+            {"name": "dt", "type": "string"},
+        ],
     }
     lineage = op.get_openlineage_facets_on_complete(None)
     fields = lineage.outputs[0].facets["columnLineage"].fields
@@ -267,12 +304,19 @@ def test_emr_serverless_driver_feeds_the_amazon_operator():
     from airflow.providers.amazon.aws.operators.emr import EmrServerlessStartJobOperator
 
     driver = emr_serverless_job_driver(
-        entry_point="s3://code/job.py", py_files="s3://code/apps.zip", policy={"columns": {"ip": "ip"}},
-        input_path="s3://lake/in", output_path="s3://lake/out",
+        entry_point="s3://code/job.py",
+        py_files="s3://code/apps.zip",
+        policy={"columns": {"ip": "ip"}},
+        input_path="s3://lake/in",
+        output_path="s3://lake/out",
     )
     op = EmrServerlessStartJobOperator(
-        task_id="mask_on_emr", application_id="00abc", execution_role_arn="arn:aws:iam::123456789012:role/emr",
-        job_driver=driver, configuration_overrides={}, wait_for_completion=False,
+        task_id="mask_on_emr",
+        application_id="00abc",
+        execution_role_arn="arn:aws:iam::123456789012:role/emr",
+        job_driver=driver,
+        configuration_overrides={},
+        wait_for_completion=False,
     )
     assert op.job_driver == driver
     assert "--key-source" not in driver["sparkSubmit"]["entryPointArguments"]  # no hmac column, no key
@@ -289,8 +333,14 @@ def test_emr_serverless_driver_feeds_the_amazon_operator():
     ],
 )
 def test_emr_serverless_driver_errors(kwargs, fragment):
-    values = {"entry_point": "s3://c/job.py", "py_files": "s3://c/a.zip", "policy": HMAC_POLICY,
-              "input_path": "s3://lake/in", "output_path": "s3://lake/out", "key_secret_id": "pii-key"}
+    values = {
+        "entry_point": "s3://c/job.py",
+        "py_files": "s3://c/a.zip",
+        "policy": HMAC_POLICY,
+        "input_path": "s3://lake/in",
+        "output_path": "s3://lake/out",
+        "key_secret_id": "pii-key",
+    }
     values.update(kwargs)
     with pytest.raises(ValueError, match=fragment):
         emr_serverless_job_driver(**values)

@@ -25,12 +25,15 @@ def test_lands_the_day_and_a_rerun_leaves_the_same_files(tmp_path):
     assert not list(out.parent.glob(".*staging"))
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"output_path": "s3://lake/landing"}, "must be a local folder"),
-    ({"output_path": " "}, "output_path is empty"),
-    ({"rows": -1}, "rows must be between 0"),
-    ({"rows": "many"}, "rows must be an integer"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"output_path": "s3://lake/landing"}, "must be a local folder"),
+        ({"output_path": " "}, "output_path is empty"),
+        ({"rows": -1}, "rows must be between 0"),
+        ({"rows": "many"}, "rows must be an integer"),
+    ],
+)
 def test_bad_input_is_refused_and_the_previous_landing_stays(tmp_path, kwargs, match):
     out = tmp_path / "landing"
     before = _op(output_path=str(out), rows=10).execute({})

@@ -8,8 +8,12 @@ import pytest
 
 from airflow_provider_lakeops.operators.snowflake import SnowflakeMergeOperator
 
-BASE = {"task_id": "merge", "target_table": "LAKEOPS.PUBLIC.T", "keys": ["customer_id", "event_id"],
-        "ordering_column": "updated_at"}
+BASE = {
+    "task_id": "merge",
+    "target_table": "LAKEOPS.PUBLIC.T",
+    "keys": ["customer_id", "event_id"],
+    "ordering_column": "updated_at",
+}
 
 
 def op(**kwargs):
@@ -32,8 +36,20 @@ def op(**kwargs):
         ({"insert_columns": []}, "insert_columns must name"),
         ({"operation_column": "op--"}, "refused"),
     ],
-    ids=["no-source", "two-sources", "mode", "on-duplicates", "on-null-keys", "dedupe-needs-ordering",
-         "no-keys", "duplicate-keys", "key-injection", "bad-update-column", "empty-insert-columns", "bad-op-column"],
+    ids=[
+        "no-source",
+        "two-sources",
+        "mode",
+        "on-duplicates",
+        "on-null-keys",
+        "dedupe-needs-ordering",
+        "no-keys",
+        "duplicate-keys",
+        "key-injection",
+        "bad-update-column",
+        "empty-insert-columns",
+        "bad-op-column",
+    ],
 )
 def test_constructor_rejects(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -56,7 +72,13 @@ def test_constructor_only_assigns():
     assert (merge.target_table, merge.source_table, merge.mode) == ("LAKEOPS.PUBLIC.T", "S", "append")
     assert merge.column_mapping == {"cust": "customer_id"}
     assert set(SnowflakeMergeOperator.template_fields) == {
-        "target_table", "source_table", "source_sql", "source_parquet", "column_mapping", "delete_value"}
+        "target_table",
+        "source_table",
+        "source_sql",
+        "source_parquet",
+        "column_mapping",
+        "delete_value",
+    }
     assert SnowflakeMergeOperator.template_ext == (".sql",)
 
 
@@ -81,8 +103,13 @@ def test_sql_file_is_rendered(tmp_path):
     from airflow.sdk import DAG
 
     (tmp_path / "merge_source.sql").write_text("SELECT * FROM {{ params.table }} WHERE dt = '{{ ds }}'")
-    with DAG("merge_templating", schedule=None, start_date=datetime(2025, 1, 1),
-             template_searchpath=[str(tmp_path)], params={"table": "LAKEOPS.PUBLIC.SILVER"}):
+    with DAG(
+        "merge_templating",
+        schedule=None,
+        start_date=datetime(2025, 1, 1),
+        template_searchpath=[str(tmp_path)],
+        params={"table": "LAKEOPS.PUBLIC.SILVER"},
+    ):
         merge = SnowflakeMergeOperator(**{**BASE, "source_sql": "merge_source.sql"})
     merge.render_template_fields({"params": {"table": "LAKEOPS.PUBLIC.SILVER"}, "ds": "2025-10-31"})
     assert merge.source_sql == "SELECT * FROM LAKEOPS.PUBLIC.SILVER WHERE dt = '2025-10-31'"

@@ -39,8 +39,12 @@ def opts():
 def kafka_jars(folder: Path, version: str = "4.0.1") -> list[str]:
     """Empty files named like the jars ``make jvm-deps`` copies (only the names are read)."""
     folder.mkdir(parents=True, exist_ok=True)
-    names = [f"spark-sql-kafka-0-10_2.13-{version}.jar", f"spark-token-provider-kafka-0-10_2.13-{version}.jar",
-             "kafka-clients-3.9.2.jar", "commons-pool2-2.13.1.jar"]
+    names = [
+        f"spark-sql-kafka-0-10_2.13-{version}.jar",
+        f"spark-token-provider-kafka-0-10_2.13-{version}.jar",
+        "kafka-clients-3.9.2.jar",
+        "commons-pool2-2.13.1.jar",
+    ]
     for name in names:
         (folder / name).touch()
     return [str(folder / n) for n in names]
@@ -48,10 +52,15 @@ def kafka_jars(folder: Path, version: str = "4.0.1") -> list[str]:
 
 def kafka_op(tmp_path: Path, **kw) -> KafkaStreamingSubmitOperator:
     values = {
-        "task_id": "land", "source": "kafka", "topics": "shop.customer_events,shop.orders",
-        "kafka_conn_id": "kafka_test", "bronze_path": str(tmp_path / "bronze"),
-        "checkpoint_path": str(tmp_path / "checkpoint"), "spark_conn_id": "no_such_spark_conn",
-        "spark_version": "4.0.1", "jars": kafka_jars(tmp_path / "jars"),
+        "task_id": "land",
+        "source": "kafka",
+        "topics": "shop.customer_events,shop.orders",
+        "kafka_conn_id": "kafka_test",
+        "bronze_path": str(tmp_path / "bronze"),
+        "checkpoint_path": str(tmp_path / "checkpoint"),
+        "spark_conn_id": "no_such_spark_conn",
+        "spark_version": "4.0.1",
+        "jars": kafka_jars(tmp_path / "jars"),
     }
     values.update(kw)
     return KafkaStreamingSubmitOperator(**values)
@@ -59,8 +68,11 @@ def kafka_op(tmp_path: Path, **kw) -> KafkaStreamingSubmitOperator:
 
 def file_op(tmp_path: Path, **kw) -> KafkaStreamingSubmitOperator:
     values = {
-        "task_id": "land", "source": "file", "landing_path": str(tmp_path / "landing"),
-        "bronze_path": str(tmp_path / "bronze"), "checkpoint_path": str(tmp_path / "checkpoint"),
+        "task_id": "land",
+        "source": "file",
+        "landing_path": str(tmp_path / "landing"),
+        "bronze_path": str(tmp_path / "bronze"),
+        "checkpoint_path": str(tmp_path / "checkpoint"),
         "spark_conn_id": "no_such_spark_conn",
     }
     values.update(kw)
@@ -73,8 +85,12 @@ def file_op(tmp_path: Path, **kw) -> KafkaStreamingSubmitOperator:
     [
         pytest.param({"source": "kinesis"}, "source must be", id="unknown-source"),
         pytest.param({"source": "kafka", "topics": None}, "topics is required", id="kafka-without-topics"),
-        pytest.param({"source": "file", "landing_path": None}, "landing_path is required", id="file-without-landing"),
-        pytest.param({"submit_kwargs": {"packages": "x:y:1"}}, "submit_kwargs cannot set", id="reserved-kwarg"),
+        pytest.param(
+            {"source": "file", "landing_path": None}, "landing_path is required", id="file-without-landing"
+        ),
+        pytest.param(
+            {"submit_kwargs": {"packages": "x:y:1"}}, "submit_kwargs cannot set", id="reserved-kwarg"
+        ),
         pytest.param({"submit_kwargs": {"jars": "/a.jar"}}, "submit_kwargs cannot set", id="reserved-jars"),
         pytest.param({"kafka_package": ""}, "either jars .* or kafka_package", id="jars-and-package"),
     ],
@@ -97,11 +113,17 @@ def test_the_app_and_its_options_come_from_the_package():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        pytest.param({"bronze_path": "relative/bronze"}, "bronze_path must be an absolute path", id="relative"),
-        pytest.param({"checkpoint_path": "hdfs://nn/ckpt"}, "checkpoint_path must be", id="unsupported-scheme"),
+        pytest.param(
+            {"bronze_path": "relative/bronze"}, "bronze_path must be an absolute path", id="relative"
+        ),
+        pytest.param(
+            {"checkpoint_path": "hdfs://nn/ckpt"}, "checkpoint_path must be", id="unsupported-scheme"
+        ),
         pytest.param({"trigger": "once"}, "trigger must be one of", id="bad-trigger"),
         pytest.param({"trigger": "processingTime"}, "processing_time must be an interval", id="no-interval"),
-        pytest.param({"trigger": "processingTime", "processing_time": "soon"}, "processing_time", id="bad-interval"),
+        pytest.param(
+            {"trigger": "processingTime", "processing_time": "soon"}, "processing_time", id="bad-interval"
+        ),
         pytest.param({"max_files_per_trigger": "ten"}, "max_files_per_trigger must be a positive", id="nan"),
         pytest.param({"max_files_per_trigger": 0}, "max_files_per_trigger must be a positive", id="zero"),
         pytest.param({"landing_path": ""}, "landing_path rendered empty", id="empty-landing"),
@@ -141,39 +163,64 @@ def test_secret_kafka_options_belong_in_the_connection(tmp_path, kafka_conn, opt
     with pytest.raises(ValueError, match="must start with 'kafka.'"):
         kafka_op(tmp_path, kafka_options={"subscribe": "x"}).kafka_client_options(opts)
     with pytest.raises(ValueError, match="with isolation_level"):
-        kafka_op(tmp_path, kafka_options={"kafka.isolation.level": "read_uncommitted"}).kafka_client_options(opts)
+        kafka_op(tmp_path, kafka_options={"kafka.isolation.level": "read_uncommitted"}).kafka_client_options(
+            opts
+        )
 
 
 def test_kafka_connection_without_bootstrap_servers(tmp_path, monkeypatch, opts):
-    monkeypatch.setenv("AIRFLOW_CONN_KAFKA_EMPTY", json.dumps({"conn_type": "kafka", "extra": {"group.id": "g"}}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_KAFKA_EMPTY", json.dumps({"conn_type": "kafka", "extra": {"group.id": "g"}})
+    )
     with pytest.raises(ValueError, match="bootstrap.servers"):
         kafka_op(tmp_path, kafka_conn_id="kafka_empty").kafka_client_options(opts)
 
 
 # ------------------------------------------------------------------------ Kafka options
 def test_kafka_options_come_from_the_kafka_connection(tmp_path, kafka_conn, opts, capsys):
-    op = kafka_op(tmp_path, kafka_options={"kafka.client.rack": "use1-az1"}, max_offsets_per_trigger="5000",
-                  starting_offsets="latest", fail_on_data_loss=False)
+    op = kafka_op(
+        tmp_path,
+        kafka_options={"kafka.client.rack": "use1-az1"},
+        max_offsets_per_trigger="5000",
+        starting_offsets="latest",
+        fail_on_data_loss=False,
+    )
     client = op.kafka_client_options(opts)
     assert client == {
         "kafka.bootstrap.servers": "broker-1:9093,broker-2:9093",
         "kafka.security.protocol": "SASL_SSL",
         "kafka.sasl.mechanism": "SCRAM-SHA-512",
-        "kafka.sasl.jaas.config": 'org.apache.kafka.common.security.scram.ScramLoginModule required '
-                                  'username="lakeops" password="s3cr3t-Pa55";',
+        "kafka.sasl.jaas.config": "org.apache.kafka.common.security.scram.ScramLoginModule required "
+        'username="lakeops" password="s3cr3t-Pa55";',
         "kafka.ssl.truststore.type": "PEM",
         "kafka.ssl.truststore.location": "/etc/kafka/ca.pem",
         "kafka.client.rack": "use1-az1",
     }  # group.id left out: Spark names its own consumer group
     config = op.build_config(opts, apps_dir())
     source = opts.kafka_source_options(
-        client_options=client, topics=config.topics, starting_offsets=config.starting_offsets,
-        max_offsets_per_trigger=config.max_offsets_per_trigger, fail_on_data_loss=config.fail_on_data_loss,
-        isolation_level=config.isolation_level)
-    assert {k: source[k] for k in ("subscribe", "startingOffsets", "maxOffsetsPerTrigger", "failOnDataLoss",
-                                   "kafka.isolation.level")} == {
-        "subscribe": "shop.customer_events,shop.orders", "startingOffsets": "latest",
-        "maxOffsetsPerTrigger": "5000", "failOnDataLoss": "false", "kafka.isolation.level": "read_committed"}
+        client_options=client,
+        topics=config.topics,
+        starting_offsets=config.starting_offsets,
+        max_offsets_per_trigger=config.max_offsets_per_trigger,
+        fail_on_data_loss=config.fail_on_data_loss,
+        isolation_level=config.isolation_level,
+    )
+    assert {
+        k: source[k]
+        for k in (
+            "subscribe",
+            "startingOffsets",
+            "maxOffsetsPerTrigger",
+            "failOnDataLoss",
+            "kafka.isolation.level",
+        )
+    } == {
+        "subscribe": "shop.customer_events,shop.orders",
+        "startingOffsets": "latest",
+        "maxOffsetsPerTrigger": "5000",
+        "failOnDataLoss": "false",
+        "kafka.isolation.level": "read_committed",
+    }
     op.log_source_options(opts, config, client)
     out = capsys.readouterr().out
     assert "'kafka.sasl.jaas.config': '***'" in out
@@ -185,18 +232,24 @@ def test_kafka_options_come_from_the_kafka_connection(tmp_path, kafka_conn, opts
     assert "s3cr3t-Pa55" not in masked  # the task's log masker knows the secrets
 
 
-def test_spark_submit_command_passes_the_kafka_jars_and_ships_the_app_files(tmp_path, kafka_conn, opts,
-                                                                             monkeypatch):
+def test_spark_submit_command_passes_the_kafka_jars_and_ships_the_app_files(
+    tmp_path, kafka_conn, opts, monkeypatch
+):
     monkeypatch.setenv("AIRFLOW_CONN_SPARK_TEST", json.dumps({"conn_type": "spark", "host": "local[2]"}))
-    op = kafka_op(tmp_path, spark_conn_id="spark_test", isolation_level="read_uncommitted",
-                  conf={"spark.sql.shuffle.partitions": "4", "spark.jars": "/opt/extra/udfs.jar"})
+    op = kafka_op(
+        tmp_path,
+        spark_conn_id="spark_test",
+        isolation_level="read_uncommitted",
+        conf={"spark.sql.shuffle.partitions": "4", "spark.jars": "/opt/extra/udfs.jar"},
+    )
     client = op.kafka_client_options(opts)
     config = op.build_config(opts, apps_dir(), "/ckpt/_lakeops/reports/r.json")
     config.kafka_options_file = "/tmp/x/kafka-options.json"
     jars, packages = op.kafka_source_jars(opts)
     assert (jars, packages) == (op.jars, None)
-    hook = op._make_hook({}, config, jars, packages, f"{config.schema_file},/tmp/x/kafka-options.json",
-                         "/tmp/x/a.zip")
+    hook = op._make_hook(
+        {}, config, jars, packages, f"{config.schema_file},/tmp/x/kafka-options.json", "/tmp/x/a.zip"
+    )
     cmd = hook._build_spark_submit_command(str(apps_dir() / mod.APP_FILE))
     text = " ".join(cmd)
     assert "--packages" not in cmd  # never Ivy at run time
@@ -206,7 +259,7 @@ def test_spark_submit_command_passes_the_kafka_jars_and_ships_the_app_files(tmp_
     assert cmd[cmd.index("--topics") + 1] == "shop.customer_events,shop.orders"
     assert cmd[cmd.index("--isolation-level") + 1] == "read_uncommitted"
     assert "spark.sql.shuffle.partitions=4" in text
-    for secret in ("s3cr3t-Pa55", "lakeops\"", "broker-1"):
+    for secret in ("s3cr3t-Pa55", 'lakeops"', "broker-1"):
         assert secret not in text  # Kafka settings travel in the private options file
     assert client["kafka.bootstrap.servers"] == "broker-1:9093,broker-2:9093"
 
@@ -230,16 +283,26 @@ def test_kafka_jars_default_to_the_environment(tmp_path, opts, monkeypatch):
 @pytest.mark.parametrize(
     ("jar_version", "spark_version", "message"),
     [
-        pytest.param("3.5.1", None, r"spark-sql-kafka-0-10_2\.13-3\.5\.1\.jar is built for Spark 3\.5\.1, but the "
-                     r"installed pyspark is {pyspark}.*pyspark==3\.5\.1", id="other-pyspark"),
-        pytest.param("4.2.0", "4.1.1", r"built for Spark 4\.2\.0, but spark_version is 4\.1\.1", id="other-cluster"),
+        pytest.param(
+            "3.5.1",
+            None,
+            r"spark-sql-kafka-0-10_2\.13-3\.5\.1\.jar is built for Spark 3\.5\.1, but the "
+            r"installed pyspark is {pyspark}.*pyspark==3\.5\.1",
+            id="other-pyspark",
+        ),
+        pytest.param(
+            "4.2.0", "4.1.1", r"built for Spark 4\.2\.0, but spark_version is 4\.1\.1", id="other-cluster"
+        ),
     ],
 )
-def test_kafka_jars_of_another_spark_are_refused_before_submit(tmp_path, kafka_conn, opts, jar_version,
-                                                               spark_version, message):
+def test_kafka_jars_of_another_spark_are_refused_before_submit(
+    tmp_path, kafka_conn, opts, jar_version, spark_version, message
+):
     from importlib.metadata import version
 
-    op = kafka_op(tmp_path, jars=",".join(kafka_jars(tmp_path / "other", jar_version)), spark_version=spark_version)
+    op = kafka_op(
+        tmp_path, jars=",".join(kafka_jars(tmp_path / "other", jar_version)), spark_version=spark_version
+    )
     with pytest.raises(ValueError, match=message.format(pyspark=re.escape(version("pyspark")))):
         op.execute({})
     assert not (tmp_path / "checkpoint").exists()
@@ -253,9 +316,14 @@ def test_missing_jar_files_are_named(tmp_path, kafka_conn, opts):
 
 # ------------------------------------------------------------------------ checkpoint guard
 def write_fingerprint(opts, tmp_path: Path, topics: tuple[str, ...]) -> None:
-    config = opts.StreamConfig(source="kafka", topics=topics, kafka_options_file="k.json",
-                               bronze_path=str(tmp_path / "bronze"), checkpoint_path=str(tmp_path / "checkpoint"),
-                               schema_file=str(apps_dir() / mod.DEFAULT_SCHEMA))
+    config = opts.StreamConfig(
+        source="kafka",
+        topics=topics,
+        kafka_options_file="k.json",
+        bronze_path=str(tmp_path / "bronze"),
+        checkpoint_path=str(tmp_path / "checkpoint"),
+        schema_file=str(apps_dir() / mod.DEFAULT_SCHEMA),
+    )
     path = Path(config.fingerprint_path)
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps(config.fingerprint()))  # as the app records it
@@ -287,9 +355,13 @@ def test_lineage_reads_kafka_topics_into_bronze(tmp_path, kafka_conn, opts):
     op.build_config(opts, apps_dir())
     lineage = op.get_openlineage_facets_on_complete(None)
     assert [(d.namespace, d.name) for d in lineage.inputs] == [
-        ("kafka://broker-1:9093", "shop.customer_events"), ("kafka://broker-1:9093", "shop.orders")]
+        ("kafka://broker-1:9093", "shop.customer_events"),
+        ("kafka://broker-1:9093", "shop.orders"),
+    ]
     assert [(d.namespace, d.name) for d in lineage.outputs] == [
-        ("file", str(tmp_path / "bronze")), ("file", str(tmp_path / "bronze_quarantine"))]
+        ("file", str(tmp_path / "bronze")),
+        ("file", str(tmp_path / "bronze_quarantine")),
+    ]
     fields = [f.name for f in lineage.outputs[0].facets["schema"].fields]
     assert fields[:2] == ["event_id", "customer_id"]
     assert "op" in fields

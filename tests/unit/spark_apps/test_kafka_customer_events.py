@@ -46,20 +46,33 @@ def config(tmp: Path, **kw) -> StreamConfig:
 
 
 def event(i: int, **over) -> dict:
-    row = {"event_id": f"evt-x-{i:04d}", "customer_id": i, "session_id": "s", "event_type": "login",
-           "event_ts": "2025-10-31T10:00:00.000Z", "updated_at": "2025-10-31T10:00:00.000Z",
-           "page": "/", "amount": None, "currency": None, "email": "a@example.com", "phone": "555-123-4567",
-           "ssn": "123-45-6789", "full_name": "Ada", "ip_address": "10.0.0.1", "event_date": "2025-10-31"}
+    row = {
+        "event_id": f"evt-x-{i:04d}",
+        "customer_id": i,
+        "session_id": "s",
+        "event_type": "login",
+        "event_ts": "2025-10-31T10:00:00.000Z",
+        "updated_at": "2025-10-31T10:00:00.000Z",
+        "page": "/",
+        "amount": None,
+        "currency": None,
+        "email": "a@example.com",
+        "phone": "555-123-4567",
+        "ssn": "123-45-6789",
+        "full_name": "Ada",
+        "ip_address": "10.0.0.1",
+        "event_date": "2025-10-31",
+    }
     row.update(over)
     return row
 
 
 BAD_LINES = [
-    "this is not json",                                                    # malformed
-    "[1, 2, 3]",                                                           # not an object
-    json.dumps(event(9001, customer_id="abc")),                            # wrong type
+    "this is not json",  # malformed
+    "[1, 2, 3]",  # not an object
+    json.dumps(event(9001, customer_id="abc")),  # wrong type
     json.dumps({k: v for k, v in event(9002).items() if k != "updated_at"}),  # missing required
-    json.dumps(event(9003, event_id="  ", amount="12,50")),                # blank key + wrong type
+    json.dumps(event(9003, event_id="  ", amount="12,50")),  # blank key + wrong type
 ]
 
 
@@ -103,8 +116,9 @@ def test_runs_land_new_rows_once_quarantine_bad_ones_and_replay_without_duplicat
     assert bad_file.name in bad[0]["_source_file"]
 
     # run 2: nothing new arrived -> nothing lands (a bounded processingTime stream this time)
-    r2 = app.run(spark, config(tmp_path, trigger="processingTime", processing_time="1 second",
-                               stop_after_seconds=3))
+    r2 = app.run(
+        spark, config(tmp_path, trigger="processingTime", processing_time="1 second", stop_after_seconds=3)
+    )
     assert (r2["status"], r2["trigger"]) == ("succeeded", "processingTime")
     assert (r2["batches"], r2["rows_in"], r2["rows_bronze"]) == (0, 0, 0)
     assert r2["start_offsets"] == r2["end_offsets"] == {"logOffset": 0}
@@ -116,8 +130,13 @@ def test_runs_land_new_rows_once_quarantine_bad_ones_and_replay_without_duplicat
     assert (r3["batches"], r3["rows_in"], r3["rows_bronze"], r3["rows_quarantined"]) == (1, 25, 25, 0)
     total = r1["rows_bronze"] + 25
     assert bronze_rows(spark, cfg).count() == total
-    first_landing = bronze_rows(spark, cfg).filter("event_id like 'evt-20251101-%'").select(
-        "_ingested_at").distinct().collect()
+    first_landing = (
+        bronze_rows(spark, cfg)
+        .filter("event_id like 'evt-20251101-%'")
+        .select("_ingested_at")
+        .distinct()
+        .collect()
+    )
 
     # crash after the batch wrote its output but before Spark committed it: the batch replays
     commits = Path(cfg.checkpoint_path) / "commits"
@@ -131,24 +150,44 @@ def test_runs_land_new_rows_once_quarantine_bad_ones_and_replay_without_duplicat
     new_rows = bronze.filter("event_id like 'evt-20251101-%'")
     assert new_rows.count() == new_rows.select("event_id").distinct().count() == 25
     # the replay reused the batch timestamp: same partition, same _ingested_at
-    assert bronze.filter("event_id like 'evt-20251101-%'").select("_ingested_at").distinct().collect() \
+    assert (
+        bronze.filter("event_id like 'evt-20251101-%'").select("_ingested_at").distinct().collect()
         == first_landing
+    )
 
 
 def test_debezium_envelopes_unwrap_with_deletes_and_tombstones(spark, tmp_path):
     cfg = config(tmp_path, debezium=True)
     e1, e2 = event(1), event(2, event_type="purchase", amount=10.5, currency="USD")
     lines = [
-        json.dumps({"before": None, "after": e1, "op": "c", "ts_ms": 1761904800000, "source": {"db": "shop"}}),
-        json.dumps({"before": e1, "after": {**e1, "page": "/cart", "updated_at": 1761905000000}, "op": "u",
-                    "ts_ms": 1761905000000}),
-        json.dumps({"schema": {"type": "struct"},  # JsonConverter with schemas.enable=true
-                    "payload": {"before": None, "after": e2, "op": "r", "ts_ms": 1761904700000}}),
-        json.dumps({"before": {"event_id": e1["event_id"], "customer_id": 1}, "after": None, "op": "d",
-                    "ts_ms": 1761906000000}),
+        json.dumps(
+            {"before": None, "after": e1, "op": "c", "ts_ms": 1761904800000, "source": {"db": "shop"}}
+        ),
+        json.dumps(
+            {
+                "before": e1,
+                "after": {**e1, "page": "/cart", "updated_at": 1761905000000},
+                "op": "u",
+                "ts_ms": 1761905000000,
+            }
+        ),
+        json.dumps(
+            {
+                "schema": {"type": "struct"},  # JsonConverter with schemas.enable=true
+                "payload": {"before": None, "after": e2, "op": "r", "ts_ms": 1761904700000},
+            }
+        ),
+        json.dumps(
+            {
+                "before": {"event_id": e1["event_id"], "customer_id": 1},
+                "after": None,
+                "op": "d",
+                "ts_ms": 1761906000000,
+            }
+        ),
         "",  # the tombstone that follows a delete
-        json.dumps({"before": None, "after": None, "op": "t", "ts_ms": 1761906000001}),   # truncate
-        json.dumps({"before": None, "after": None, "op": "c", "ts_ms": 1761906000002}),   # no row
+        json.dumps({"before": None, "after": None, "op": "t", "ts_ms": 1761906000001}),  # truncate
+        json.dumps({"before": None, "after": None, "op": "c", "ts_ms": 1761906000002}),  # no row
         json.dumps({"before": {"customer_id": 3}, "after": None, "op": "d", "ts_ms": 1}),  # delete w/o key
         json.dumps(e1),  # not an envelope
         "{broken",
@@ -159,12 +198,19 @@ def test_debezium_envelopes_unwrap_with_deletes_and_tombstones(spark, tmp_path):
     assert report["rows_skipped"] == 1
     assert report["operations"] == {"c": 1, "d": 1, "r": 1, "u": 1}
     assert report["quarantine_reasons"] == {
-        "debezium_missing_after": 1, "debezium_missing_op": 1, "debezium_unknown_op": 1,
-        "malformed_json": 1, "missing_required:event_id": 1,
+        "debezium_missing_after": 1,
+        "debezium_missing_op": 1,
+        "debezium_unknown_op": 1,
+        "malformed_json": 1,
+        "missing_required:event_id": 1,
     }
     rows = {(r["op"], r["event_id"]): r for r in bronze_rows(spark, cfg).collect()}
-    assert set(rows) == {("c", e1["event_id"]), ("u", e1["event_id"]), ("r", e2["event_id"]),
-                         ("d", e1["event_id"])}
+    assert set(rows) == {
+        ("c", e1["event_id"]),
+        ("u", e1["event_id"]),
+        ("r", e2["event_id"]),
+        ("d", e1["event_id"]),
+    }
     deleted = rows[("d", e1["event_id"])]
     assert (deleted["customer_id"], deleted["event_type"]) == (1, None)  # key from `before`
     assert str(deleted["op_ts"]).startswith("2025-10-31 10:20:00")
@@ -178,12 +224,17 @@ def test_debezium_envelopes_unwrap_with_deletes_and_tombstones(spark, tmp_path):
 def test_kafka_records_parse_with_their_position(spark):
     from pyspark.sql import types as T
 
-    kafka_schema = T.StructType([
-        T.StructField("key", T.BinaryType()), T.StructField("value", T.BinaryType()),
-        T.StructField("topic", T.StringType()), T.StructField("partition", T.IntegerType()),
-        T.StructField("offset", T.LongType()), T.StructField("timestamp", T.TimestampType()),
-        T.StructField("timestampType", T.IntegerType()),
-    ])
+    kafka_schema = T.StructType(
+        [
+            T.StructField("key", T.BinaryType()),
+            T.StructField("value", T.BinaryType()),
+            T.StructField("topic", T.StringType()),
+            T.StructField("partition", T.IntegerType()),
+            T.StructField("offset", T.LongType()),
+            T.StructField("timestamp", T.TimestampType()),
+            T.StructField("timestampType", T.IntegerType()),
+        ]
+    )
     import datetime as dt
 
     ts = dt.datetime(2025, 10, 31, 12, 0)
@@ -193,11 +244,16 @@ def test_kafka_records_parse_with_their_position(spark):
     ]
     from airflow_provider_lakeops.spark_apps.streaming_options import load_schema_spec
 
-    parsed = app.parse_records(app.kafka_to_raw(spark.createDataFrame(records, kafka_schema)),
-                               load_schema_spec(SCHEMA)).collect()
+    parsed = app.parse_records(
+        app.kafka_to_raw(spark.createDataFrame(records, kafka_schema)), load_schema_spec(SCHEMA)
+    ).collect()
     good, bad = sorted(parsed, key=lambda r: r["_kafka_offset"], reverse=True)
-    assert (good["_reason"], good["_kafka_topic"], good["_kafka_partition"], good["_kafka_offset"]) == \
-        (None, "shop.customer_events", 0, 41)
+    assert (good["_reason"], good["_kafka_topic"], good["_kafka_partition"], good["_kafka_offset"]) == (
+        None,
+        "shop.customer_events",
+        0,
+        41,
+    )
     assert (good["customer_id"], good["_source_file"], good["_raw"]) == (1, None, None)
     assert (bad["_reason"], bad["_kafka_partition"], bad["_kafka_offset"]) == ("malformed_json", 1, 7)
     assert bad["_raw"]
@@ -206,9 +262,14 @@ def test_kafka_records_parse_with_their_position(spark):
 def test_kafka_source_without_the_package_says_which_package(spark, tmp_path):
     options = tmp_path / "kafka.json"
     options.write_text(json.dumps({"kafka.bootstrap.servers": "127.0.0.1:9"}))
-    cfg = StreamConfig(source="kafka", topics=("shop.customer_events",), kafka_options_file=str(options),
-                       bronze_path=str(tmp_path / "b"), checkpoint_path=str(tmp_path / "c"),
-                       schema_file=SCHEMA).validate()
+    cfg = StreamConfig(
+        source="kafka",
+        topics=("shop.customer_events",),
+        kafka_options_file=str(options),
+        bronze_path=str(tmp_path / "b"),
+        checkpoint_path=str(tmp_path / "c"),
+        schema_file=SCHEMA,
+    ).validate()
     assert app.source_options(cfg)["subscribe"] == "shop.customer_events"
     with pytest.raises(app.KafkaSourceUnavailableError, match=r"spark-sql-kafka-0-10_2\.13:4\..*spark.jars"):
         app.read_source(spark, cfg)
@@ -226,8 +287,18 @@ def test_checkpoint_of_another_query_is_refused_before_anything_runs(spark, tmp_
 
 
 def test_main_rejects_a_bad_command_line_with_exit_code_2(capsys, tmp_path):
-    code = app.main(["--source", "file", "--bronze-path", str(tmp_path / "b"), "--checkpoint",
-                     str(tmp_path / "c"), "--schema-file", SCHEMA])
+    code = app.main(
+        [
+            "--source",
+            "file",
+            "--bronze-path",
+            str(tmp_path / "b"),
+            "--checkpoint",
+            str(tmp_path / "c"),
+            "--schema-file",
+            SCHEMA,
+        ]
+    )
     assert code == 2
     assert "landing_path is required" in capsys.readouterr().err
 
@@ -239,7 +310,12 @@ PG_SOURCES = [
     {"snapshot": "false", "lsn": 23_000_500, "sequence": '["22999000","23000500"]', "ts_ms": 1761904800000},
     {"snapshot": "false", "lsn": 23_000_900, "sequence": '["22999000","23000900"]', "ts_ms": 1761904800000},
     {"snapshot": "false", "lsn": 23_100_000, "sequence": '["23001000","23100000"]', "ts_ms": 1761904900000},
-    {"snapshot": "incremental", "lsn": 23_200_000, "sequence": '["23150000","23200000"]', "ts_ms": 1761905000000},
+    {
+        "snapshot": "incremental",
+        "lsn": 23_200_000,
+        "sequence": '["23150000","23200000"]',
+        "ts_ms": 1761905000000,
+    },
 ]
 BINLOG_SOURCES = [
     {"snapshot": "true", "file": "mysql-bin.000002", "pos": 1024, "row": 0},
@@ -250,14 +326,24 @@ BINLOG_SOURCES = [
 ]
 
 
-@pytest.mark.parametrize("sources", [pytest.param(PG_SOURCES, id="postgresql"),
-                                     pytest.param(BINLOG_SOURCES, id="mysql-binlog")])
+@pytest.mark.parametrize(
+    "sources", [pytest.param(PG_SOURCES, id="postgresql"), pytest.param(BINLOG_SOURCES, id="mysql-binlog")]
+)
 def test_source_position_orders_changes_like_the_source_and_matches_the_reference(spark, tmp_path, sources):
     from airflow_provider_lakeops.spark_apps import streaming_options as so
 
-    lines = [json.dumps({"before": None, "after": event(i), "op": "r" if s["snapshot"] != "false" else "c",
-                         "ts_ms": 1761905000000 + i, "source": {"version": "3.6.1.Final", **s}})
-             for i, s in enumerate(sources)]
+    lines = [
+        json.dumps(
+            {
+                "before": None,
+                "after": event(i),
+                "op": "r" if s["snapshot"] != "false" else "c",
+                "ts_ms": 1761905000000 + i,
+                "source": {"version": "3.6.1.Final", **s},
+            }
+        )
+        for i, s in enumerate(sources)
+    ]
     publish(tmp_path / "landing", "cdc.json", list(reversed(lines)))
     cfg = config(tmp_path, debezium=True)
     report = app.run(spark, cfg)
@@ -274,10 +360,21 @@ def test_source_position_orders_changes_like_the_source_and_matches_the_referenc
 def test_bad_source_positions_are_quarantined(spark, tmp_path):
     from airflow_provider_lakeops.spark_apps import streaming_options as so
 
-    lines = [json.dumps({"before": None, "after": event(1), "op": "c", "ts_ms": 1, "source": {"lsn": "0/16B3748"}}),
-             json.dumps({"before": None, "after": event(2), "op": "c", "ts_ms": 1,
-                         "source": {"file": "binlog", "pos": 4, "row": 0}}),
-             json.dumps({"before": None, "after": event(3), "op": "c", "ts_ms": 1, "source": {"db": "x"}})]
+    lines = [
+        json.dumps(
+            {"before": None, "after": event(1), "op": "c", "ts_ms": 1, "source": {"lsn": "0/16B3748"}}
+        ),
+        json.dumps(
+            {
+                "before": None,
+                "after": event(2),
+                "op": "c",
+                "ts_ms": 1,
+                "source": {"file": "binlog", "pos": 4, "row": 0},
+            }
+        ),
+        json.dumps({"before": None, "after": event(3), "op": "c", "ts_ms": 1, "source": {"db": "x"}}),
+    ]
     publish(tmp_path / "landing", "cdc.json", lines)
     cfg = config(tmp_path, debezium=True)
     report = app.run(spark, cfg)
@@ -286,7 +383,6 @@ def test_bad_source_positions_are_quarantined(spark, tmp_path):
     with pytest.raises(ValueError, match="source.lsn"):
         so.debezium_position({"lsn": "0/16B3748"})
     assert so.debezium_position({"db": "x"}) is None
-
 
 
 def test_the_running_spark_is_checked_before_the_stream_starts(spark, tmp_path):

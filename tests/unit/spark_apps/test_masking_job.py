@@ -37,7 +37,13 @@ def landing(tmp_path_factory):
 
 
 def _options(landing: Path, out: Path, day: str, **kw) -> JobOptions:
-    kw = {"policy": POLICY, "input_format": "json", "partition_by": ["dt"], "derive": {"dt": "event_date"}, **kw}
+    kw = {
+        "policy": POLICY,
+        "input_format": "json",
+        "partition_by": ["dt"],
+        "derive": {"dt": "event_date"},
+        **kw,
+    }
     return JobOptions(input_path=str(landing / f"dt={day}"), output_path=str(out), **kw)
 
 
@@ -61,8 +67,13 @@ def test_mask_partition_rerun_and_report(spark, landing, tmp_path):
     assert report["status"] == "ok"
     assert report["rows_in"] == report["rows_out"] == 300
     assert report["partitions_written"] == ["dt=2025-10-31"]
-    assert report["masked_columns"] == {"hmac": ["email"], "phone": ["phone"], "ssn": ["ssn"],
-                                        "name": ["full_name"], "ip": ["ip_address"]}
+    assert report["masked_columns"] == {
+        "hmac": ["email"],
+        "phone": ["phone"],
+        "ssn": ["ssn"],
+        "name": ["full_name"],
+        "ip": ["ip_address"],
+    }
     assert report["columns"]["dt"] == {"strategy": "keep", "source": "event_date", "derived": True}
     assert report["leak_guard"]["status"] == "passed"
     assert report["leak_guard"]["sampled_rows"] == 300
@@ -104,7 +115,8 @@ def test_strict_policy_error_writes_nothing(spark, landing, tmp_path):
 def test_leak_in_free_text_fails_before_writing(spark, tmp_path):
     src = tmp_path / "in.parquet"
     spark.createDataFrame(
-        [("a@example.com", "thanks!"), ("b@example.com", "call me on 555-867-5309")], "email string, notes string"
+        [("a@example.com", "thanks!"), ("b@example.com", "call me on 555-867-5309")],
+        "email string, notes string",
     ).write.parquet(str(src))
     out = tmp_path / "silver"
     policy = parse_policy({"mode": "passthrough", "columns": {"email": "email"}})
@@ -152,8 +164,18 @@ def test_partition_and_derive_errors(spark, landing, tmp_path):
 # ------------------------------------------------------------------ main(): before Spark starts
 def test_main_policy_error_exits_2_with_a_report(tmp_path, capsys):
     report = tmp_path / "r.json"
-    code = main(["--input", "/in", "--output", "/out", "--policy-json", '{"columns": {"a": "scramble"}}',
-                 "--report", str(report)])
+    code = main(
+        [
+            "--input",
+            "/in",
+            "--output",
+            "/out",
+            "--policy-json",
+            '{"columns": {"a": "scramble"}}',
+            "--report",
+            str(report),
+        ]
+    )
     assert code == 2
     assert json.loads(report.read_text())["status"] == "policy_error"
     assert "unknown strategy 'scramble'" in capsys.readouterr().err
@@ -162,8 +184,20 @@ def test_main_policy_error_exits_2_with_a_report(tmp_path, capsys):
 def test_main_key_error_exits_4_without_showing_the_key(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SHORT_KEY", "too-short-key")
     report = tmp_path / "r.json"
-    code = main(["--input", "/in", "--output", "/out", "--policy-json", '{"columns": {"a": "hmac"}}',
-                 "--report", str(report), "--key-source", "env:SHORT_KEY"])
+    code = main(
+        [
+            "--input",
+            "/in",
+            "--output",
+            "/out",
+            "--policy-json",
+            '{"columns": {"a": "hmac"}}',
+            "--report",
+            str(report),
+            "--key-source",
+            "env:SHORT_KEY",
+        ]
+    )
     assert code == 4
     text = report.read_text() + capsys.readouterr().err
     assert "at least 32" in text

@@ -53,14 +53,22 @@ def test_short_and_long_forms_fill_defaults():
     assert policy.rule_for("phone").params == {"min_digits": 7}
     assert policy.rule_for("dob").params == {"unit": "year"}
     assert policy.rule_for("notes").params == {"value": "[removed]"}
-    assert policy.masked_columns == {"email": "email", "phone": "phone", "dob": "truncate_date", "notes": "redact"}
+    assert policy.masked_columns == {
+        "email": "email",
+        "phone": "phone",
+        "dob": "truncate_date",
+        "notes": "redact",
+    }
     assert not policy.uses_hmac
     assert policy.leak_guard.patterns == LEAK_PATTERNS
 
 
 def test_list_form_and_json_round_trip():
     policy = parse_policy(
-        {"mode": "passthrough", "columns": [{"column": "email", "strategy": "hmac"}, {"name": "ip", "strategy": "ip"}]}
+        {
+            "mode": "passthrough",
+            "columns": [{"column": "email", "strategy": "hmac"}, {"name": "ip", "strategy": "ip"}],
+        }
     )
     assert policy.uses_hmac
     again = parse_policy(policy.to_json())
@@ -72,7 +80,11 @@ def test_example_policy_is_valid_and_strict():
     policy = load_policy(str(EXAMPLE_POLICY))
     assert policy.mode == "strict"
     assert policy.masked_columns == {
-        "email": "hmac", "phone": "phone", "ssn": "ssn", "full_name": "name", "ip_address": "ip",
+        "email": "hmac",
+        "phone": "phone",
+        "ssn": "ssn",
+        "full_name": "name",
+        "ip_address": "ip",
     }
     from airflow_provider_lakeops.sample_data import COLUMNS
 
@@ -82,27 +94,52 @@ def test_example_policy_is_valid_and_strict():
 @pytest.mark.parametrize(
     ("raw", "fragment"),
     [
-        pytest.param({"columns": {"email": "scramble"}}, "unknown strategy 'scramble'", id="unknown-strategy"),
-        pytest.param({"columns": {"email": {"strategy": "email", "keep": 2}}}, "unknown email parameter 'keep'",
-                     id="unknown-param"),
-        pytest.param({"columns": {"email": {"strategy": "email", "keep_chars": -1}}}, "between 0 and 8",
-                     id="param-range"),
-        pytest.param({"columns": {"email": {"strategy": "email", "keep_chars": True}}}, "must be an integer",
-                     id="param-bool"),
-        pytest.param({"columns": {"d": {"strategy": "truncate_date", "unit": "hour"}}}, "must be one of",
-                     id="date-unit"),
+        pytest.param(
+            {"columns": {"email": "scramble"}}, "unknown strategy 'scramble'", id="unknown-strategy"
+        ),
+        pytest.param(
+            {"columns": {"email": {"strategy": "email", "keep": 2}}},
+            "unknown email parameter 'keep'",
+            id="unknown-param",
+        ),
+        pytest.param(
+            {"columns": {"email": {"strategy": "email", "keep_chars": -1}}},
+            "between 0 and 8",
+            id="param-range",
+        ),
+        pytest.param(
+            {"columns": {"email": {"strategy": "email", "keep_chars": True}}},
+            "must be an integer",
+            id="param-bool",
+        ),
+        pytest.param(
+            {"columns": {"d": {"strategy": "truncate_date", "unit": "hour"}}},
+            "must be one of",
+            id="date-unit",
+        ),
         pytest.param({"columns": {"Email": "hmac", "email": "keep"}}, "named twice", id="duplicate-case"),
-        pytest.param({"columns": [{"column": "a", "strategy": "keep"}, {"column": "a", "strategy": "ip"}]},
-                     "named twice", id="duplicate-list"),
+        pytest.param(
+            {"columns": [{"column": "a", "strategy": "keep"}, {"column": "a", "strategy": "ip"}]},
+            "named twice",
+            id="duplicate-list",
+        ),
         pytest.param({"columns": {}}, "'columns' is empty", id="empty"),
         pytest.param({"mode": "lenient", "columns": {"a": "keep"}}, "mode must be one of", id="mode"),
         pytest.param({"version": 2, "columns": {"a": "keep"}}, "unsupported policy version", id="version"),
         pytest.param({"columns": {"a": "keep"}, "extra": 1}, "unknown top-level key 'extra'", id="top-key"),
-        pytest.param({"columns": {"a": "keep"}, "leak_guard": {"sample_rows": 0}}, "sample_rows", id="guard-rows"),
-        pytest.param({"columns": {"a": "keep"}, "leak_guard": {"sample_fraction": 2}}, "sample_fraction",
-                     id="guard-fraction"),
-        pytest.param({"columns": {"a": "keep"}, "leak_guard": {"patterns": ["iban"]}}, "unknown pattern",
-                     id="guard-pattern"),
+        pytest.param(
+            {"columns": {"a": "keep"}, "leak_guard": {"sample_rows": 0}}, "sample_rows", id="guard-rows"
+        ),
+        pytest.param(
+            {"columns": {"a": "keep"}, "leak_guard": {"sample_fraction": 2}},
+            "sample_fraction",
+            id="guard-fraction",
+        ),
+        pytest.param(
+            {"columns": {"a": "keep"}, "leak_guard": {"patterns": ["iban"]}},
+            "unknown pattern",
+            id="guard-pattern",
+        ),
         pytest.param({"columns": {"": "keep"}}, "non-empty strings", id="empty-name"),
         pytest.param({}, "no 'columns'", id="no-columns"),
     ],

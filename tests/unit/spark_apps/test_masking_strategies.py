@@ -95,7 +95,11 @@ CASES = {
 
 
 STRATEGY_FUNCTIONS = {
-    "email": M.mask_email, "phone": M.mask_phone, "ssn": M.mask_ssn, "name": M.mask_name, "ip": M.mask_ip,
+    "email": M.mask_email,
+    "phone": M.mask_phone,
+    "ssn": M.mask_ssn,
+    "name": M.mask_name,
+    "ip": M.mask_ip,
 }
 
 
@@ -117,30 +121,41 @@ def test_strategy_exact_output(masked_cases, strategy):
 def test_email_keep_chars(spark):
     values = ["jane.doe@example.com", "ab@example.com", "a@example.com"]
     assert _apply(spark, values, lambda c: M.mask_email(c, keep_chars=3)) == [
-        "jan***@example.com", "a***@example.com", "***@example.com",
+        "jan***@example.com",
+        "a***@example.com",
+        "***@example.com",
     ]
     assert _apply(spark, values, lambda c: M.mask_email(c, keep_chars=0)) == [
-        "***@example.com", "***@example.com", "***@example.com",
+        "***@example.com",
+        "***@example.com",
+        "***@example.com",
     ]
 
 
 def test_phone_min_digits(spark):
     assert _apply(spark, ["555-1234", "55-1234"], lambda c: M.mask_phone(c, min_digits=7)) == [
-        "***-***-1234", "***-***-****",
+        "***-***-1234",
+        "***-***-****",
     ]
 
 
 def test_redact_null_or_constant(spark):
     assert _apply(spark, ["secret", "", None], lambda c: M.redact(c)) == [None, None, None]
     assert _apply(spark, ["secret", "", None], lambda c: M.redact(c, "[REDACTED]")) == [
-        "[REDACTED]", "[REDACTED]", None,
+        "[REDACTED]",
+        "[REDACTED]",
+        None,
     ]
 
 
 def test_truncate_date_on_strings_dates_and_timestamps(spark):
     strings = ["2025-10-31", "2025-10-31T18:28:16.171Z", "not a date", "", None]
     assert _apply(spark, strings, lambda c: M.truncate_date(c, "month")) == [
-        "2025-10-01", "2025-10-01", None, None, None,
+        "2025-10-01",
+        "2025-10-01",
+        None,
+        None,
+        None,
     ]
     assert _apply(spark, ["2025-10-31"], lambda c: M.truncate_date(c, "year")) == ["2025-01-01"]
     assert _apply(spark, ["2025-10-31"], lambda c: M.truncate_date(c, "quarter")) == ["2025-10-01"]
@@ -149,7 +164,8 @@ def test_truncate_date_on_strings_dates_and_timestamps(spark):
 
     dates = [dt.date(2025, 10, 31), None]
     assert _apply(spark, dates, lambda c: M.truncate_date(c, "month", T.DateType()), "date") == [
-        dt.date(2025, 10, 1), None,
+        dt.date(2025, 10, 1),
+        None,
     ]
     stamps = [dt.datetime(2025, 10, 31, 18, 28, 16, tzinfo=dt.timezone.utc)]
     out = _apply(spark, stamps, lambda c: M.truncate_date(c, "day", T.TimestampType()), "timestamp")
@@ -174,7 +190,9 @@ def test_hmac_equals_python_hmac_on_many_values(spark):
     keys = {"k44": KEY, "k64": b"K" * 64, "k100": b"L" * 100}  # 100 bytes: hashed first (RFC 2104)
     df = spark.createDataFrame([(i, v) for i, v in enumerate(values)], "i int, v string")
     hkeys = {name: M.hmac_key(spark, key) for name, key in keys.items()}
-    rows = df.select("i", *[M.hmac_sha256(df["v"], k).alias(n) for n, k in hkeys.items()]).orderBy("i").collect()
+    rows = (
+        df.select("i", *[M.hmac_sha256(df["v"], k).alias(n) for n, k in hkeys.items()]).orderBy("i").collect()
+    )
     assert len(rows) == len(values) > 1000
     for name, key in keys.items():
         want = [hmac.new(key, v.encode("utf-8"), hashlib.sha256).hexdigest() for v in values]
@@ -208,7 +226,9 @@ def test_hmac_key_material_is_not_in_the_plan(spark):
     out = df.select(M.hmac_sha256(df["v"], hkey).alias("h"))
     out.collect()  # the executed (final adaptive) plan is part of what we check
     execution = out._jdf.queryExecution()
-    text = (execution.toString() + execution.executedPlan().toString()).upper().replace(",", "").replace(" ", "")
+    text = (
+        (execution.toString() + execution.executedPlan().toString()).upper().replace(",", "").replace(" ", "")
+    )
     assert "SCALAR-SUBQUERY" in text or "SUBQUERY" in text
     for secret in (key.hex(), ipad, opad, key.decode()):
         assert secret.upper() not in text
@@ -221,8 +241,17 @@ def test_apply_policy_keeps_order_names_and_types(spark):
         [(1, "jane@example.com", "555-123-4567", "10.1.2.3", 9.5)],
         "id long, email string, phone string, ip string, amount double",
     )
-    policy = parse_policy({"columns": {"id": "keep", "email": "hmac", "phone": "phone", "ip": "ip",
-                                       "amount": {"strategy": "redact"}}})
+    policy = parse_policy(
+        {
+            "columns": {
+                "id": "keep",
+                "email": "hmac",
+                "phone": "phone",
+                "ip": "ip",
+                "amount": {"strategy": "redact"},
+            }
+        }
+    )
     out = M.apply_policy(df, policy, M.hmac_key(spark, KEY))
     assert out.columns == df.columns
     assert dict(out.dtypes)["amount"] == "double"  # redacted to a typed null
@@ -237,16 +266,31 @@ def test_apply_policy_equals_the_strategy_functions(spark):
     output as the single-expression public functions, parameters included."""
     values = sorted({v for cases in CASES.values() for v, _ in cases if v is not None})
     names = ["e", "e3", "p", "p7", "s", "n", "i"]
-    df = spark.createDataFrame([(v,) * len(names) for v in [*values, None]], ", ".join(f"{n} string" for n in names))
-    policy = parse_policy({"columns": {
-        "e": "email", "e3": {"strategy": "email", "keep_chars": 3}, "p": "phone",
-        "p7": {"strategy": "phone", "min_digits": 7}, "s": "ssn", "n": "name", "i": "ip",
-    }})
+    df = spark.createDataFrame(
+        [(v,) * len(names) for v in [*values, None]], ", ".join(f"{n} string" for n in names)
+    )
+    policy = parse_policy(
+        {
+            "columns": {
+                "e": "email",
+                "e3": {"strategy": "email", "keep_chars": 3},
+                "p": "phone",
+                "p7": {"strategy": "phone", "min_digits": 7},
+                "s": "ssn",
+                "n": "name",
+                "i": "ip",
+            }
+        }
+    )
     staged = M.apply_policy(df, policy)
     assert staged.columns == names
     direct = df.select(
-        M.mask_email("e").alias("e"), M.mask_email("e3", keep_chars=3).alias("e3"), M.mask_phone("p").alias("p"),
-        M.mask_phone("p7", min_digits=7).alias("p7"), M.mask_ssn("s").alias("s"), M.mask_name("n").alias("n"),
+        M.mask_email("e").alias("e"),
+        M.mask_email("e3", keep_chars=3).alias("e3"),
+        M.mask_phone("p").alias("p"),
+        M.mask_phone("p7", min_digits=7).alias("p7"),
+        M.mask_ssn("s").alias("s"),
+        M.mask_name("n").alias("n"),
         M.mask_ip("i").alias("i"),
     )
     assert staged.exceptAll(direct).count() == 0
@@ -315,9 +359,22 @@ def test_bad_arguments_are_value_errors():
 def test_no_python_udf_in_any_strategy(spark):
     df = spark.createDataFrame([("v",)], "v string")
     hkey = M.hmac_key(spark, KEY)
-    cols = [M.mask_email("v"), M.mask_phone("v"), M.mask_ssn("v"), M.mask_name("v"), M.mask_ip("v"),
-            M.redact("v", "x"), M.truncate_date("v"), M.hmac_sha256("v", hkey)]
-    plan = df.select(*[c.alias(f"c{i}") for i, c in enumerate(cols)])._jdf.queryExecution().executedPlan().toString()
+    cols = [
+        M.mask_email("v"),
+        M.mask_phone("v"),
+        M.mask_ssn("v"),
+        M.mask_name("v"),
+        M.mask_ip("v"),
+        M.redact("v", "x"),
+        M.truncate_date("v"),
+        M.hmac_sha256("v", hkey),
+    ]
+    plan = (
+        df.select(*[c.alias(f"c{i}") for i, c in enumerate(cols)])
+        ._jdf.queryExecution()
+        .executedPlan()
+        .toString()
+    )
     assert "PythonUDF" not in plan
     assert "BatchEvalPython" not in plan
     assert "ArrowEvalPython" not in plan

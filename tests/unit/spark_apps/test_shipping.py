@@ -48,11 +48,17 @@ def test_zip_has_one_layout_and_is_reproducible(tmp_path):
         for p in apps_dir().rglob("*")
         if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
     )
-    assert names[1:] == [*expected, "airflow_provider_lakeops/utils/__init__.py",
-                         "airflow_provider_lakeops/utils/redaction.py"]
-    assert [f"airflow_provider_lakeops/{m}" for m in SHARED_MODULES] == names[-len(SHARED_MODULES):]
-    assert not any(n.startswith("airflow_provider_lakeops/utils/") and n.removeprefix(
-        "airflow_provider_lakeops/") not in SHARED_MODULES for n in names)  # not the Airflow-side storage layer
+    assert names[1:] == [
+        *expected,
+        "airflow_provider_lakeops/utils/__init__.py",
+        "airflow_provider_lakeops/utils/redaction.py",
+    ]
+    assert [f"airflow_provider_lakeops/{m}" for m in SHARED_MODULES] == names[-len(SHARED_MODULES) :]
+    assert not any(
+        n.startswith("airflow_provider_lakeops/utils/")
+        and n.removeprefix("airflow_provider_lakeops/") not in SHARED_MODULES
+        for n in names
+    )  # not the Airflow-side storage layer
     assert "airflow_provider_lakeops/spark_apps/schemas/customer_event.json" in names
     assert {f"airflow_provider_lakeops/spark_apps/{a}.py" for a in APPS} <= set(names)
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
@@ -72,9 +78,12 @@ def test_zip_alone_imports_the_apps_without_airflow(tmp_path):
         "print(s.is_secret_option('kafka.sasl.jaas.config'), r.redact_registered('password=x'), r.scrub_text('password=x')); "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('airflow', 'pyspark', 'py4j', 'yaml')))"
     )
-    out = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, check=True,
-                         timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
     files, redaction, loaded = out.stdout.strip().splitlines()
     assert files.count(PY_FILES_ZIP) == 4
-    assert redaction == "True password=x password=***"  # no Airflow on a Spark driver: the masker is a no-op, the rules work
+    assert (
+        redaction == "True password=x password=***"
+    )  # no Airflow on a Spark driver: the masker is a no-op, the rules work
     assert loaded == "[]"

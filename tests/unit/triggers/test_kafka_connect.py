@@ -28,9 +28,15 @@ KAFKA_CONNECT_CONN_ID = "kafka_connect_unit"
 
 
 def _status(connector: str, *tasks: str, trace: str = "boom") -> dict:
-    body = {"name": NAME, "connector": {"state": connector, "worker_id": "w:8083"}, "type": "source",
-            "tasks": [{"id": i, "state": s, "worker_id": "w:8083", **({"trace": trace} if s == "FAILED" else {})}
-                      for i, s in enumerate(tasks)]}
+    body = {
+        "name": NAME,
+        "connector": {"state": connector, "worker_id": "w:8083"},
+        "type": "source",
+        "tasks": [
+            {"id": i, "state": s, "worker_id": "w:8083", **({"trace": trace} if s == "FAILED" else {})}
+            for i, s in enumerate(tasks)
+        ],
+    }
     if connector == "FAILED":
         body["connector"]["trace"] = trace
     return body
@@ -54,8 +60,22 @@ def _status(connector: str, *tasks: str, trace: str = "boom") -> dict:
         (None, "DELETED", "done"),
         (_status("RUNNING", "RUNNING"), "DELETED", "pending"),
     ],
-    ids=["running", "no-tasks-yet", "unassigned", "task-restarting", "task-failed", "connector-failed",
-         "paused-blocks", "stopped-blocks", "paused", "stopped", "stopped-task-left", "no-status-yet", "deleted", "not-deleted-yet"],
+    ids=[
+        "running",
+        "no-tasks-yet",
+        "unassigned",
+        "task-restarting",
+        "task-failed",
+        "connector-failed",
+        "paused-blocks",
+        "stopped-blocks",
+        "paused",
+        "stopped",
+        "stopped-task-left",
+        "no-status-yet",
+        "deleted",
+        "not-deleted-yet",
+    ],
 )
 def test_evaluate_status(status, target, outcome):
     assert evaluate_status(status, target).outcome == outcome
@@ -74,8 +94,11 @@ def test_evaluate_status_rejects_unknown_targets():
 
 
 def test_trim_trace_keeps_the_head_and_the_root_cause():
-    trace = "org.apache.kafka.connect.errors.ConnectException: x\n" + "\tat a.b.C.d(C.java:1)\n" * 500 + (
-        "Caused by: java.sql.SQLException: Access denied for user 'dbz'")
+    trace = (
+        "org.apache.kafka.connect.errors.ConnectException: x\n"
+        + "\tat a.b.C.d(C.java:1)\n" * 500
+        + ("Caused by: java.sql.SQLException: Access denied for user 'dbz'")
+    )
     trimmed = trim_trace(trace, 400)
     assert len(trimmed) <= 400
     assert trimmed.startswith("org.apache.kafka.connect.errors.ConnectException")
@@ -90,9 +113,15 @@ def test_poll_delay_starts_fast_and_settles_at_the_interval():
 
 
 def _trigger(**overrides) -> KafkaConnectorStateTrigger:
-    kwargs = {"connector_name": NAME, "kafka_connect_conn_id": KAFKA_CONNECT_CONN_ID, "target_state": "RUNNING",
-              "end_time": time.time() + 30, "poll_interval": 0.05, "trace_max_chars": 500,
-              "carry": {"action": "created", "tables": ["inventory.customers"]}}
+    kwargs = {
+        "connector_name": NAME,
+        "kafka_connect_conn_id": KAFKA_CONNECT_CONN_ID,
+        "target_state": "RUNNING",
+        "end_time": time.time() + 30,
+        "poll_interval": 0.05,
+        "trace_max_chars": 500,
+        "carry": {"action": "created", "tables": ["inventory.customers"]},
+    }
     kwargs.update(overrides)
     return KafkaConnectorStateTrigger(**kwargs)
 
@@ -116,8 +145,13 @@ async def _first_event(trigger: KafkaConnectorStateTrigger) -> dict:
     raise AssertionError("the trigger yielded nothing")
 
 
-CONFIG = {"name": NAME, "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
-          "database.password": "s3cret-pw", "topic.prefix": "p", "poll.interval.ms": "500"}
+CONFIG = {
+    "name": NAME,
+    "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
+    "database.password": "s3cret-pw",
+    "topic.prefix": "p",
+    "poll.interval.ms": "500",
+}
 
 
 def _tasks(config: dict, *ids: int) -> list[dict]:
@@ -168,7 +202,9 @@ def test_a_failed_state_from_before_a_restart_does_not_end_the_wait():
     late = ConnectorWait(NAME, restarted=["0"], restart_grace_until=110)
     assert late.judge(failed, now=111).outcome == "failed"  # grace over
     other = ConnectorWait(NAME, restarted=["0"], restart_grace_until=110)
-    assert other.judge(_status("RUNNING", "RUNNING", "FAILED"), now=100).outcome == "failed"  # task 1 not restarted
+    assert (
+        other.judge(_status("RUNNING", "RUNNING", "FAILED"), now=100).outcome == "failed"
+    )  # task 1 not restarted
 
 
 def test_a_paused_state_right_after_a_resume_does_not_block():
@@ -181,10 +217,17 @@ def test_an_unreachable_worker_keeps_the_wait_going_until_its_deadline(monkeypat
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    monkeypatch.setenv("AIRFLOW_CONN_KC_GONE", json.dumps(
-        {"conn_type": "kafka_connect", "host": "127.0.0.1", "port": port, "extra": {"max_retries": 0}}))
-    event = asyncio.run(asyncio.wait_for(_first_event(_trigger(kafka_connect_conn_id="kc_gone",
-                                                               end_time=time.time() + 1)), timeout=30))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_KC_GONE",
+        json.dumps(
+            {"conn_type": "kafka_connect", "host": "127.0.0.1", "port": port, "extra": {"max_retries": 0}}
+        ),
+    )
+    event = asyncio.run(
+        asyncio.wait_for(
+            _first_event(_trigger(kafka_connect_conn_id="kc_gone", end_time=time.time() + 1)), timeout=30
+        )
+    )
     assert event["status"] == "timeout"
     assert "Kafka Connect is not answering" in event["message"]
     assert "unreachable" in event["message"]

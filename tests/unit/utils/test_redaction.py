@@ -80,7 +80,9 @@ def test_plain_keys(key):
 def test_secret_entry_by_key_or_by_known_value():
     assert is_secret_entry("database.password", "x")
     assert is_secret_entry("note", "hunter22", ["hunter22"])
-    assert not is_secret_entry("note", "hunter22 and more", ["hunter22"])  # embedded: cut out, not masked whole
+    assert not is_secret_entry(
+        "note", "hunter22 and more", ["hunter22"]
+    )  # embedded: cut out, not masked whole
     assert not is_secret_entry("note", 42, ["42"])
 
 
@@ -113,10 +115,18 @@ def test_redact_registered_uses_airflows_masker():
 
 # ------------------------------------------------------------------ free text
 LEAKS = [
-    ("connect to postgresql://etl:hunter22@db:5432/x failed", "hunter22", "postgresql://***@db:5432/x",
-     "url-user-password"),
-    ("clone https://ghx-token-only@git.example.com/r.git", "ghx-token-only", "https://***@git.example.com",
-     "url-user-only"),
+    (
+        "connect to postgresql://etl:hunter22@db:5432/x failed",
+        "hunter22",
+        "postgresql://***@db:5432/x",
+        "url-user-password",
+    ),
+    (
+        "clone https://ghx-token-only@git.example.com/r.git",
+        "ghx-token-only",
+        "https://***@git.example.com",
+        "url-user-only",
+    ),
     ("mysql://u:p@ss@host/db", "p@ss", "mysql://***@host/db", "url-password-with-at"),
     ("bad request: password=Tr0ub4dor&3 rejected", "Tr0ub4dor", "password=*** rejected", "password-equals"),
     ("retry with db_password: hunter2 now", "hunter2", "db_password: *** now", "prefixed-key"),
@@ -125,16 +135,33 @@ LEAKS = [
     ("Authorization: Bearer-abc123def", "abc123def", "Authorization: ***", "authorization-dash"),
     ("Authorization: Bearer abc123def rest", "abc123def", "Authorization: *** rest", "authorization-bearer"),
     ("sent bearer eyAbc.def-ghi_123 to api", "eyAbc.def-ghi_123", "bearer *** to api", "bearer-token"),
-    ("sasl.jaas.config=org.Plain required username=\"u\" password=\"p4ss\";", "p4ss", 'password=***;',
-     "jaas-inline-password"),
+    (
+        'sasl.jaas.config=org.Plain required username="u" password="p4ss";',
+        "p4ss",
+        "password=***;",
+        "jaas-inline-password",
+    ),
     ("url: password=abc123", "abc123", "url: password=***", "secret-key-inside-a-value"),
     ("jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig-nature_1 end", "eyJzdWIiOiIxIn0", "jwt *** end", "jwt"),
-    ("post to https://hooks.slack.com/services/T000/B000/XYZsecret failed", "XYZsecret",
-     "https://hooks.slack.com/services/*** failed", "slack-webhook"),
-    ("hooks.slack.com/workflows/T0/A0/123/abcSecret", "abcSecret", "hooks.slack.com/workflows/***",
-     "slack-workflow"),
+    (
+        "post to https://hooks.slack.com/services/T000/B000/XYZsecret failed",
+        "XYZsecret",
+        "https://hooks.slack.com/services/*** failed",
+        "slack-webhook",
+    ),
+    (
+        "hooks.slack.com/workflows/T0/A0/123/abcSecret",
+        "abcSecret",
+        "hooks.slack.com/workflows/***",
+        "slack-workflow",
+    ),
     ("bot xoxb-1234567890-abcdefghijkl said", "xoxb-1234567890", "bot *** said", "slack-token"),
-    ("push with ghp_abcdefghijklmnopqrstuvwxyz0123 failed", "ghp_abcdef", "push with *** failed", "github-token"),
+    (
+        "push with ghp_abcdefghijklmnopqrstuvwxyz0123 failed",
+        "ghp_abcdef",
+        "push with *** failed",
+        "github-token",
+    ),
 ]
 
 
@@ -204,12 +231,34 @@ def test_scrub_is_idempotent():
     assert scrub_text(once) == once
 
 
-HOSTILE = ["a." * 10_000, "a'" * 10_000, "http://" * 3000, "x@y." * 5000, "+1 2 3 4 5 6 7 " * 1000,
-           "1-" * 10_000, "password=" * 3000, "eyJaaaaa." * 3000, "'" * 5000]
+HOSTILE = [
+    "a." * 10_000,
+    "a'" * 10_000,
+    "http://" * 3000,
+    "x@y." * 5000,
+    "+1 2 3 4 5 6 7 " * 1000,
+    "1-" * 10_000,
+    "password=" * 3000,
+    "eyJaaaaa." * 3000,
+    "'" * 5000,
+]
 
 
-@pytest.mark.parametrize("text", HOSTILE, ids=["dots", "apostrophes", "schemes", "at-signs", "phone-groups",
-                                               "digit-dashes", "keys", "jwt-like", "quotes"])
+@pytest.mark.parametrize(
+    "text",
+    HOSTILE,
+    ids=[
+        "dots",
+        "apostrophes",
+        "schemes",
+        "at-signs",
+        "phone-groups",
+        "digit-dashes",
+        "keys",
+        "jwt-like",
+        "quotes",
+    ],
+)
 def test_scrub_stays_linear_on_hostile_input(text):
     """Error texts are bounded (20 x the message size) but not trusted: no pattern may go quadratic."""
     start = time.perf_counter()
@@ -232,8 +281,10 @@ def test_scrub_literals(text, expected):
 
 
 def test_scrub_values_leaves_no_value():
-    text = ("could not convert 'jane@example.com' to float near \"Ada Lovelace\" row 12345 "
-            "ip 2001:db8:0:0:1:0:0:1 user a@b password=pw-9")
+    text = (
+        "could not convert 'jane@example.com' to float near \"Ada Lovelace\" row 12345 "
+        "ip 2001:db8:0:0:1:0:0:1 user a@b password=pw-9"
+    )
     scrubbed = scrub_values(text)
     for leaked in ("jane@example.com", "Ada Lovelace", "12345", "2001:db8", "a@b", "pw-9"):
         assert leaked not in scrubbed
@@ -245,11 +296,24 @@ def test_mask_mapping():
     def placeholder(value):
         return isinstance(value, str) and value.startswith("${")
 
-    config = {"database.password": "pw-1", "jdbc.url": "mysql://u:pw-1@h", "note": "pw-1", "n": 3,
-              "sasl.jaas.config": "${file:/a:b}", "gone": None, "kafka.ssl.key": "-----BEGIN"}
+    config = {
+        "database.password": "pw-1",
+        "jdbc.url": "mysql://u:pw-1@h",
+        "note": "pw-1",
+        "n": 3,
+        "sasl.jaas.config": "${file:/a:b}",
+        "gone": None,
+        "kafka.ssl.key": "-----BEGIN",
+    }
     assert mask_mapping(config, ["pw-1"], keep=placeholder) == {
-        "database.password": MASK, "jdbc.url": "mysql://u:***@h", "note": MASK, "n": 3,
-        "sasl.jaas.config": "${file:/a:b}", "gone": None, "kafka.ssl.key": MASK}
+        "database.password": MASK,
+        "jdbc.url": "mysql://u:***@h",
+        "note": MASK,
+        "n": 3,
+        "sasl.jaas.config": "${file:/a:b}",
+        "gone": None,
+        "kafka.ssl.key": MASK,
+    }
     assert mask_mapping({"sasl.jaas.config": "${file:/a:b}"}) == {"sasl.jaas.config": MASK}  # no keep: masked
     assert mask_entry("token", 12345) == MASK  # a secret key masks any value type
 
@@ -269,8 +333,10 @@ RULE_TEXT = re.compile(
     r"(?i)(?:password|passwd|pwd|secret|token|credential|jaas)\s*\||\|\s*(?:password|passwd|pwd|secret|token|credential|jaas)"
     r"|\]\+{1,2}@|@\[|\\d\{3\}-\\d\{2\}-\\d\{4\}|hooks\\\.slack|\(\?:\\d\[ -\]\?\)"
 )
-RULE_NAMES = re.compile(r"^_?(SECRET_HINTS|SECRET_KEY|SECRET_WORDS|SCRUBBERS|EMAIL|SSN|PHONE\w*|CARD|QUOTED|DIGITS"
-                        r"|HEXRUN)$")
+RULE_NAMES = re.compile(
+    r"^_?(SECRET_HINTS|SECRET_KEY|SECRET_WORDS|SCRUBBERS|EMAIL|SSN|PHONE\w*|CARD|QUOTED|DIGITS"
+    r"|HEXRUN)$"
+)
 
 
 def _findings(path: Path) -> list[str]:
@@ -280,7 +346,9 @@ def _findings(path: Path) -> list[str]:
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and RULE_TEXT.search(node.value):
             found.append(f"line {node.lineno}: regex {node.value[:60]!r}")
         elif isinstance(node, (ast.Tuple, ast.List, ast.Set)):
-            words = {e.value.lower() for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)}
+            words = {
+                e.value.lower() for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)
+            }
             if len(words & SECRET_WORDS) >= 2:
                 found.append(f"line {node.lineno}: secret word list {sorted(words & SECRET_WORDS)}")
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
@@ -296,9 +364,13 @@ def test_the_rules_of_redaction_match_themselves():
     findings = _findings(REDACTION)
     for what in ("regex", "secret word list", "rule table _EMAIL", "rule table _SSN"):
         assert any(what in f for f in findings), what
-    for old in ('re.compile(r"(password|passwd|secret|token)", re.I)', '_SECRET_HINTS = ("password", "secret")',
-                r'x = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")',
-                r'y = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")', r'z = re.compile(r"hooks\.slack\.com/services/")'):
+    for old in (
+        're.compile(r"(password|passwd|secret|token)", re.I)',
+        '_SECRET_HINTS = ("password", "secret")',
+        r'x = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")',
+        r'y = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")',
+        r'z = re.compile(r"hooks\.slack\.com/services/")',
+    ):
         tree_file = REDACTION.parent / "__probe__.py"
         try:
             tree_file.write_text(old + "\n", encoding="utf-8")
@@ -323,8 +395,12 @@ def test_secrets_and_pii_are_decided_only_in_utils_redaction():
 
 
 def test_importing_redaction_is_cheap_and_stdlib_only():
-    code = ("import sys; before = set(sys.modules); import airflow_provider_lakeops.utils.redaction; "
-            "print(sorted(m for m in set(sys.modules) - before if m.split('.')[0] not in sys.stdlib_module_names))")
+    code = (
+        "import sys; before = set(sys.modules); import airflow_provider_lakeops.utils.redaction; "
+        "print(sorted(m for m in set(sys.modules) - before if m.split('.')[0] not in sys.stdlib_module_names))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
-    assert out.stdout.strip() == "['airflow_provider_lakeops', 'airflow_provider_lakeops.utils', " \
-                                 "'airflow_provider_lakeops.utils.redaction']"
+    assert (
+        out.stdout.strip() == "['airflow_provider_lakeops', 'airflow_provider_lakeops.utils', "
+        "'airflow_provider_lakeops.utils.redaction']"
+    )

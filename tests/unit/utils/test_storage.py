@@ -48,10 +48,28 @@ from airflow_provider_lakeops.utils.storage import (
         ("events.jsonl", 10, (".json", ".jsonl"), True),
         ("events.csv", 10, (".json", ".jsonl"), False),
     ],
-    ids=["plain", "partition", "two-partitions", "_SUCCESS", "_SUCCESS-empty", ".part-0.crc", "crc-in-partition",
-         "visible-crc", "_spark_metadata/0", "_temporary/x.parquet", "_temporary-in-partition", "_delta_log",
-         "dot-dot", "empty-file", "folder-marker", "no-name", "manifest.txt-no-filter", "manifest.txt-parquet-filter",
-         "jsonl-filter", "csv-not-in-filter"],
+    ids=[
+        "plain",
+        "partition",
+        "two-partitions",
+        "_SUCCESS",
+        "_SUCCESS-empty",
+        ".part-0.crc",
+        "crc-in-partition",
+        "visible-crc",
+        "_spark_metadata/0",
+        "_temporary/x.parquet",
+        "_temporary-in-partition",
+        "_delta_log",
+        "dot-dot",
+        "empty-file",
+        "folder-marker",
+        "no-name",
+        "manifest.txt-no-filter",
+        "manifest.txt-parquet-filter",
+        "jsonl-filter",
+        "csv-not-in-filter",
+    ],
 )
 def test_data_file_rule(relative, size, suffixes, expected):
     assert is_data_file(relative, size, suffixes=suffixes) is expected
@@ -59,8 +77,14 @@ def test_data_file_rule(relative, size, suffixes, expected):
 
 @pytest.mark.parametrize(
     ("segment", "expected"),
-    [("dt=2025-10-31", ("dt", "2025-10-31")), ("country=New%20Zealand", ("country", "New Zealand")),
-     ("a=b=c", ("a", "b=c")), ("old_copy", None), ("dt=", None), ("=x", None)],
+    [
+        ("dt=2025-10-31", ("dt", "2025-10-31")),
+        ("country=New%20Zealand", ("country", "New Zealand")),
+        ("a=b=c", ("a", "b=c")),
+        ("old_copy", None),
+        ("dt=", None),
+        ("=x", None),
+    ],
     ids=["date", "unescaped", "equals-in-value", "plain-folder", "no-value", "no-column"],
 )
 def test_partition_folder(segment, expected):
@@ -86,29 +110,51 @@ def test_data_file_partition_values():
 )
 def test_parse_s3(value, folder, uri, bucket, key):
     location = parse_location(value, folder=folder)
-    assert (location.uri, location.bucket, location.key, location.is_s3, location.path) == (uri, bucket, key, True,
-                                                                                             None)
+    assert (location.uri, location.bucket, location.key, location.is_s3, location.path) == (
+        uri,
+        bucket,
+        key,
+        True,
+        None,
+    )
 
 
 def test_parse_local_and_join(tmp_path):
     folder = parse_location(str(tmp_path / "silver"))
-    assert (folder.is_s3, folder.path, folder.uri) == (False, tmp_path / "silver", f"file://{tmp_path}/silver/")
+    assert (folder.is_s3, folder.path, folder.uri) == (
+        False,
+        tmp_path / "silver",
+        f"file://{tmp_path}/silver/",
+    )
     assert parse_location(folder.uri).path == folder.path
-    assert parse_location(f"file://{tmp_path}/my%20dir/x.json", folder=False).path == tmp_path / "my dir" / "x.json"
+    assert (
+        parse_location(f"file://{tmp_path}/my%20dir/x.json", folder=False).path
+        == tmp_path / "my dir" / "x.json"
+    )
     child = folder.join("dt=1/a.parquet")
-    assert (child.path, child.uri) == (tmp_path / "silver" / "dt=1" / "a.parquet",
-                                       (tmp_path / "silver" / "dt=1" / "a.parquet").as_uri())
+    assert (child.path, child.uri) == (
+        tmp_path / "silver" / "dt=1" / "a.parquet",
+        (tmp_path / "silver" / "dt=1" / "a.parquet").as_uri(),
+    )
     s3 = parse_location("s3://lakeops-lake/silver/").join("dt=1/a.parquet")
-    assert (s3.uri, s3.bucket, s3.key) == ("s3://lakeops-lake/silver/dt=1/a.parquet", "lakeops-lake",
-                                           "silver/dt=1/a.parquet")
+    assert (s3.uri, s3.bucket, s3.key) == (
+        "s3://lakeops-lake/silver/dt=1/a.parquet",
+        "lakeops-lake",
+        "silver/dt=1/a.parquet",
+    )
     assert Location("s3://b/t/", bucket="b", prefix="t/").describe("a.parquet") == "s3://b/t/a.parquet"
     assert folder.describe("a.parquet") == str(tmp_path / "silver" / "a.parquet")
 
 
 @pytest.mark.parametrize(
     ("value", "message"),
-    [("", "location is empty"), (None, "location is empty"), ("s3://", "no valid bucket"),
-     ("s3://Bad_Bucket/x", "no valid bucket"), ("gs://b/x", "not supported")],
+    [
+        ("", "location is empty"),
+        (None, "location is empty"),
+        ("s3://", "no valid bucket"),
+        ("s3://Bad_Bucket/x", "no valid bucket"),
+        ("gs://b/x", "not supported"),
+    ],
     ids=["empty", "none", "no-bucket", "bad-bucket", "gcs"],
 )
 def test_bad_locations(value, message):
@@ -118,9 +164,15 @@ def test_bad_locations(value, message):
 
 def _tree(root: Path) -> None:
     for relative, body in {
-        "part-0.parquet": b"data", "dt=2025-10-31/part-0.parquet": b"data", "dt=2025-10-31/part-1.json": b"{}",
-        "dt=2025-10-31/.part-0.parquet.crc": b"crc", "dt=2025-10-31/empty.parquet": b"", "_SUCCESS": b"",
-        "_spark_metadata/0": b"v1", "_temporary/0/x.parquet": b"data", "nested/y.parquet": b"data",
+        "part-0.parquet": b"data",
+        "dt=2025-10-31/part-0.parquet": b"data",
+        "dt=2025-10-31/part-1.json": b"{}",
+        "dt=2025-10-31/.part-0.parquet.crc": b"crc",
+        "dt=2025-10-31/empty.parquet": b"",
+        "_SUCCESS": b"",
+        "_spark_metadata/0": b"v1",
+        "_temporary/0/x.parquet": b"data",
+        "nested/y.parquet": b"data",
         "manifest.txt": b"files",
     }.items():
         (root / relative).parent.mkdir(parents=True, exist_ok=True)
@@ -130,16 +182,26 @@ def _tree(root: Path) -> None:
 def test_listing_a_local_tree(tmp_path):
     _tree(tmp_path)
     files = list_data_files(str(tmp_path))
-    assert [f.relative for f in files] == ["dt=2025-10-31/part-0.parquet", "dt=2025-10-31/part-1.json",
-                                           "manifest.txt", "nested/y.parquet", "part-0.parquet"]
+    assert [f.relative for f in files] == [
+        "dt=2025-10-31/part-0.parquet",
+        "dt=2025-10-31/part-1.json",
+        "manifest.txt",
+        "nested/y.parquet",
+        "part-0.parquet",
+    ]
     assert [f.size for f in files] == [4, 2, 5, 4, 4]
     parquet = list_data_files(parse_location(str(tmp_path)), suffixes=(".parquet",))
     assert [(f.relative, f.partition_values) for f in parquet] == [
-        ("dt=2025-10-31/part-0.parquet", {"dt": "2025-10-31"}), ("nested/y.parquet", None), ("part-0.parquet", {})]
+        ("dt=2025-10-31/part-0.parquet", {"dt": "2025-10-31"}),
+        ("nested/y.parquet", None),
+        ("part-0.parquet", {}),
+    ]
     top = list_data_files(str(tmp_path), recursive=False)
     assert [f.relative for f in top] == ["manifest.txt", "part-0.parquet"]
-    assert download_to_folder(str(tmp_path), top, tmp_path / "unused") == [tmp_path / "manifest.txt",
-                                                                            tmp_path / "part-0.parquet"]
+    assert download_to_folder(str(tmp_path), top, tmp_path / "unused") == [
+        tmp_path / "manifest.txt",
+        tmp_path / "part-0.parquet",
+    ]
     assert not (tmp_path / "unused").exists()  # local files are used where they are
 
 
@@ -164,7 +226,10 @@ def test_local_text_files(tmp_path):
 
 
 # startswith(("_", ".")), startswith("_"), startswith('.') ... and Hadoop's checksum suffix
-_RULES = (re.compile(r"""startswith\(\s*\(?\s*["'][_.]["']"""), re.compile(r"""endswith\(\s*\(?\s*["']\.crc["']"""))
+_RULES = (
+    re.compile(r"""startswith\(\s*\(?\s*["'][_.]["']"""),
+    re.compile(r"""endswith\(\s*\(?\s*["']\.crc["']"""),
+)
 
 
 def test_no_other_module_decides_what_a_data_file_is():

@@ -24,8 +24,15 @@ LOC = "s3://lake/silver/t/"
 
 
 def _table(fmt="parquet", **kwargs):
-    args = {"name": "t", "fmt": fmt, "location": LOC, "columns": COLS, "partition_keys": DT,
-            "parameters": {}, "description": None}
+    args = {
+        "name": "t",
+        "fmt": fmt,
+        "location": LOC,
+        "columns": COLS,
+        "partition_keys": DT,
+        "parameters": {},
+        "description": None,
+    }
     args.update(kwargs)
     return build_table_input(**args)
 
@@ -51,14 +58,22 @@ def test_build_table_input_per_format(fmt, serde, extra):
 
 
 def test_csv_delimiter_and_json_paths():
-    assert _table("csv", csv_delimiter="|")["StorageDescriptor"]["SerdeInfo"]["Parameters"]["field.delim"] == "|"
+    assert (
+        _table("csv", csv_delimiter="|")["StorageDescriptor"]["SerdeInfo"]["Parameters"]["field.delim"] == "|"
+    )
     assert _table("json")["StorageDescriptor"]["SerdeInfo"]["Parameters"] == {"paths": "id,name"}
 
 
 def _registered(**overrides):
     """A GetTable answer for the table lakeops would create, plus what Glue and others add."""
-    table = {**_table(description="silver"), "DatabaseName": "db", "VersionId": "3", "CreateTime": "x",
-             "CatalogId": "123456789012", "Owner": "someone"}
+    table = {
+        **_table(description="silver"),
+        "DatabaseName": "db",
+        "VersionId": "3",
+        "CreateTime": "x",
+        "CatalogId": "123456789012",
+        "Owner": "someone",
+    }
     table["Parameters"] = {**table["Parameters"], "transient_lastDdlTime": "1", "set_by_crawler": "x"}
     table.update(overrides)
     return table
@@ -84,13 +99,16 @@ def test_metadata_changes(desired, what, breaking):
 
 
 def test_plan_update_none_when_unchanged():
-    assert plan_update(_registered(), _table(description="silver"), columns_changed=False, policy="additive",
-                       name="db.t") == (None, [])
+    assert plan_update(
+        _registered(), _table(description="silver"), columns_changed=False, policy="additive", name="db.t"
+    ) == (None, [])
 
 
 def test_plan_update_keeps_unmanaged_fields():
     desired = _table(columns=[*COLS, Column("email", "string")], parameters={"layer": "silver"})
-    update, changes = plan_update(_registered(), desired, columns_changed=True, policy="additive", name="db.t")
+    update, changes = plan_update(
+        _registered(), desired, columns_changed=True, policy="additive", name="db.t"
+    )
     assert [c["change"] for c in changes] == ["parameters_changed"]
     assert update["Owner"] == "someone"
     assert update["Description"] == "silver"
@@ -111,15 +129,26 @@ def test_plan_update_refuses_relocation_unless_replace():
 
 def test_table_input_from_table_drops_read_only_fields():
     assert set(table_input_from_table(_registered())) == {
-        "Name", "TableType", "Parameters", "PartitionKeys", "StorageDescriptor", "Description", "Owner"}
+        "Name",
+        "TableType",
+        "Parameters",
+        "PartitionKeys",
+        "StorageDescriptor",
+        "Description",
+        "Owner",
+    }
 
 
 def test_partition_keys_cannot_change():
     check_partition_keys(_registered(), DT, "db.t")
     with pytest.raises(SchemaEvolutionError, match="cannot change in place") as err:
         check_partition_keys(_registered(), [Column("dt", "date")], "db.t")
-    assert err.value.diff[0] == {"column": "(partition_keys)", "change": "partition_keys_changed",
-                                 "old_type": "dt:string", "new_type": "dt:date"}
+    assert err.value.diff[0] == {
+        "column": "(partition_keys)",
+        "change": "partition_keys_changed",
+        "old_type": "dt:string",
+        "new_type": "dt:date",
+    }
 
 
 def test_partition_inputs_copy_the_table_storage():
@@ -143,16 +172,21 @@ def test_partition_values_checked_against_key_types():
 def test_projection_inferred_for_date_keys():
     params = projection_parameters(LOC, DT, [("2025-10-31",), ("2025-10-01",)], None)
     assert params == {
-        "projection.enabled": "true", "projection.dt.type": "date", "projection.dt.range": "2025-10-01,NOW",
-        "projection.dt.format": "yyyy-MM-dd", "projection.dt.interval": "1", "projection.dt.interval.unit": "DAYS",
+        "projection.enabled": "true",
+        "projection.dt.type": "date",
+        "projection.dt.range": "2025-10-01,NOW",
+        "projection.dt.format": "yyyy-MM-dd",
+        "projection.dt.interval": "1",
+        "projection.dt.interval.unit": "DAYS",
         "storage.location.template": LOC + "dt=${dt}/",
     }
 
 
 def test_projection_explicit_settings():
     keys = [Column("dt", "string"), Column("country", "string")]
-    params = projection_parameters(LOC, keys, [("2025-10-31", "US")],
-                                   {"country": {"type": "enum", "values": "US,NZ"}})
+    params = projection_parameters(
+        LOC, keys, [("2025-10-31", "US")], {"country": {"type": "enum", "values": "US,NZ"}}
+    )
     assert params["projection.country.values"] == "US,NZ"
     assert params["storage.location.template"] == LOC + "dt=${dt}/country=${country}/"
 
@@ -174,10 +208,18 @@ def test_projection_errors(keys, partitions, projection, message):
 
 def test_collect_batch_errors_counts_already_exists_as_success():
     batch = [{"Values": [str(i)]} for i in range(5)]
-    response = {"Errors": [
-        {"PartitionValues": ["1"], "ErrorDetail": {"ErrorCode": "AlreadyExistsException", "ErrorMessage": "exists"}},
-        {"PartitionValues": ["3"], "ErrorDetail": {"ErrorCode": "InvalidInputException", "ErrorMessage": "bad SD"}},
-    ]}
+    response = {
+        "Errors": [
+            {
+                "PartitionValues": ["1"],
+                "ErrorDetail": {"ErrorCode": "AlreadyExistsException", "ErrorMessage": "exists"},
+            },
+            {
+                "PartitionValues": ["3"],
+                "ErrorDetail": {"ErrorCode": "InvalidInputException", "ErrorMessage": "bad SD"},
+            },
+        ]
+    }
     added, already, failed = collect_batch_errors(batch, response)
     assert (added, already) == (3, 1)
     assert failed == [{"values": ["3"], "code": "InvalidInputException", "message": "bad SD"}]

@@ -64,10 +64,30 @@ def test_normalize_hive_type(text, canonical):
 
 @pytest.mark.parametrize(
     "text",
-    ["", "varchar", "decimal(40,2)", "decimal(5,6)", "array<string", "map<string>", "struct<>", "uuid",
-     "bigint extra", 42],
-    ids=["empty", "varchar-no-len", "decimal-precision", "decimal-scale", "unclosed", "map-one-arg",
-         "empty-struct", "unknown", "trailing", "not-a-string"],
+    [
+        "",
+        "varchar",
+        "decimal(40,2)",
+        "decimal(5,6)",
+        "array<string",
+        "map<string>",
+        "struct<>",
+        "uuid",
+        "bigint extra",
+        42,
+    ],
+    ids=[
+        "empty",
+        "varchar-no-len",
+        "decimal-precision",
+        "decimal-scale",
+        "unclosed",
+        "map-one-arg",
+        "empty-struct",
+        "unknown",
+        "trailing",
+        "not-a-string",
+    ],
 )
 def test_invalid_hive_types(text):
     with pytest.raises(ValueError, match="invalid Glue column type"):
@@ -77,13 +97,25 @@ def test_invalid_hive_types(text):
 @pytest.mark.parametrize(
     ("arrow", "glue"),
     [
-        (pa.bool_(), "boolean"), (pa.int8(), "tinyint"), (pa.int16(), "smallint"), (pa.int32(), "int"),
-        (pa.int64(), "bigint"), (pa.uint32(), "bigint"), (pa.uint64(), "decimal(20,0)"),
-        (pa.float32(), "float"), (pa.float64(), "double"), (pa.string(), "string"),
-        (pa.large_string(), "string"), (pa.binary(), "binary"), (pa.date32(), "date"),
-        (pa.timestamp("us", tz="UTC"), "timestamp"), (pa.timestamp("ns"), "timestamp"),
-        (pa.decimal128(12, 2), "decimal(12,2)"), (pa.dictionary(pa.int32(), pa.string()), "string"),
-        (pa.list_(pa.int64()), "array<bigint>"), (pa.map_(pa.string(), pa.float64()), "map<string,double>"),
+        (pa.bool_(), "boolean"),
+        (pa.int8(), "tinyint"),
+        (pa.int16(), "smallint"),
+        (pa.int32(), "int"),
+        (pa.int64(), "bigint"),
+        (pa.uint32(), "bigint"),
+        (pa.uint64(), "decimal(20,0)"),
+        (pa.float32(), "float"),
+        (pa.float64(), "double"),
+        (pa.string(), "string"),
+        (pa.large_string(), "string"),
+        (pa.binary(), "binary"),
+        (pa.date32(), "date"),
+        (pa.timestamp("us", tz="UTC"), "timestamp"),
+        (pa.timestamp("ns"), "timestamp"),
+        (pa.decimal128(12, 2), "decimal(12,2)"),
+        (pa.dictionary(pa.int32(), pa.string()), "string"),
+        (pa.list_(pa.int64()), "array<bigint>"),
+        (pa.map_(pa.string(), pa.float64()), "map<string,double>"),
         (pa.struct([("Street", pa.string()), ("n", pa.int32())]), "struct<street:string,n:int>"),
     ],
     ids=str,
@@ -97,7 +129,9 @@ def test_text_formats_keep_timestamps_as_strings_and_mark_nulls():
     assert arrow_type_to_glue(pa.null(), where="c", text_format=True) == VOID
 
 
-@pytest.mark.parametrize("arrow", [pa.null(), pa.time64("us"), pa.duration("s"), pa.decimal256(50, 2)], ids=str)
+@pytest.mark.parametrize(
+    "arrow", [pa.null(), pa.time64("us"), pa.duration("s"), pa.decimal256(50, 2)], ids=str
+)
 def test_types_without_glue_equivalent_point_to_type_overrides(arrow):
     with pytest.raises(ValueError, match="type_overrides"):
         arrow_type_to_glue(arrow, where="file.parquet: column 'x'")
@@ -112,7 +146,10 @@ def test_arrow_schema_to_columns_lowercases_and_applies_overrides():
 
 @pytest.mark.parametrize(
     ("fields", "message"),
-    [([("a-b", pa.string())], "not a valid Glue name"), ([("A", pa.string()), ("a", pa.int64())], "appears twice")],
+    [
+        ([("a-b", pa.string())], "not a valid Glue name"),
+        ([("A", pa.string()), ("a", pa.int64())], "appears twice"),
+    ],
     ids=["bad-name", "case-duplicate"],
 )
 def test_arrow_schema_to_columns_rejects_bad_names(fields, message):
@@ -122,15 +159,25 @@ def test_arrow_schema_to_columns_rejects_bad_names(fields, message):
 
 def test_parse_columns_accepts_dicts_pairs_and_mappings():
     expected = [Column("id", "bigint"), Column("name", "string", "who")]
-    assert parse_columns([{"name": "id", "type": "BIGINT"}, {"Name": "name", "Type": "string", "Comment": "who"}]) == expected
+    assert (
+        parse_columns(
+            [{"name": "id", "type": "BIGINT"}, {"Name": "name", "Type": "string", "Comment": "who"}]
+        )
+        == expected
+    )
     assert parse_columns([("id", "bigint"), ("name", "string")])[1] == Column("name", "string")
     assert parse_columns({"id": "bigint"}) == [Column("id", "bigint")]
 
 
 @pytest.mark.parametrize(
     ("value", "message"),
-    [("id bigint", "must be a list"), ([{"name": "id"}], "invalid Glue column type"), ([("ID", "int")], "valid Glue name"),
-     ([("id", "int"), ("id", "bigint")], "appears twice"), ([42], "needs a name and a type")],
+    [
+        ("id bigint", "must be a list"),
+        ([{"name": "id"}], "invalid Glue column type"),
+        ([("ID", "int")], "valid Glue name"),
+        ([("id", "int"), ("id", "bigint")], "appears twice"),
+        ([42], "needs a name and a type"),
+    ],
     ids=["string", "no-type", "uppercase", "duplicate", "not-a-pair"],
 )
 def test_parse_columns_errors(value, message):
@@ -139,7 +186,9 @@ def test_parse_columns_errors(value, message):
 
 
 def test_columns_from_glue_keeps_comments():
-    assert columns_from_glue([{"Name": "ID", "Type": "bigint", "Comment": "key"}]) == [Column("id", "bigint", "key")]
+    assert columns_from_glue([{"Name": "ID", "Type": "bigint", "Comment": "key"}]) == [
+        Column("id", "bigint", "key")
+    ]
 
 
 # ------------------------------------------------------------------------------------- merging
@@ -157,8 +206,10 @@ def test_merge_reports_conflicting_types_with_both_files():
 
 def test_merge_widens_text_types_and_resolves_void():
     merged = merge_file_schemas(
-        [("a.csv", [Column("n", "bigint"), Column("x", VOID), Column("y", VOID)]),
-         ("b.csv", [Column("n", "double"), Column("x", "date"), Column("y", VOID)])],
+        [
+            ("a.csv", [Column("n", "bigint"), Column("x", VOID), Column("y", VOID)]),
+            ("b.csv", [Column("n", "double"), Column("x", "date"), Column("y", VOID)]),
+        ],
         text_format=True,
     )
     assert merged == [Column("n", "double"), Column("x", "date"), Column("y", "string")]
@@ -180,8 +231,9 @@ def test_unchanged_schema_keeps_catalog_comments():
 
 
 def test_additive_appends_new_columns():
-    result = evolve(OLD, [Column("email", "string"), Column("id", "bigint"), Column("name", "string")],
-                    policy="additive")
+    result = evolve(
+        OLD, [Column("email", "string"), Column("id", "bigint"), Column("name", "string")], policy="additive"
+    )
     assert result.columns_added == ["email"]
     assert [c.name for c in result.columns] == ["id", "name", "email"]
     assert result.columns[0].comment == "the key"
@@ -189,7 +241,10 @@ def test_additive_appends_new_columns():
 
 @pytest.mark.parametrize(
     ("new", "change"),
-    [([Column("id", "string"), Column("name", "string")], "type_changed"), ([Column("id", "bigint")], "removed")],
+    [
+        ([Column("id", "string"), Column("name", "string")], "type_changed"),
+        ([Column("id", "bigint")], "removed"),
+    ],
     ids=["type-change", "removed"],
 )
 def test_additive_refuses_breaking_changes_with_readable_diff(new, change):
@@ -218,13 +273,21 @@ def test_positional_formats_refuse_moved_and_inserted_columns():
     assert [d["change"] for d in diff] == ["moved", "moved"]
     assert diff_columns(OLD, [*OLD, Column("x", "int")], positional=True)[0]["change"] == "added"
     with pytest.raises(SchemaEvolutionError, match="moved"):
-        evolve(OLD, [Column("id", "bigint"), Column("x", "int"), Column("name", "string")], policy="additive",
-               positional=True)
+        evolve(
+            OLD,
+            [Column("id", "bigint"), Column("x", "int"), Column("name", "string")],
+            policy="additive",
+            positional=True,
+        )
 
 
 def test_format_diff_is_a_table():
-    text = format_diff([{"column": "amount", "change": "type_changed", "old_type": "double", "new_type": "string"},
-                        {"column": "phone", "change": "removed", "old_type": "string", "new_type": None}])
+    text = format_diff(
+        [
+            {"column": "amount", "change": "type_changed", "old_type": "double", "new_type": "string"},
+            {"column": "phone", "change": "removed", "old_type": "string", "new_type": None},
+        ]
+    )
     lines = text.splitlines()
     assert lines[0].split() == ["column", "change", "old", "type", "new", "type"]
     assert lines[1].split() == ["amount", "type_changed", "double", "string"]

@@ -28,8 +28,12 @@ from airflow_provider_lakeops.operators._glue.storage import (
 @pytest.mark.parametrize(
     ("value", "uri", "bucket", "prefix"),
     [
-        ("s3://lakeops-lake/silver/customer_behavior", "s3://lakeops-lake/silver/customer_behavior/", "lakeops-lake",
-         "silver/customer_behavior/"),
+        (
+            "s3://lakeops-lake/silver/customer_behavior",
+            "s3://lakeops-lake/silver/customer_behavior/",
+            "lakeops-lake",
+            "silver/customer_behavior/",
+        ),
         ("s3a://lakeops-lake/silver//", "s3://lakeops-lake/silver/", "lakeops-lake", "silver/"),
         (" s3://lakeops-lake ", "s3://lakeops-lake/", "lakeops-lake", ""),
     ],
@@ -50,8 +54,14 @@ def test_parse_local_location(tmp_path):
 
 @pytest.mark.parametrize(
     ("value", "message"),
-    [("", "location is empty"), (None, "location is empty"), ("   ", "location is empty"),
-     ("s3://", "no valid bucket"), ("s3://Bad_Bucket/x", "no valid bucket"), ("gs://b/x", "not supported")],
+    [
+        ("", "location is empty"),
+        (None, "location is empty"),
+        ("   ", "location is empty"),
+        ("s3://", "no valid bucket"),
+        ("s3://Bad_Bucket/x", "no valid bucket"),
+        ("gs://b/x", "not supported"),
+    ],
     ids=["empty", "none", "blank", "no-bucket", "bad-bucket", "gcs"],
 )
 def test_bad_locations(value, message):
@@ -84,12 +94,17 @@ LOC = Location("s3://b/t/", bucket="b", prefix="t/")
 
 
 def test_discover_multi_key_partitions_and_unescape():
-    files = [DataFile("dt=2025-10-31/country=US/a.parquet", 1), DataFile("dt=2025-10-31/country=US/b.parquet", 1),
-             DataFile("dt=2025-11-01/country=New%20Zealand/a.parquet", 1)]
+    files = [
+        DataFile("dt=2025-10-31/country=US/a.parquet", 1),
+        DataFile("dt=2025-10-31/country=US/b.parquet", 1),
+        DataFile("dt=2025-11-01/country=New%20Zealand/a.parquet", 1),
+    ]
     layout = discover_partitions(files, LOC)
     assert layout.keys == ("dt", "country")
-    assert layout.partitions == {("2025-10-31", "US"): "dt=2025-10-31/country=US/",
-                                 ("2025-11-01", "New Zealand"): "dt=2025-11-01/country=New%20Zealand/"}
+    assert layout.partitions == {
+        ("2025-10-31", "US"): "dt=2025-10-31/country=US/",
+        ("2025-11-01", "New Zealand"): "dt=2025-11-01/country=New%20Zealand/",
+    }
 
 
 def test_discover_unpartitioned():
@@ -100,10 +115,12 @@ def test_discover_unpartitioned():
 
 @pytest.mark.parametrize(
     ("relatives", "message"),
-    [(["dt=1/a.parquet", "b.parquet"], "different partition layouts"),
-     (["dt=1/a.parquet", "dt=1/h=2/a.parquet"], "different partition layouts"),
-     (["2025/a.parquet"], "not a hive partition"),
-     (["Bad-Key=1/a.parquet"], "not a valid Glue name")],
+    [
+        (["dt=1/a.parquet", "b.parquet"], "different partition layouts"),
+        (["dt=1/a.parquet", "dt=1/h=2/a.parquet"], "different partition layouts"),
+        (["2025/a.parquet"], "not a hive partition"),
+        (["Bad-Key=1/a.parquet"], "not a valid Glue name"),
+    ],
     ids=["mixed-depth", "mixed-keys", "not-hive", "bad-key"],
 )
 def test_discover_rejects_inconsistent_layouts(relatives, message):
@@ -132,7 +149,11 @@ def test_read_schemas_of_local_parquet_csv_and_jsonl(tmp_path):
     for folder, fmt, expected in [
         ("p", "parquet", {"id": pa.int64(), "name": pa.string()}),
         ("c", "csv", {"id": pa.int64(), "amount": pa.float64(), "day": pa.date32()}),
-        ("j", "json", {"id": pa.int64(), "tags": pa.list_(pa.string()), "nested": pa.struct([("k", pa.int64())])}),
+        (
+            "j",
+            "json",
+            {"id": pa.int64(), "tags": pa.list_(pa.string()), "nested": pa.struct([("k", pa.int64())])},
+        ),
     ]:
         location = parse_location(str(tmp_path / folder))
         [(where, schema)] = read_schemas([(location, f) for f in list_files(location)], fmt)
@@ -141,10 +162,13 @@ def test_read_schemas_of_local_parquet_csv_and_jsonl(tmp_path):
 
 
 def test_text_sample_is_cut_at_a_line_boundary(tmp_path):
-    (tmp_path / "a.jsonl").write_text("".join(json.dumps({"id": i, "s": "x" * 50}) + "\n" for i in range(200)))
+    (tmp_path / "a.jsonl").write_text(
+        "".join(json.dumps({"id": i, "s": "x" * 50}) + "\n" for i in range(200))
+    )
     location = parse_location(str(tmp_path))
-    [(_, schema)] = read_schemas([(location, f) for f in list_files(location)], "json",
-                                 options={"sample_bytes": 1000})
+    [(_, schema)] = read_schemas(
+        [(location, f) for f in list_files(location)], "json", options={"sample_bytes": 1000}
+    )
     assert schema.names == ["id", "s"]
 
 

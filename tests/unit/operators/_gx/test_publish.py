@@ -29,7 +29,10 @@ def test_lineage_inputs_carry_assertions_and_metrics():
     event = json.loads(Serde.to_json(dataset))
     assertions = event["inputFacets"]["dataQualityAssertions"]["assertions"]
     assert [(a["column"], a["success"], a["severity"]) for a in assertions] == [
-        ("col_1", False, "error"), ("col_2", True, "warn"), ("col_3", True, "error")]
+        ("col_1", False, "error"),
+        ("col_2", True, "warn"),
+        ("col_3", True, "error"),
+    ]
     metrics = event["inputFacets"]["dataQualityMetrics"]
     assert metrics["rowCount"] == 1_000_000
     assert metrics["fileCount"] == 2

@@ -19,8 +19,14 @@ from airflow_provider_lakeops.operators._gx.results import (
 # ------------------------------------------------------------------ PII-safe formatting
 @pytest.mark.parametrize(
     ("value", "masked"),
-    [("jane.doe7@example.com", "xxxx.xxx9@xxxxxxx.xxx"), ("123-45-6789", "999-99-9999"), (None, "null"),
-     (-12.5, "-99.9"), ("Zoë Núñez", "xxx xxxxx"), ("x" * 70, "x" * 64 + "...")],
+    [
+        ("jane.doe7@example.com", "xxxx.xxx9@xxxxxxx.xxx"),
+        ("123-45-6789", "999-99-9999"),
+        (None, "null"),
+        (-12.5, "-99.9"),
+        ("Zoë Núñez", "xxx xxxxx"),
+        ("x" * 70, "x" * 64 + "..."),
+    ],
     ids=["email", "ssn", "null", "number", "unicode", "long"],
 )
 def test_mask_value_keeps_only_the_shape(value, masked):
@@ -28,8 +34,10 @@ def test_mask_value_keeps_only_the_shape(value, masked):
 
 
 def test_scrub_message_removes_values_and_secrets():
-    text = ("could not convert 'jane@example.com' to float near \"Ada Lovelace\" row 12345 "
-            "ip 2001:db8:0:0:1:0:0:1 pw s3cr3t-pw jane@example.com")
+    text = (
+        "could not convert 'jane@example.com' to float near \"Ada Lovelace\" row 12345 "
+        "ip 2001:db8:0:0:1:0:0:1 pw s3cr3t-pw jane@example.com"
+    )
     scrubbed = scrub_message(text, secrets=["s3cr3t-pw"])
     for leaked in ("jane@example.com", "Ada Lovelace", "12345", "2001:db8", "s3cr3t-pw"):
         assert leaked not in scrubbed
@@ -43,11 +51,22 @@ def _outcome(n: int, failing: int = 2) -> ValidationOutcome:
     items = []
     for i in range(1, n + 1):
         status = "failed" if i <= failing else "passed"
-        items.append(ExpectationOutcome(
-            index=i, name=f"check_{i:04d}_" + "x" * 40, type="expect_column_values_to_not_be_null",
-            column=f"col_{i}", severity="error" if i % 2 else "warn", status=status,
-            metrics={"element_count": 1_000_000, "unexpected_count": 10 * i, "unexpected_percent": 0.001 * i},
-            samples=["xxxx@xxx.xxx"] * 20 if status == "failed" else None))
+        items.append(
+            ExpectationOutcome(
+                index=i,
+                name=f"check_{i:04d}_" + "x" * 40,
+                type="expect_column_values_to_not_be_null",
+                column=f"col_{i}",
+                severity="error" if i % 2 else "warn",
+                status=status,
+                metrics={
+                    "element_count": 1_000_000,
+                    "unexpected_count": 10 * i,
+                    "unexpected_percent": 0.001 * i,
+                },
+                samples=["xxxx@xxx.xxx"] * 20 if status == "failed" else None,
+            )
+        )
     return ValidationOutcome(suite="s", expectations=items, gx_success=failing == 0, rows=1_000_000)
 
 

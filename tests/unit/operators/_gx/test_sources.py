@@ -11,8 +11,10 @@ from airflow_provider_lakeops.operators._gx.sql import SqlSource
 
 
 # ------------------------------------------------------------------ sources (static checks only)
-@pytest.mark.parametrize(("fmt", "expected"), [(None, None), ("", None), ("json", "jsonl"), ("PARQUET", "parquet"),
-                                               (".csv", "csv")])
+@pytest.mark.parametrize(
+    ("fmt", "expected"),
+    [(None, None), ("", None), ("json", "jsonl"), ("PARQUET", "parquet"), (".csv", "csv")],
+)
 def test_normalise_format(fmt, expected):
     assert normalise_format(fmt) == expected
 

@@ -22,14 +22,32 @@ def test_example_suite_parses_with_two_tiers():
     assert severities["event_id_not_null_strict"] == "warn"
     assert severities["event_id_unique"] == "warn"
     assert severities["has_rows"] == "error"
-    assert {s.column for s in suite.expectations if s.column} == {"event_id", "customer_id", "event_type",
-                                                                  "email", "amount"}
+    assert {s.column for s in suite.expectations if s.column} == {
+        "event_id",
+        "customer_id",
+        "event_type",
+        "email",
+        "amount",
+    }
 
 
 def test_gx_native_suite_json_is_accepted():
-    native = {"name": "native", "expectations": [
-        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a"}, "meta": {}, "severity": "warning"},
-        {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "a"}, "meta": {"severity": "critical"}}]}
+    native = {
+        "name": "native",
+        "expectations": [
+            {
+                "type": "expect_column_values_to_not_be_null",
+                "kwargs": {"column": "a"},
+                "meta": {},
+                "severity": "warning",
+            },
+            {
+                "type": "expect_column_values_to_be_unique",
+                "kwargs": {"column": "a"},
+                "meta": {"severity": "critical"},
+            },
+        ],
+    }
     suite = parse_suite(json.dumps(native))
     assert [s.severity for s in suite.expectations] == ["warn", "error"]
 
@@ -51,8 +69,21 @@ def test_gx_native_suite_json_is_accepted():
         ([{**NOT_NULL, "kwargs": {"column": "a", "result_format": "COMPLETE"}}], "PII-safe result format"),
         ([NOT_NULL, {**NOT_NULL, "severity": "warn"}], "repeats #1"),
     ],
-    ids=["empty", "bad-yaml", "scalar", "no-expectations", "unknown-suite-key", "bad-name", "no-type",
-         "camel-case", "bad-severity", "typo-key", "kwargs-list", "result-format", "duplicate"],
+    ids=[
+        "empty",
+        "bad-yaml",
+        "scalar",
+        "no-expectations",
+        "unknown-suite-key",
+        "bad-name",
+        "no-type",
+        "camel-case",
+        "bad-severity",
+        "typo-key",
+        "kwargs-list",
+        "result-format",
+        "duplicate",
+    ],
 )
 def test_bad_suites_name_the_problem(raw, message):
     with pytest.raises(ValueError, match=message):
@@ -60,10 +91,18 @@ def test_bad_suites_name_the_problem(raw, message):
 
 
 def test_check_columns_names_every_expectation_and_suggests_case():
-    suite = parse_suite([NOT_NULL, {"expectation": "expect_column_values_to_be_between",
-                                    "kwargs": {"column": "Amount", "min_value": 0}, "name": "amount_ok"},
-                         {"expectation": "expect_column_to_exist", "kwargs": {"column": "not_checked"}},
-                         {"expectation": "expect_table_columns_to_match_set", "kwargs": {"column_set": ["zz"]}}])
+    suite = parse_suite(
+        [
+            NOT_NULL,
+            {
+                "expectation": "expect_column_values_to_be_between",
+                "kwargs": {"column": "Amount", "min_value": 0},
+                "name": "amount_ok",
+            },
+            {"expectation": "expect_column_to_exist", "kwargs": {"column": "not_checked"}},
+            {"expectation": "expect_table_columns_to_match_set", "kwargs": {"column_set": ["zz"]}},
+        ]
+    )
     with pytest.raises(ValueError, match="refers to missing columns") as err:
         check_columns(suite, ["amount", "email"])
     text = str(err.value)

@@ -15,5 +15,6 @@ def test_config_diff_and_mask():
         {"key": "gone", "change": "removed", "old": "x", "new": None},
         {"key": "jdbc.url", "change": "added", "old": None, "new": "mysql://u:***@h"},
     ]
-    assert mask_config({"sasl.jaas.config": "x y", "p": "${file:/a:b}", "database.password": "${file:/a:p}"}) == {
-        "sasl.jaas.config": "***", "p": "${file:/a:b}", "database.password": "${file:/a:p}"}
+    assert mask_config(
+        {"sasl.jaas.config": "x y", "p": "${file:/a:b}", "database.password": "${file:/a:p}"}
+    ) == {"sasl.jaas.config": "***", "p": "${file:/a:b}", "database.password": "${file:/a:p}"}

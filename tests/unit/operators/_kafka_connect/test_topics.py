@@ -6,5 +6,12 @@ from airflow_provider_lakeops.operators._kafka_connect.topics import data_topics
 
 
 def test_data_topics_drop_debeziums_own_topics():
-    topics = ["p", "p.inventory.customers", "__debezium-heartbeat.p", "p.transaction", "p.message", "routed.all"]
+    topics = [
+        "p",
+        "p.inventory.customers",
+        "__debezium-heartbeat.p",
+        "p.transaction",
+        "p.message",
+        "routed.all",
+    ]
     assert data_topics(topics, {"topic.prefix": "p"}) == ["p.inventory.customers", "routed.all"]

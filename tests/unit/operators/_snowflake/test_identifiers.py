@@ -17,8 +17,15 @@ from airflow_provider_lakeops.operators._snowflake.identifiers import (
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("customer_id", "CUSTOMER_ID"), ("LAKEOPS", "LAKEOPS"), ("_x$1", "_X$1"), ('"Mixed Case"', "Mixed Case"),
-     ('"lower"', "lower"), ('"Amount ($)"', "Amount ($)"), ('"über"', "über")],
+    [
+        ("customer_id", "CUSTOMER_ID"),
+        ("LAKEOPS", "LAKEOPS"),
+        ("_x$1", "_X$1"),
+        ('"Mixed Case"', "Mixed Case"),
+        ('"lower"', "lower"),
+        ('"Amount ($)"', "Amount ($)"),
+        ('"über"', "über"),
+    ],
 )
 def test_normalize_identifier(value, expected):
     assert normalize_identifier(value, "column") == expected
@@ -26,11 +33,46 @@ def test_normalize_identifier(value, expected):
 
 @pytest.mark.parametrize(
     "value",
-    ["id; DROP TABLE t", "a'b", 'a"b', '"a"b"', "x -- y", "x /* y */", "x\\y", '"x;y"', '"x--y"', "\"it's\"",
-     "a\nb", "`x`", '""', '" "', "", "1abc", "has space", "x" * 256],
-    ids=["semicolon", "single-quote", "inner-quote", "broken-quoted", "dash-comment", "block-comment", "backslash",
-         "quoted-semicolon", "quoted-comment", "quoted-single-quote", "newline", "backtick", "empty-quoted",
-         "blank-quoted", "empty", "digit-first", "space-unquoted", "too-long"],
+    [
+        "id; DROP TABLE t",
+        "a'b",
+        'a"b',
+        '"a"b"',
+        "x -- y",
+        "x /* y */",
+        "x\\y",
+        '"x;y"',
+        '"x--y"',
+        '"it\'s"',
+        "a\nb",
+        "`x`",
+        '""',
+        '" "',
+        "",
+        "1abc",
+        "has space",
+        "x" * 256,
+    ],
+    ids=[
+        "semicolon",
+        "single-quote",
+        "inner-quote",
+        "broken-quoted",
+        "dash-comment",
+        "block-comment",
+        "backslash",
+        "quoted-semicolon",
+        "quoted-comment",
+        "quoted-single-quote",
+        "newline",
+        "backtick",
+        "empty-quoted",
+        "blank-quoted",
+        "empty",
+        "digit-first",
+        "space-unquoted",
+        "too-long",
+    ],
 )
 def test_normalize_identifier_refuses(value):
     with pytest.raises(ValueError, match="column"):
@@ -65,16 +107,20 @@ def test_quote_doubles_inner_quotes():
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("t", TableName("DB", "SCH", "T")), ("s.t", TableName("DB", "S", "T")),
-     ('lakeops.public."Events"', TableName("LAKEOPS", "PUBLIC", "Events")),
-     ('"My DB"."My.Schema".t', TableName("My DB", "My.Schema", "T"))],
+    [
+        ("t", TableName("DB", "SCH", "T")),
+        ("s.t", TableName("DB", "S", "T")),
+        ('lakeops.public."Events"', TableName("LAKEOPS", "PUBLIC", "Events")),
+        ('"My DB"."My.Schema".t', TableName("My DB", "My.Schema", "T")),
+    ],
 )
 def test_parse_table_name(value, expected):
     assert parse_table_name(value, "target_table", default_database="db", default_schema="sch") == expected
 
 
 @pytest.mark.parametrize(
-    "value", ["a.b.c.d", "a..b", "t; drop table x", 't"; drop table x; --', "t -- x", ".t", ""],
+    "value",
+    ["a.b.c.d", "a..b", "t; drop table x", 't"; drop table x; --', "t -- x", ".t", ""],
 )
 def test_parse_table_name_refuses(value):
     with pytest.raises(ValueError, match="target_table"):
@@ -86,7 +132,10 @@ def test_parse_table_name_needs_defaults_for_short_names():
         parse_table_name("s.t", "target_table", default_database=None, default_schema="S")
     with pytest.raises(ValueError, match="has no schema"):
         parse_table_name("t", "target_table", default_database="D", default_schema="")
-    assert parse_table_name("d.s.t", "target_table", default_database=None, default_schema=None).sql == '"D"."S"."T"'
+    assert (
+        parse_table_name("d.s.t", "target_table", default_database=None, default_schema=None).sql
+        == '"D"."S"."T"'
+    )
 
 
 def test_table_name_forms():
