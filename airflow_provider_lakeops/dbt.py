@@ -79,7 +79,8 @@ _REPO_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt"
 
 
 def resolve_project_dir(project_dir: str | os.PathLike[str] | None = None) -> Path:
-    """The dbt project folder: ``project_dir``, else ``$LAKEOPS_DBT_PROJECT_DIR``, else the checkout's ``dbt/``.
+    """The dbt project folder: ``project_dir``, else ``$LAKEOPS_DBT_PROJECT_DIR``, else the checkout's
+    ``dbt/``.
 
     :raises ValueError: when none of them holds a ``dbt_project.yml``.
     """
@@ -195,7 +196,8 @@ def lakeops_dbt_task_group(
     :param invocation_mode: ``"dbt_runner"`` (in-process, Cosmos' default when dbt is importable) or
         ``"subprocess"``.
     :param task_group_kwargs: passed to ``DbtTaskGroup`` (``dag``, ``default_args``, ...).
-    :raises FileNotFoundError: when the manifest is missing (run ``python -m airflow_provider_lakeops.dbt parse``).
+    :raises FileNotFoundError: when the manifest is missing (run
+        ``python -m airflow_provider_lakeops.dbt parse``).
     :raises ValueError: for an unknown target, invocation mode or project folder.
     """
     if invocation_mode not in (None, *_INVOCATION_MODES):

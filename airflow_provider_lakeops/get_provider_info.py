@@ -115,17 +115,20 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "config": {
             "lakeops": {
-                "description": "lakeops provider: where metrics go and how long callbacks and metrics may take.",
+                "description": "lakeops provider: where metrics go and "
+                "how long callbacks and metrics may take.",
                 "options": {
                     "metrics_backend": {
-                        "description": "Backend of emit_metric() / emit_operator_metrics(): none, cloudwatch, datadog or statsd.",
+                        "description": "Backend of emit_metric() / emit_operator_metrics(): "
+                        "none, cloudwatch, datadog or statsd.",
                         "version_added": "0.1.0",
                         "type": "string",
                         "example": "cloudwatch",
                         "default": "none",
                     },
                     "metrics_namespace": {
-                        "description": "CloudWatch namespace, and prefix of Datadog and StatsD metric names (lower-cased).",
+                        "description": "CloudWatch namespace, and prefix of Datadog "
+                        "and StatsD metric names (lower-cased).",
                         "version_added": "0.1.0",
                         "type": "string",
                         "example": "Lakeops/Prod",
@@ -146,14 +149,16 @@ def get_provider_info() -> dict[str, Any]:
                         "default": "datadog_default",
                     },
                     "metrics_timeout": {
-                        "description": "Seconds a metrics flush may take before it is abandoned with a warning.",
+                        "description": "Seconds a metrics flush may take "
+                        "before it is abandoned with a warning.",
                         "version_added": "0.1.0",
                         "type": "float",
                         "example": "2.5",
                         "default": "5",
                     },
                     "notifier_timeout": {
-                        "description": "Seconds one callback may take for all its channels together before they are abandoned with a warning.",
+                        "description": "Seconds one callback may take for all its channels "
+                        "together before they are abandoned with a warning.",
                         "version_added": "0.1.0",
                         "type": "float",
                         "example": "5",

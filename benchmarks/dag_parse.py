@@ -44,7 +44,8 @@ if stub:
 started, cpu = time.perf_counter(), time.process_time()
 bag = DagBag(dag_folder=path)
 seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-print(json.dumps({"seconds": seconds, "cpu": cpu, "dags": len(bag.dags), "errors": {k: str(v)[-300:] for k, v in bag.import_errors.items()},
+print(json.dumps({"seconds": seconds, "cpu": cpu, "dags": len(bag.dags),
+                  "errors": {k: str(v)[-300:] for k, v in bag.import_errors.items()},
                   "cosmos": "cosmos.airflow.task_group" in sys.modules}))
 """
 
@@ -112,10 +113,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="lakeops-dag-parse-") as tmp:
         env = _env(Path(tmp))
         print(
-            f"DagBag parse time per file, fresh interpreter, median of {args.runs} (s); target <= {TARGET_S:.1f} s"
+            "DagBag parse time per file, fresh interpreter, "
+            f"median of {args.runs} (s); target <= {TARGET_S:.1f} s"
         )
         print(
-            f"{'file':42} {'dags':>4} {'median':>7} {'min':>6} {'max':>6} {'cpu':>6} {'cold':>6} {'/target':>8}"
+            f"{'file':42} {'dags':>4} {'median':>7} {'min':>6} "
+            f"{'max':>6} {'cpu':>6} {'cold':>6} {'/target':>8}"
             f"  without Cosmos (median wall / cpu)"
         )
         worst = 0.0

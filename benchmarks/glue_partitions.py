@@ -177,7 +177,8 @@ def run(n: int) -> None:
         print(f"{name:<34}{g:>11,}{s:>10,}{secs:>10.2f}{parts:>12,}")
     print(f"\nGlue calls of the daily case: {glue_detail}")
     print(
-        f"ratio, Glue API calls (baseline / lakeops {n:,} new partitions): {sum(calls.values()) / steady[0]:.0f}x "
+        f"ratio, Glue API calls (baseline / lakeops {n:,} new "
+        f"partitions): {sum(calls.values()) / steady[0]:.0f}x "
         f"({sum(calls.values()):,} vs {steady[0]}; target <= 12: {'met' if steady[0] <= 12 else 'NOT met'})"
     )
     print(

@@ -4,8 +4,8 @@ Jobs over the same generated events (Parquet in, snappy Parquet out, 2 files eac
 one local SparkSession):
 
 * ``identity``  - read -> write, no masking: the physical floor of this job;
-* ``native``    - the real job (``airflow_provider_lakeops.spark_apps.pii_masking_job.run``): the example policy with native
-  expressions (HMAC-SHA256 from sha2/unhex, phone/SSN/name/IP masks), the leak guard on a
+* ``native``    - the real job (``airflow_provider_lakeops.spark_apps.pii_masking_job.run``): the example
+  policy with native expressions (HMAC-SHA256 from sha2/unhex, phone/SSN/name/IP masks), the leak guard on a
   10,000-row sample, the row count observed during the write;
 * ``udf``       - the *same job* with ``masking.apply_policy`` swapped for the same policy as
   row-at-a-time pickled Python UDFs (``udf(..., useArrow=False)``; Spark 4's
@@ -315,20 +315,24 @@ def main(argv: list[str] | None = None) -> int:
             print(f"first (cold) run: {cold}")
         (w_id, c_id), (w_nat, c_nat), (w_udf, c_udf) = (meter.best[n] for n in ("identity", "native", "udf"))
         print(
-            f"native vs UDF:      {w_udf / w_nat:5.2f}x faster (wall), {c_udf / c_nat:5.2f}x less CPU   (target >= 5x)"
+            f"native vs UDF:      {w_udf / w_nat:5.2f}x faster "
+            f"(wall), {c_udf / c_nat:5.2f}x less CPU   (target >= 5x)"
         )
         print(
-            f"native vs identity: {w_nat / w_id:5.2f}x the wall time, {c_nat / c_id:5.2f}x the CPU   (target <= 1.5x)"
+            f"native vs identity: {w_nat / w_id:5.2f}x the wall "
+            f"time, {c_nat / c_id:5.2f}x the CPU   (target <= 1.5x)"
         )
         if "udf_arrow" in meter.best:
             w_arr, c_arr = meter.best["udf_arrow"]
             print(
-                f"native vs Arrow UDF: {w_arr / w_nat:5.2f}x faster (wall), {c_arr / c_nat:5.2f}x less CPU   (extra)"
+                f"native vs Arrow UDF: {w_arr / w_nat:5.2f}x faster "
+                f"(wall), {c_arr / c_nat:5.2f}x less CPU   (extra)"
             )
         if c_udf > c_nat > c_id:
             print(
                 f"masking cost above identity (CPU): UDF {c_udf - c_id:.1f} s, native {c_nat - c_id:.1f} s "
-                f"-> {(c_udf - c_id) / (c_nat - c_id):.1f}x; ceiling of 'native vs UDF' even at zero native cost: "
+                f"-> {(c_udf - c_id) / (c_nat - c_id):.1f}x; ceiling "
+                "of 'native vs UDF' even at zero native cost: "
                 f"{c_udf / c_id:.2f}x"
             )
     finally:

@@ -227,7 +227,8 @@ def run(n: int, naive_n: int, home: Path) -> None:
             .fetchone()
         )
         print(
-            f"target after merge: {total:,} rows (expected {n + expected['inserted'] - expected['deleted']:,}), "
+            f"target after merge: {total:,} rows (expected "
+            f"{n + expected['inserted'] - expected['deleted']:,}), "
             f"{dupes} duplicate keys",
             flush=True,
         )

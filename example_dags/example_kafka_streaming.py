@@ -3,7 +3,8 @@
 
 Kafka -> bronze with Spark Structured Streaming, as a scheduled incremental job.
 
-Every run submits ``airflow_provider_lakeops/spark_apps/kafka_customer_events.py`` with ``trigger="availableNow"``: Spark
+Every run submits ``airflow_provider_lakeops/spark_apps/kafka_customer_events.py`` with \
+``trigger="availableNow"``: Spark
 resumes from the checkpoint, lands every record that arrived since the previous run in bronze
 Parquet (partitioned by ingest date, with topic/partition/offset metadata), quarantines records
 that break the schema with the reason, and stops. A rerun lands nothing twice.

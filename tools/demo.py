@@ -115,7 +115,10 @@ def _describe(task_id: str, x: dict[str, Any]) -> str:
         ]
         return "; ".join(parts)
     if task_id in ("merge_to_snowflake", "merge_replica"):
-        return f"{x.get('inserted', 0):,} inserted, {x.get('updated', 0):,} updated, {x.get('deleted', 0):,} deleted"
+        return (
+            f"{x.get('inserted', 0):,} inserted, {x.get('updated', 0):,} "
+            f"updated, {x.get('deleted', 0):,} deleted"
+        )
     if task_id == "deploy_connector":
         return (
             f"connector {x.get('connector')} {x.get('action')}, {x.get('connector_state')} "
@@ -123,7 +126,10 @@ def _describe(task_id: str, x: dict[str, Any]) -> str:
             f"(from {x.get('topics_source')})"
         )
     if task_id == "wait_for_changes":
-        return f"slot {x.get('slot')} confirmed the watermark {x.get('watermark_lsn')} in {x.get('waited_seconds')} s"
+        return (
+            f"slot {x.get('slot')} confirmed the watermark "
+            f"{x.get('watermark_lsn')} in {x.get('waited_seconds')} s"
+        )
     if task_id == "stream_to_bronze":
         return (
             f"{x.get('rows_bronze', 0):,} change(s) to bronze, {x.get('rows_quarantined', 0):,} quarantined, "
@@ -233,7 +239,8 @@ def _print_outputs(stack: LocalStack, home: Path, summaries: list[dict[str, Any]
         and glue2.get("table_version") == glue1.get("table_version")
     )
     print(
-        f"\nrerun of the same day: MERGE {merge2.get('inserted')}/{merge2.get('updated')}/{merge2.get('deleted')}, "
+        "\nrerun of the same day: MERGE "
+        f"{merge2.get('inserted')}/{merge2.get('updated')}/{merge2.get('deleted')}, "
         f"Glue {glue2.get('action')} at version {glue2.get('table_version')} -> "
         f"{'idempotent' if idempotent else 'NOT idempotent'}"
     )
@@ -265,7 +272,8 @@ def _print_outputs(stack: LocalStack, home: Path, summaries: list[dict[str, Any]
         jobs = {e["job"]["name"] for e in lines if e.get("job", {}).get("name", "").startswith(f"{DAG_ID}.")}
         datasets = {(d["namespace"], d["name"]) for e in lines for d in e.get("outputs", [])}
         print(
-            f"OpenLineage: {len(lines)} events for {len(jobs)} tasks, {len(datasets)} output datasets, in {events}"
+            f"OpenLineage: {len(lines)} events for {len(jobs)} "
+            f"tasks, {len(datasets)} output datasets, in {events}"
         )
         out = home / "lineage.html"
         write_lineage_html(events, out, dag_id=DAG_ID)
@@ -345,7 +353,8 @@ def _cdc_round_trip(stack: LocalStack, env: dict[str, str], repo: Path, db: Path
         landed = {op: n - before.get(op, 0) for op, n in sorted(after.items()) if n - before.get(op, 0)}
         before = after
         print(
-            f"  bronze rows landed by operation: {landed or 'none'} (r snapshot, c insert, u update, d delete)"
+            f"  bronze rows landed by operation: {landed or 'none'} "
+            "(r snapshot, c insert, u update, d delete)"
         )
         merges.append(summary["xcoms"].get("merge_replica") or {})
         check = summary["xcoms"].get("check_replica") or {}

@@ -11,8 +11,9 @@ Connection fields: ``host`` (may carry a scheme and a path prefix, e.g.
 ``https://connect.internal/kc``), ``port`` (default 8083), ``schema`` = the URL scheme
 (``http`` or ``https``), ``login``/``password`` for HTTP basic auth (Connect's
 ``BasicAuthSecurityRestExtension``), and extras ``verify`` (``true``/``false`` or a CA bundle
-path), ``ca_bundle`` (a CA bundle path, wins over ``verify``), ``timeout`` (seconds per request, default 30), ``max_retries`` (default 5) and
-``retry_backoff`` (first wait in seconds, doubled each retry, capped at 30 s; default 1).
+path), ``ca_bundle`` (a CA bundle path, wins over ``verify``), ``timeout`` (seconds per request, default 30),
+``max_retries`` (default 5) and ``retry_backoff`` (first wait in seconds, doubled each retry, capped at 30 s;
+default 1).
 
 Request and response bodies are never logged: connector configs carry credentials.
 
@@ -125,7 +126,8 @@ class KafkaConnectHook(BaseHook):
     # ------------------------------------------------------------------ connection form
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Connection form behaviour (fallback for Airflow versions that do not read ``ui-field-behaviour``)."""
+        """Connection form behaviour (fallback for Airflow versions that do not read
+        ``ui-field-behaviour``)."""
         return {
             "hidden_fields": [],
             "relabeling": {"schema": "Scheme (http or https)", "login": "Username", "password": "Password"},
@@ -133,13 +135,15 @@ class KafkaConnectHook(BaseHook):
                 "host": "connect.example.internal",
                 "port": str(DEFAULT_PORT),
                 "schema": "http",
-                "extra": '{"verify": true, "ca_bundle": "", "timeout": 30, "max_retries": 5, "retry_backoff": 1}',
+                "extra": '{"verify": true, "ca_bundle": "", "timeout": '
+                '30, "max_retries": 5, "retry_backoff": 1}',
             },
         }
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """Extra form fields (fallback for Airflow versions that do not read ``conn-fields``; needs wtforms)."""
+        """Extra form fields (fallback for Airflow versions that do not read ``conn-fields``; needs
+        wtforms)."""
         from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
         from flask_babel import lazy_gettext
         from wtforms import BooleanField, StringField
@@ -221,7 +225,8 @@ class KafkaConnectHook(BaseHook):
 
     @property
     def verify(self) -> bool | str:
-        """``requests``' ``verify``: the ``ca_bundle`` extra if set, else the ``verify`` extra (default ``True``)."""
+        """``requests``' ``verify``: the ``ca_bundle`` extra if set, else the ``verify`` extra (default
+        ``True``)."""
         if self._extra.get("ca_bundle"):
             return str(self._extra["ca_bundle"])
         value = self._extra.get("verify", True)
@@ -262,7 +267,8 @@ class KafkaConnectHook(BaseHook):
         params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
         connector: str | None = None,
     ) -> Any:
-        """Send one request with bounded retries; return the decoded JSON body (``None`` for 202/204 without one).
+        """Send one request with bounded retries; return the decoded JSON body (``None`` for 202/204 without
+        one).
 
         :raises KafkaConnectNotFoundError: on 404.
         :raises KafkaConnectApiError: on any other error answer, or when retries run out.
@@ -424,7 +430,8 @@ class KafkaConnectHook(BaseHook):
         )
 
     def get_connector_status(self, name: str) -> dict[str, Any]:
-        """``GET /connectors/{name}/status``: ``{name, connector: {state, worker_id}, tasks: [...], type}``."""
+        """``GET /connectors/{name}/status``:
+        ``{name, connector: {state, worker_id}, tasks: [...], type}``."""
         return self.request("GET", f"/connectors/{_segment(name)}/status", connector=name)
 
     def get_connector_topics(self, name: str) -> list[str]:
@@ -475,7 +482,8 @@ class KafkaConnectHook(BaseHook):
         self.request("PUT", f"/connectors/{_segment(name)}/stop", connector=name)
 
     def delete_connector(self, name: str, *, missing_ok: bool = False) -> bool:
-        """``DELETE /connectors/{name}`` (204); returns ``False`` if it was already gone and ``missing_ok``."""
+        """``DELETE /connectors/{name}`` (204); returns ``False`` if it was already gone and
+        ``missing_ok``."""
         try:
             self.request("DELETE", f"/connectors/{_segment(name)}", connector=name)
         except KafkaConnectNotFoundError:

@@ -301,7 +301,8 @@ def render_html(graph: LineageGraph, title: str = "Lineage") -> str:
         for k, j in sorted(graph.jobs.items(), key=lambda kv: kv[1].name)
     )
     dataset_rows = "\n".join(
-        f"<tr><td>{esc(d.name)}</td><td>{esc(d.namespace)}</td><td>{esc(', '.join(d.fields)) or '-'}</td></tr>"
+        f"<tr><td>{esc(d.name)}</td><td>{esc(d.namespace)}"
+        f"</td><td>{esc(', '.join(d.fields)) or '-'}</td></tr>"
         for _, d in sorted(graph.datasets.items(), key=lambda kv: (kv[1].namespace, kv[1].name))
     )
     picture = _svg(graph) if graph.jobs or graph.datasets else "<p>No jobs or datasets in these events.</p>"
@@ -324,7 +325,8 @@ from {graph.events} OpenLineage events.</p>
 {picture}
 </div>
 <h2>Jobs</h2>
-<table id="jobs"><thead><tr><th>job</th><th>namespace</th><th>last state</th><th>inputs</th><th>outputs</th></tr></thead>
+<table id="jobs"><thead><tr><th>job</th><th>namespace</th><th>last state</th><th>inputs</th><th>outputs</th>\
+</tr></thead>
 <tbody>
 {job_rows}
 </tbody></table>

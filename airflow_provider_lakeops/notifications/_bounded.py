@@ -93,7 +93,8 @@ def call_bounded_many(calls: Sequence[tuple[str, Callable[[], Any]]], *, timeout
     for what, thread in threads:
         if thread.is_alive():
             log.warning(
-                "lakeops: %s did not finish within %.1f s; continuing without it (the task outcome is unchanged)",
+                "lakeops: %s did not finish within %.1f s; "
+                "continuing without it (the task outcome is unchanged)",
                 what,
                 timeout,
             )

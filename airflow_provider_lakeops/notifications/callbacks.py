@@ -308,7 +308,8 @@ def lakeops_callbacks(
         )
     if sns_topic_arn and "{{" not in sns_topic_arn and not sns_topic_arn.startswith("arn:"):
         raise ValueError(
-            f"sns_topic_arn={sns_topic_arn!r} is not an ARN; use e.g. 'arn:aws:sns:us-east-1:123456789012:alerts'"
+            f"sns_topic_arn={sns_topic_arn!r} is not an ARN; use "
+            "e.g. 'arn:aws:sns:us-east-1:123456789012:alerts'"
         )
     if cloudwatch_namespace and "{{" not in cloudwatch_namespace:
         from airflow_provider_lakeops.notifications.cloudwatch import validate_namespace

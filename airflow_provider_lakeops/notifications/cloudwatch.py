@@ -123,7 +123,8 @@ class CloudWatchMetricsBackend:
             )
         if not _REQUEST_OVERHEAD < max_request_bytes <= MAX_REQUEST_BYTES:
             raise ValueError(
-                f"max_request_bytes must be in {_REQUEST_OVERHEAD + 1}..{MAX_REQUEST_BYTES}, got {max_request_bytes}"
+                "max_request_bytes must be in "
+                f"{_REQUEST_OVERHEAD + 1}..{MAX_REQUEST_BYTES}, got {max_request_bytes}"
             )
         self.namespace = namespace
         self.aws_conn_id = aws_conn_id

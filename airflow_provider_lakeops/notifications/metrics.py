@@ -1,9 +1,11 @@
 """Metrics emitters: durations, counts, sizes and data-quality results, to a pluggable backend.
 
-Backends: ``cloudwatch`` (:class:`~airflow_provider_lakeops.notifications.cloudwatch.CloudWatchMetricsBackend`,
+Backends: ``cloudwatch``
+(:class:`~airflow_provider_lakeops.notifications.cloudwatch.CloudWatchMetricsBackend`,
 through the amazon provider's ``AwsBaseHook``), ``datadog``
 (:class:`~airflow_provider_lakeops.notifications.datadog.DatadogMetricsBackend`, through the
-official ``DatadogHook``) and ``statsd`` (:class:`~airflow_provider_lakeops.notifications.statsd.StatsdMetricsBackend`,
+official ``DatadogHook``) and ``statsd``
+(:class:`~airflow_provider_lakeops.notifications.statsd.StatsdMetricsBackend`,
 Airflow's own StatsD / OpenTelemetry metrics). The backend is chosen per call (``backend=``,
 a name or any object with a ``send(metrics)`` method) or by ``[lakeops] metrics_backend``,
 which is ``none`` by default: then every emitter is a cheap no-op.

@@ -303,7 +303,8 @@ class DebeziumConnectorOperator(ConnectorWaitMixin, BaseOperator):
         return self._wait(context, carry)
 
     def _validate(self, payload: Mapping[str, str], secrets: Collection[str]) -> None:
-        """Validate through the worker; rejected configs fail without retry, unreachable databases may retry."""
+        """Validate through the worker; rejected configs fail without retry, unreachable databases may
+        retry."""
         validate(self.hook, payload, secrets)
 
     def _put(self, payload: Mapping[str, str], secrets: Collection[str]) -> bool:
@@ -399,7 +400,8 @@ class DebeziumConnectorOperator(ConnectorWaitMixin, BaseOperator):
         return True
 
     def _topics(self, carry: dict[str, Any], *, wait: bool = True) -> tuple[list[str], str]:
-        """The data topics Connect reports for the connector (bounded wait), or the computed names as a fallback."""
+        """The data topics Connect reports for the connector (bounded wait), or the computed names as a
+        fallback."""
         return connector_topics(
             self.hook,
             self.connector_name,

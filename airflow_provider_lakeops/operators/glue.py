@@ -65,7 +65,8 @@ class GlueRegisterTableOperator(BaseOperator):
     :param database: Glue database; created when missing (templated).
     :param table: Glue table name: lowercase letters, digits, underscores (templated).
     :param location: ``s3://bucket/prefix/`` or, on the local stack, a local folder (templated).
-    :param file_format: ``parquet`` (default), ``csv`` (with a header line) or ``json`` (JSON lines) (templated).
+    :param file_format: ``parquet`` (default), ``csv`` (with a header line) or ``json`` (JSON lines)
+        (templated).
     :param columns: explicit schema instead of inference: ``[{"name": ..., "type": ..., "comment": ...}]``
         or ``{name: type}`` (templated).
     :param type_overrides: ``{column: glue type}`` applied to the inferred schema, e.g. for
@@ -91,7 +92,8 @@ class GlueRegisterTableOperator(BaseOperator):
     :param aws_conn_id: the AWS connection (the amazon provider's ``aws`` type).
     :param region_name: AWS region; default: the connection's.
     :param botocore_config: botocore ``Config`` options merged over the connection's.
-    :param aws_account_id: account id for the lineage dataset name; default: STS ``GetCallerIdentity`` (templated).
+    :param aws_account_id: account id for the lineage dataset name; default: STS ``GetCallerIdentity``
+        (templated).
     :return: ``{action, table_version, columns_added, partitions_added, schema_diff, ...}`` (XCom).
     :raises ValueError: bad names, types, format, location or conflicting file schemas (before any write).
     :raises FileNotFoundError: the location does not exist or holds no data files.
@@ -190,7 +192,8 @@ class GlueRegisterTableOperator(BaseOperator):
     # ------------------------------------------------------------------ hooks
     @cached_property
     def hook(self) -> LakeopsGlueCatalogHook:
-        """lakeops' Glue catalog hook (a ``GlueCatalogHook``), with ``standard`` retries; API calls counted."""
+        """lakeops' Glue catalog hook (a ``GlueCatalogHook``), with ``standard`` retries; API calls
+        counted."""
         from airflow_provider_lakeops.hooks.glue_catalog import LakeopsGlueCatalogHook
 
         probe = LakeopsGlueCatalogHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name)
@@ -333,10 +336,10 @@ class GlueRegisterTableOperator(BaseOperator):
             evolution = evolve(
                 columns_from_glue(existing.get("StorageDescriptor", {}).get("Columns", [])),
                 columns,
-                policy=self.evolution_policy,
+                policy=self.evolution_policy,  # type: ignore[arg-type]  # checked in __init__
                 positional=positional,
                 table=name,
-            )  # type: ignore[arg-type]
+            )
             desired = table_input(evolution.columns)
             update, changes = catalog.plan_update(
                 existing, desired, columns_changed=evolution.changed, policy=self.evolution_policy, name=name

@@ -9,7 +9,8 @@
 
 Both are deferrable (:class:`~airflow_provider_lakeops.triggers.kafka_connect.KafkaConnectorStateTrigger`);
 the non-deferrable wait polls with
-:func:`~airflow_provider_lakeops.operators._kafka_connect.wait.wait_for_state`, which produces the same events.
+:func:`~airflow_provider_lakeops.operators._kafka_connect.wait.wait_for_state`, which produces the same
+events.
 
 .. seealso:: ``docs/operators/debezium.md``
 """

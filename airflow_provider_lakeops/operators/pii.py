@@ -2,9 +2,9 @@
 
 The masking itself is the Spark job ``airflow_provider_lakeops/spark_apps/pii_masking_job.py``
 (native Spark expressions, keyed HMAC-SHA256, leak guard). This module validates the policy in the
-Airflow worker with the pure-Python :mod:`airflow_provider_lakeops.spark_apps.pii_policy`, then submits the job with the official
-``SparkSubmitHook`` (built in ``execute``; the ``SparkSubmitOperator`` module is not imported, it
-would add ~480 ms to every DAG parse).
+Airflow worker with the pure-Python :mod:`airflow_provider_lakeops.spark_apps.pii_policy`, then submits the
+job with the official ``SparkSubmitHook`` (built in ``execute``; the ``SparkSubmitOperator`` module is not
+imported, it would add ~480 ms to every DAG parse).
 
 .. seealso:: ``docs/operators/pii_masking.md``
 """
@@ -159,8 +159,8 @@ def emr_serverless_job_driver(
     (:func:`~airflow_provider_lakeops.spark_apps.app_path`) and the zip from
     :func:`~airflow_provider_lakeops.spark_apps.build_py_files_zip` to S3. The HMAC key is read by
     the driver from AWS Secrets Manager (``key_secret_id``, through boto3 and the job's execution
-    role): it is never part of the job configuration. Lineage and the run report's XCom push are not available on this
-    route; the report is written to ``report_uri``.
+    role): it is never part of the job configuration. Lineage and the run report's XCom push are not
+    available on this route; the report is written to ``report_uri``.
 
     :param entry_point: ``s3://`` URI of ``pii_masking_job.py``.
     :param py_files: ``s3://`` URI of the ``--py-files`` zip (``build_py_files_zip``).
@@ -450,7 +450,8 @@ class PiiMaskingOperator(BaseOperator):
             report = _read_report(report_file)
         if report is None or report.get("status") != "ok":
             raise AirflowFailException(
-                f"the PII masking job finished without an ok run report (got {report and report.get('status')!r})"
+                "the PII masking job finished without an ok run "
+                f"report (got {report and report.get('status')!r})"
             )
         self._report = report
         self.log.info(

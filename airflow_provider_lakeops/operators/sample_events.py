@@ -92,10 +92,10 @@ class GenerateSampleEventsOperator(BaseOperator):
         summary = write_events(
             staging,
             rows,
-            fmt=self.fmt,
+            fmt=self.fmt,  # type: ignore[arg-type]  # checked against FORMATS in __init__
             day=self.day,
             seed=seed,
-            clean=clean,  # type: ignore[arg-type]
+            clean=clean,
             **self.generator_kwargs,
         )
         if folder.exists():

@@ -255,7 +255,8 @@ class SnowflakeMergeOperator(BaseOperator):
         mapping = self.column_mapping or {}
         if not isinstance(mapping, Mapping):
             raise TypeError(
-                f"column_mapping must be a dict {{source column: target column}}, got {type(mapping).__name__}"
+                "column_mapping must be a dict {source column: "
+                f"target column}}, got {type(mapping).__name__}"
             )
         return {
             normalize_identifier(s, "column_mapping key"): normalize_identifier(t, "column_mapping value")

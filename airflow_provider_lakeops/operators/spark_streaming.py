@@ -143,7 +143,8 @@ class KafkaStreamingSubmitOperator(BaseOperator):
     :param kafka_conn_id: the Kafka provider's connection with ``bootstrap.servers``.
     :param kafka_options: extra non-secret ``kafka.*`` client options (templated); secrets belong in
         the connection's extra.
-    :param starting_offsets: ``earliest`` (default), ``latest`` or JSON; used only by a new checkpoint (templated).
+    :param starting_offsets: ``earliest`` (default), ``latest`` or JSON; used only by a new checkpoint
+        (templated).
     :param max_offsets_per_trigger: cap of Kafka records per micro-batch (templated).
     :param max_files_per_trigger: cap of files per micro-batch, file source (templated).
     :param fail_on_data_loss: fail when Kafka offsets were deleted before they were read.
@@ -455,7 +456,8 @@ class KafkaStreamingSubmitOperator(BaseOperator):
             raise StreamingJobError(f"the streaming app finished but wrote no report at {report_path}")
         self._report = report
         self.log.info(
-            "Stream %s: %s batch(es), %s rows in, %s to bronze, %s quarantined %s, %s skipped; end offsets %s",
+            "Stream %s: %s batch(es), %s rows in, %s to bronze, "
+            "%s quarantined %s, %s skipped; end offsets %s",
             report.get("query_id"),
             report.get("batches"),
             report.get("rows_in"),
@@ -481,8 +483,10 @@ class KafkaStreamingSubmitOperator(BaseOperator):
         jars = opts.parse_jar_list(self.jars) or opts.parse_jar_list(os.environ.get(KAFKA_JARS_ENV))
         if not jars:
             raise ValueError(
-                "source='kafka' needs the jars of Spark's Kafka source: pass jars=[...] (the spark-sql-kafka-0-10 "
-                f"jars of your Spark; 'make jvm-deps' copies them to build/jvm/spark-kafka/), set {KAFKA_JARS_ENV}, "
+                "source='kafka' needs the jars of Spark's Kafka "
+                "source: pass jars=[...] (the spark-sql-kafka-0-10 "
+                "jars of your Spark; 'make jvm-deps' copies them "
+                f"to build/jvm/spark-kafka/), set {KAFKA_JARS_ENV}, "
                 "or kafka_package='' when the cluster already has them"
             )
         missing = [j for j in jars if "://" not in j and not Path(j).is_file()]

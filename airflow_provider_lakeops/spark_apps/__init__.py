@@ -60,8 +60,8 @@ def build_py_files_zip(dest_dir: str | os.PathLike[str]) -> Path:
     The archive holds ``airflow_provider_lakeops/__init__.py``, everything under
     ``airflow_provider_lakeops/spark_apps/`` (no ``__pycache__``) and the stdlib-only shared modules
     of :data:`SHARED_MODULES` (``utils/redaction.py``; not the rest of ``utils/``), so every app
-    and its modules import as they do here. Entries are sorted and carry a fixed timestamp and mode: the same sources
-    give the same bytes (upload it once per release to run the jobs on EMR Serverless).
+    and its modules import as they do here. Entries are sorted and carry a fixed timestamp and mode: the same
+    sources give the same bytes (upload it once per release to run the jobs on EMR Serverless).
     """
     import zipfile
 

@@ -9,9 +9,10 @@ What one run does:
    ``maxOffsetsPerTrigger``, ``failOnDataLoss``, ``kafka.isolation.level`` (``read_committed`` by
    default) and the ``kafka.*`` client/security options read from ``--kafka-options-file``, so no
    secret is ever on the command line); it needs the ``spark-sql-kafka-0-10`` jars of the same Spark
-   release in ``spark.jars`` (checked at start: ``streaming_options.check_spark_kafka_jars``). ``file``: a folder of JSON-lines files (Spark's file source;
-   dot-files are ignored, so publish files atomically: write ``.name.tmp``, then rename). Both end
-   in the same columns - ``value`` plus the source position - and share every step below.
+   release in ``spark.jars`` (checked at start: ``streaming_options.check_spark_kafka_jars``). ``file``: a
+   folder of JSON-lines files (Spark's file source; dot-files are ignored, so publish files atomically: write
+   ``.name.tmp``, then rename). Both end in the same columns - ``value`` plus the source position - and share
+   every step below.
 2. **Parse** each record against the explicit schema of ``--schema-file``. A record that is not a
    JSON object, lacks a required field, or has a value that does not fit its field's type is
    **quarantined** with its raw text, the reasons (field names, never values) and its source
@@ -26,9 +27,9 @@ What one run does:
    values after a delete) are skipped and counted.
 4. **Write** bronze Parquet under ``ingest_date=YYYY-MM-DD/batch=<batch id>-<query id>/`` with
    the ingestion metadata (``_ingested_at``, ``_kafka_topic/_partition/_offset/_timestamp`` or
-   ``_source_file``/``_source_file_ts``), and the quarantine (JSON lines) the same way, from one ``foreachBatch``:
-   pass 1 writes bronze and counts every row (observed metrics, no cache); only a batch with bad
-   records makes a pass 2, which caches those rows and writes the quarantine.
+   ``_source_file``/``_source_file_ts``), and the quarantine (JSON lines) the same way, from one
+   ``foreachBatch``: pass 1 writes bronze and counts every row (observed metrics, no cache); only a batch
+   with bad records makes a pass 2, which caches those rows and writes the quarantine.
 5. **Exactly once.** The checkpoint records each batch's offsets before the batch runs and a
    commit after it. Each batch overwrites only its own partitions (dynamic partition overwrite),
    and a replayed batch reads the same offsets with the same batch timestamp, so a batch re-run
@@ -411,7 +412,8 @@ def _with_position(df: DataFrame) -> DataFrame:
     snapshot = F.lower(F.coalesce(src["snapshot"], F.lit("false"))).isin(*opts.SNAPSHOT_VALUES)
     phase = F.when(snapshot, F.lit("0")).otherwise(F.lit("1"))
     lsn, sequence = src["lsn"], src["sequence"]
-    # sequence is '["<previous commit lsn>","<lsn>"]' or '[null,"<lsn>"]': its first element, without a JSON parse
+    # sequence is '["<previous commit lsn>","<lsn>"]' or '[null,"<lsn>"]': its first element,
+    # without a JSON parse
     first = F.regexp_extract(F.coalesce(sequence, F.lit("")), r'^\[\s*"?([^",\]\s]*)', 1)
     previous = F.when((first != "") & (first != "null"), first)
     number = F.regexp_extract(F.coalesce(src["file"], F.lit("")), r"\.([0-9]+)$", 1)
@@ -538,7 +540,8 @@ def check_fingerprint(spark: SparkSession, config: Any) -> None:
         diffs = opts.fingerprint_mismatches(json.loads(text), current)
         if diffs:
             raise CheckpointMismatchError(
-                f"checkpoint {config.checkpoint_path} belongs to another query (different {', '.join(diffs)}): "
+                f"checkpoint {config.checkpoint_path} belongs to "
+                f"another query (different {', '.join(diffs)}): "
                 "use a new checkpoint location for a new query"
             )
         return

@@ -33,7 +33,8 @@ _CARD_CANDIDATE = r"(?<![\w-])(?:[0-9][ -]?){12,18}[0-9](?![\w-])"
 #: pattern name -> Java regex (credit_card is a candidate regex, confirmed by the Luhn check).
 PATTERNS: dict[str, str] = {
     "email": r"(?<![\w.%+-])[\w.%+-]++@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}",
-    "phone": r"(?<![\w-])(?:\+[0-9]{1,3}[-. ]?)?(?:\([0-9]{3}\) ?|[0-9]{3}[-. ])[0-9]{3}[-. ][0-9]{4}(?![\w-])",
+    "phone": r"(?<![\w-])(?:\+[0-9]{1,3}[-. ]?)?(?:\([0-9]{3}\) "
+    r"?|[0-9]{3}[-. ])[0-9]{3}[-. ][0-9]{4}(?![\w-])",
     "ssn": r"(?<![\w-])[0-9]{3}-[0-9]{2}-[0-9]{4}(?![\w-])",
     "ipv4": rf"(?<![\w.]){IPV4_REGEX}(?![\w.])",
     "ipv6": rf"(?<![\w:]){IPV6_REGEX}(?![\w:])",
@@ -66,7 +67,8 @@ class GuardResult:
         if not self.findings:
             return f"leak guard {self.status}: {self.sampled_rows} sampled rows, no PII pattern found"
         parts = [
-            f"pattern {f['pattern']!r} in column {f['column']!r} ({f['rows']} of {self.sampled_rows} sampled rows)"
+            f"pattern {f['pattern']!r} in column {f['column']!r} "
+            f"({f['rows']} of {self.sampled_rows} sampled rows)"
             for f in self.findings
         ]
         return (

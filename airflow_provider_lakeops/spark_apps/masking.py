@@ -377,14 +377,14 @@ def _helper_prefix(columns: list[str]) -> str:
 
 
 def apply_policy(df: DataFrame, policy: Any, key: HmacKey | None = None) -> DataFrame:
-    """Apply a :class:`~airflow_provider_lakeops.spark_apps.pii_policy.PiiPolicy` to ``df``: native expressions only,
-    columns in their input order and with their input names.
+    """Apply a :class:`~airflow_provider_lakeops.spark_apps.pii_policy.PiiPolicy` to ``df``: native
+    expressions only, columns in their input order and with their input names.
 
     The per-row work each strategy needs several times (the trimmed text, the digits) is
     computed once, in a first projection of helper columns that the second one drops.
 
-    :raises airflow_provider_lakeops.spark_apps.pii_policy.PolicyError: the policy does not fit the columns (missing
-        column, or an unlisted column in strict mode).
+    :raises airflow_provider_lakeops.spark_apps.pii_policy.PolicyError: the policy does not fit the columns
+        (missing column, or an unlisted column in strict mode).
     """
     policy.check_columns(df.columns)
     fields = {f.name: f.dataType for f in df.schema.fields}

@@ -217,7 +217,8 @@ def run(spark: SparkSession, options: JobOptions, key: bytes | None = None) -> d
     """Mask, guard and write; return the run report. Raises before writing when a check fails.
 
     :raises PolicyError: the policy or the partition settings do not fit the input.
-    :raises airflow_provider_lakeops.spark_apps.leak_guard.LeakDetectedError: the leak guard found PII in an unmasked column.
+    :raises airflow_provider_lakeops.spark_apps.leak_guard.LeakDetectedError: the leak guard found PII in an
+        unmasked column.
     :raises JobInputError: the input cannot be read.
     """
     from pyspark.sql import Observation
@@ -237,7 +238,8 @@ def run(spark: SparkSession, options: JobOptions, key: bytes | None = None) -> d
     missing = [p for p in options.partition_by if p.casefold() not in {c.casefold() for c in masked.columns}]
     if missing:
         raise PolicyError(
-            f"--partition-by column(s) {missing} are not in the output (columns: {', '.join(masked.columns)}); "
+            f"--partition-by column(s) {missing} are not in the "
+            f"output (columns: {', '.join(masked.columns)}); "
             "add one with --derive NEW=SOURCE or --partition-value NAME=VALUE"
         )
 

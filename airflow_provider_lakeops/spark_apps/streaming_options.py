@@ -1,9 +1,10 @@
 """Pure-Python settings of the Kafka -> bronze streaming app, shared by the app and the Airflow operator.
 
 Nothing here imports pyspark or Airflow (only the standard library and the stdlib-only
-``airflow_provider_lakeops.utils.redaction``, which the ``--py-files`` zip carries): the operator imports this module
-(``airflow_provider_lakeops.spark_apps.streaming_options``) to validate a job before it submits it, and the Spark app (``kafka_customer_events.py``) builds its source options
-from the same functions, so what the operator checks is what Spark runs.
+``airflow_provider_lakeops.utils.redaction``, which the ``--py-files`` zip carries): the operator imports
+this module (``airflow_provider_lakeops.spark_apps.streaming_options``) to validate a job before it submits
+it, and the Spark app (``kafka_customer_events.py``) builds its source options from the same functions,
+so what the operator checks is what Spark runs.
 
 It holds:
 
@@ -226,7 +227,8 @@ class SchemaSpec:
 
 
 def load_schema_spec(path: str | Path) -> SchemaSpec:
-    """Read and validate a schema file (see ``airflow_provider_lakeops/spark_apps/schemas/customer_event.json``)."""
+    """Read and validate a schema file (see
+    ``airflow_provider_lakeops/spark_apps/schemas/customer_event.json``)."""
     p = Path(path)
     if not p.is_file():
         raise ValueError(f"schema file {str(p)!r} does not exist")

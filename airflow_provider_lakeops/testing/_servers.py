@@ -393,7 +393,8 @@ def start_mariadb(spawn: Spawn, root: Path, timeout: float) -> DatabaseServer:
         f"ALTER USER 'root'@'127.0.0.1' IDENTIFIED BY '{admin_password}'",
         f"ALTER USER IF EXISTS 'root'@'localhost' IDENTIFIED BY '{admin_password}'",
         f"CREATE USER '{db.cdc_user}'@'%' IDENTIFIED BY '{db.cdc_password}'",
-        f"GRANT SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO '{db.cdc_user}'@'%'",
+        "GRANT SELECT, RELOAD, SHOW DATABASES, REPLICATION "
+        f"SLAVE, REPLICATION CLIENT ON *.* TO '{db.cdc_user}'@'%'",
     )
     db.admin_password = admin_password
     return db

@@ -1,11 +1,12 @@
 """The CDC source of the local stack: a ``customer_events`` table in PostgreSQL, seeded and mutated.
 
-The table has the shape of ``airflow_provider_lakeops/spark_apps/schemas/customer_event.json`` (what the streaming app parses)
-with real column types (``TIMESTAMP(3)``, ``NUMERIC(12,2)``, ``DATE``), key ``(customer_id,
-event_id)``. :func:`prepare_source` creates it and gives the stack's connector user (``dbz``) what
-Debezium's PostgreSQL connector and :class:`~airflow_provider_lakeops.sensors.debezium_watermark.DebeziumWatermarkSensor`
-need; :func:`seed` and :func:`mutate` write deterministic rows (fake PII included, as real sources
-have), so a demo or a test can replay the same history.
+The table has the shape of ``airflow_provider_lakeops/spark_apps/schemas/customer_event.json`` (what the
+streaming app parses) with real column types (``TIMESTAMP(3)``, ``NUMERIC(12,2)``, ``DATE``), key
+``(customer_id, event_id)``. :func:`prepare_source` creates it and gives the stack's connector user (``dbz``)
+what Debezium's PostgreSQL connector and
+:class:`~airflow_provider_lakeops.sensors.debezium_watermark.DebeziumWatermarkSensor` need; :func:`seed` and
+:func:`mutate` write deterministic rows (fake PII included, as real sources have), so a demo or a test can
+replay the same history.
 """
 
 from __future__ import annotations

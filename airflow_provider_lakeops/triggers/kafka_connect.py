@@ -144,7 +144,8 @@ def evaluate_status(
             "blocked",
             state,
             tasks,
-            reason=f"the connector is {state}; resume it (PUT /connectors/{{name}}/resume) before waiting for RUNNING",
+            reason=f"the connector is {state}; resume it (PUT "
+            "/connectors/{name}/resume) before waiting for RUNNING",
         )
     if state == target_state:
         # a STOPPED connector has no tasks; the real worker shows STOPPED with the old task RUNNING first
@@ -381,7 +382,8 @@ async def _amask_secret(secret: str) -> None:
 
 
 class KafkaConnectorStateTrigger(BaseTrigger):
-    """Wait until a connector reaches ``target_state`` (see :class:`ConnectorWait`), fails, or ``end_time`` passes.
+    """Wait until a connector reaches ``target_state`` (see :class:`ConnectorWait`), fails, or ``end_time``
+    passes.
 
     Events (``status`` key): ``success``, ``failed`` (a connector/task ``FAILED``; traces trimmed),
     ``blocked`` (waiting for RUNNING on a paused or stopped connector), ``timeout`` (also when
@@ -505,7 +507,8 @@ class KafkaConnectorStateTrigger(BaseTrigger):
                 yield event(
                     "timeout",
                     verdict,
-                    message=f"{self.connector_name} did not reach {self.target_state} in time: {verdict.reason}",
+                    message=f"{self.connector_name} did not reach "
+                    f"{self.target_state} in time: {verdict.reason}",
                 )
                 return
             self.log.info(

@@ -97,7 +97,8 @@ def redact_secrets(text: str, secrets: Iterable[object] = (), mask: str = MASK) 
 
 
 def redact_registered(text: str) -> str:
-    """``text`` with every secret registered with Airflow's secret masker (``mask_secret``) replaced by ``***``.
+    """``text`` with every secret registered with Airflow's secret masker (``mask_secret``) replaced by
+    ``***``.
 
     Airflow is imported here, when called: without Airflow (a Spark driver) the text comes back
     unchanged, and callers still scrub it.
@@ -225,7 +226,8 @@ def scrub_values(text: str) -> str:
 
 # ------------------------------------------------------------------------------ mappings
 def is_secret_entry(key: object, value: Any, secrets: Collection[str] = ()) -> bool:
-    """A config entry is secret by its key name (:func:`is_secret_key`) or because its value is a known secret."""
+    """A config entry is secret by its key name (:func:`is_secret_key`) or because its value is a known
+    secret."""
     return is_secret_key(key) or (isinstance(value, str) and value in secrets)
 
 

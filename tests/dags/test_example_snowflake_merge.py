@@ -81,7 +81,8 @@ def test_first_run_merges_each_key_once_and_the_rerun_reports_zeros(runs, lakeop
     columns = {
         r[0]
         for r in SnowflakeHook(snowflake_conn_id="snowflake_default").get_records(
-            "SELECT column_name FROM LAKEOPS.INFORMATION_SCHEMA.COLUMNS WHERE table_name = 'CUSTOMER_BEHAVIOR_EXAMPLE'"
+            "SELECT column_name FROM LAKEOPS.INFORMATION_SCHEMA.COLUMNS "
+            "WHERE table_name = 'CUSTOMER_BEHAVIOR_EXAMPLE'"
         )
     }
     assert not columns & {c.upper() for c in PII_COLUMNS}

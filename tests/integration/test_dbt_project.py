@@ -248,7 +248,8 @@ def test_unknown_event_types_and_negative_amounts_only_warn(tmp_path):
 
 
 def test_rows_with_a_null_key_are_left_out_and_reported_as_warnings(tmp_path):
-    """Like the Snowflake MERGE (which skips them), staging leaves null-key rows out; the source tests warn."""
+    """Like the Snowflake MERGE (which skips them), staging leaves null-key rows out; the source tests
+    warn."""
     lake = tmp_path / "lake"
     folder = _silver(lake, "2025-10-31")
     write_events(folder, 200, fmt="parquet", clean=True)

@@ -1,4 +1,5 @@
-"""The embedded local stack: servers answer, connections work with the stock hooks, nothing is left running."""
+"""The embedded local stack: servers answer, connections work with the stock hooks, nothing is left
+running."""
 
 from __future__ import annotations
 
@@ -126,7 +127,8 @@ def test_cli_runs_a_command_on_the_stack_and_stops_it(tmp_path):
             "--",
             sys.executable,
             "-c",
-            "import os, json; print(json.loads(os.environ['AIRFLOW_CONN_AWS_DEFAULT'])['extra']['endpoint_url'])",
+            "import os, json; "
+            "print(json.loads(os.environ['AIRFLOW_CONN_AWS_DEFAULT'])['extra']['endpoint_url'])",
         ],
         capture_output=True,
         text=True,

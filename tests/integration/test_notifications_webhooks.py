@@ -61,7 +61,8 @@ def failure_context():
 
     mask_secret(TASK_SECRET)
     error = ConnectionError(
-        f"could not reach mysql://etl:{TASK_SECRET}@10.0.0.5:3306 while loading row for john.smith@example.org "
+        f"could not reach mysql://etl:{TASK_SECRET}@10.0.0.5:3306 "
+        "while loading row for john.smith@example.org "
         "ssn 123-45-6789"
     )
     return task_context("daily", "merge", run_id="scheduled__2025-10-31", exception=error, try_number=3)
@@ -89,8 +90,8 @@ def test_slack_failure_message(monkeypatch, receiver):
         assert line in text.splitlines()
     assert "Log: http://localhost:8080/dags/daily/runs/scheduled__2025-10-31/tasks/merge?try_number=3" in text
     assert (
-        "Error: ConnectionError: could not reach mysql://***@10.0.0.5:3306 while loading row for <email> ssn <ssn>"
-        in text
+        "Error: ConnectionError: could not reach "
+        "mysql://***@10.0.0.5:3306 while loading row for <email> ssn <ssn>" in text
     )
     assert_no_secret(request)
 

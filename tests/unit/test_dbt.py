@@ -1,4 +1,5 @@
-"""Unit tests of airflow_provider_lakeops.dbt: project/target resolution, profiles, the task group, results."""
+"""Unit tests of airflow_provider_lakeops.dbt: project/target resolution, profiles, the task group,
+results."""
 
 from __future__ import annotations
 

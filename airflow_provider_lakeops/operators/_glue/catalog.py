@@ -215,7 +215,8 @@ def plan_update(
     The existing table is the base, so fields lakeops does not manage (owner, retention, other
     parameters, bucketing) survive the update.
 
-    :raises SchemaEvolutionError: a location, format or table-type change under a policy other than ``replace``.
+    :raises SchemaEvolutionError: a location, format or table-type change under a policy other than
+        ``replace``.
     """
     from airflow_provider_lakeops.exceptions import SchemaEvolutionError
     from airflow_provider_lakeops.operators._glue.schema import format_diff

@@ -304,7 +304,8 @@ def evolve(
     if breaking:
         raise SchemaEvolutionError(
             f"schema of {table} cannot evolve additively (only new columns may be appended):\n"
-            f"{format_diff(breaking)}\nFix the data, or use evolution_policy='replace' to take the new schema.",
+            f"{format_diff(breaking)}\nFix the data, or use "
+            "evolution_policy='replace' to take the new schema.",
             diff=diff,
         )
     new_map = {c.name: c for c in new}

@@ -47,7 +47,8 @@ _T = TypeVar("_T")
 
 
 def list_files(location: Location, s3: Any = None) -> list[DataFile]:
-    """Every data file under ``location``, sorted (:func:`~airflow_provider_lakeops.utils.storage.is_data_file`).
+    """Every data file under ``location``, sorted
+    (:func:`~airflow_provider_lakeops.utils.storage.is_data_file`).
 
     :raises FileNotFoundError: the bucket or folder does not exist.
     """

@@ -1,4 +1,5 @@
-"""The Great Expectations runtime of :class:`~airflow_provider_lakeops.operators.great_expectations.GXValidateOperator`:
+"""The Great Expectations runtime of
+:class:`~airflow_provider_lakeops.operators.great_expectations.GXValidateOperator`:
 importing GX (with a fix-it message), the in-memory context, the run time of a validation.
 
 Great Expectations is imported inside the functions only.

@@ -18,7 +18,8 @@ _MAX_NAME_CHARS = 120
 
 
 def result_target(location: str, suite_name: str) -> str:
-    """Where the full result goes: ``location`` itself if it ends in ``.json``, else ``{location}/{suite}.json``."""
+    """Where the full result goes: ``location`` itself if it ends in ``.json``, else
+    ``{location}/{suite}.json``."""
     target = location if location.endswith(".json") else f"{location.rstrip('/')}/{suite_name}.json"
     if target.startswith(("s3://", "s3a://", "s3n://")):
         return "s3://" + target.split("://", 1)[1]

@@ -56,7 +56,8 @@ def mask_config(config: Mapping[str, Any], secrets: Collection[str] = ()) -> dic
 def config_diff(
     running: Mapping[str, str] | None, desired: Mapping[str, str], secrets: Collection[str] = ()
 ) -> list[dict[str, Any]]:
-    """Changes from ``running`` to ``desired``: ``[{key, change: added|removed|changed, old, new}]``, masked."""
+    """Changes from ``running`` to ``desired``: ``[{key, change: added|removed|changed, old, new}]``,
+    masked."""
     running = running or {}
     changes = []
     for key in sorted(set(running) | set(desired)):

@@ -47,7 +47,9 @@ class DbApiHookLike(Protocol):
 class PreflightProblem:
     """One missing prerequisite: what (``check``, ``name``), why (``message``) and the fix (``fix``)."""
 
-    check: str  # binlog | binlog_format | binlog_row_image | server_id | table | grant (PostgreSQL: see postgres_preflight)
+    # binlog | binlog_format | binlog_row_image | server_id | table | grant
+    # (PostgreSQL: see postgres_preflight)
+    check: str
     name: str
     message: str
     fix: str
@@ -179,7 +181,8 @@ def run_preflight(
                 "binlog",
                 "log_bin",
                 "binary logging is OFF; Debezium reads changes from the binary log",
-                "add log_bin=mysql-bin (with server_id, binlog_format=ROW, binlog_row_image=FULL) under [mysqld] "
+                "add log_bin=mysql-bin (with server_id, "
+                "binlog_format=ROW, binlog_row_image=FULL) under [mysqld] "
                 "in the server configuration and restart the server: log_bin cannot be changed at runtime",
             )
         )
@@ -189,7 +192,8 @@ def run_preflight(
                 "binlog_format",
                 "binlog_format",
                 f"binlog_format is {binlog_format or 'unset'}, Debezium needs ROW",
-                "SET GLOBAL binlog_format = 'ROW'; and binlog_format=ROW under [mysqld] so it survives a restart",
+                "SET GLOBAL binlog_format = 'ROW'; and binlog_format=ROW "
+                "under [mysqld] so it survives a restart",
             )
         )
     if row_image.upper() != "FULL":

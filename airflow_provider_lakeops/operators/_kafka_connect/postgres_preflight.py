@@ -1,4 +1,5 @@
-"""Check a PostgreSQL server for what a Debezium PostgreSQL connector (``pgoutput``) needs, before deploying it.
+"""Check a PostgreSQL server for what a Debezium PostgreSQL connector (``pgoutput``) needs, before deploying
+it.
 
 What breaks a Debezium PostgreSQL deployment first is on the database side: ``wal_level`` not
 ``logical``, a connector user that may not replicate, captured tables without a primary key or
@@ -53,7 +54,8 @@ def _qualified(table: str) -> str:
 
 
 class _Psycopg2Records:
-    """``get_records`` over psycopg2 for an Airflow ``postgres`` connection (no Postgres provider installed)."""
+    """``get_records`` over psycopg2 for an Airflow ``postgres`` connection (no Postgres provider
+    installed)."""
 
     def __init__(self, conn_id: str, database: str | None = None) -> None:
         self.conn_id = conn_id
@@ -86,7 +88,8 @@ class _Psycopg2Records:
 
 
 def postgres_hook(conn_id: str, database: str | None = None) -> DbApiHookLike:
-    """The official ``PostgresHook`` for ``conn_id`` (and ``database``), or a psycopg2 reader if the provider is missing."""
+    """The official ``PostgresHook`` for ``conn_id`` (and ``database``), or a psycopg2 reader if the provider
+    is missing."""
     try:
         from airflow.providers.postgres.hooks.postgres import PostgresHook
     except ImportError:
@@ -143,7 +146,8 @@ def _publication_problems(
                 PreflightProblem(
                     "publication",
                     publication,
-                    f"publication {publication} does not exist and only a superuser may CREATE PUBLICATION ... "
+                    f"publication {publication} does not exist and "
+                    "only a superuser may CREATE PUBLICATION ... "
                     "FOR ALL TABLES (publication.autocreate.mode=all_tables, the default)",
                     f"CREATE PUBLICATION {quote_ident(publication)} FOR ALL TABLES; as a superuser, or set "
                     "publication.autocreate.mode=filtered in the connector config",
@@ -155,9 +159,11 @@ def _publication_problems(
                 PreflightProblem(
                     "publication",
                     publication,
-                    f"{role} may not create publication {publication}: it lacks CREATE on database {database} "
+                    f"{role} may not create publication {publication}: "
+                    f"it lacks CREATE on database {database} "
                     "(Debezium's task fails with 'Unable to create filtered publication')",
-                    f"GRANT CREATE ON DATABASE {quote_ident(database)} TO {quote_ident(role)}; or, as the tables' "
+                    f"GRANT CREATE ON DATABASE {quote_ident(database)} "
+                    f"TO {quote_ident(role)}; or, as the tables' "
                     f"owner, {create_filtered}",
                 )
             )
@@ -166,9 +172,11 @@ def _publication_problems(
                 PreflightProblem(
                     "publication",
                     publication,
-                    f"{role} does not own {', '.join(not_owned)}; with publication.autocreate.mode=filtered Debezium "
+                    f"{role} does not own {', '.join(not_owned)}; with "
+                    "publication.autocreate.mode=filtered Debezium "
                     f"creates or alters publication {publication} FOR TABLE, which needs ownership",
-                    f"{create_filtered} as the tables' owner (Debezium then uses it), or ALTER TABLE ... OWNER TO "
+                    f"{create_filtered} as the tables' owner (Debezium "
+                    "then uses it), or ALTER TABLE ... OWNER TO "
                     f"{quote_ident(role)};",
                 )
             )
@@ -206,7 +214,8 @@ def run_preflight(
                 "wal_level",
                 "wal_level",
                 f"wal_level is {wal_level}; logical decoding (pgoutput) needs logical",
-                "ALTER SYSTEM SET wal_level = logical; then restart the server (wal_level cannot change at runtime)",
+                "ALTER SYSTEM SET wal_level = logical; then restart "
+                "the server (wal_level cannot change at runtime)",
             )
         )
     if not (may_replicate or superuser):
@@ -240,7 +249,8 @@ def run_preflight(
                 "table",
                 pattern.replace("\\.", "."),
                 f"no table matches {pattern!r} in table.include.list",
-                "create the table or correct table.include.list (PostgreSQL names are schema.table, e.g. public.customers)",
+                "create the table or correct table.include.list "
+                "(PostgreSQL names are schema.table, e.g. public.customers)",
             )
         )
     for table in captured:
@@ -250,9 +260,12 @@ def run_preflight(
                 PreflightProblem(
                     "replica_identity",
                     table,
-                    f"{table} has no primary key and REPLICA IDENTITY {'NOTHING' if ident == 'n' else 'DEFAULT'}: its "
-                    "change events carry no key, and PostgreSQL refuses UPDATE/DELETE on it once it is published",
-                    f"ALTER TABLE {_qualified(table)} ADD PRIMARY KEY (...); or ALTER TABLE {_qualified(table)} "
+                    f"{table} has no primary key and REPLICA IDENTITY "
+                    f"{'NOTHING' if ident == 'n' else 'DEFAULT'}: its "
+                    "change events carry no key, and PostgreSQL "
+                    "refuses UPDATE/DELETE on it once it is published",
+                    f"ALTER TABLE {_qualified(table)} ADD PRIMARY "
+                    f"KEY (...); or ALTER TABLE {_qualified(table)} "
                     "REPLICA IDENTITY FULL;",
                 )
             )
@@ -263,7 +276,8 @@ def run_preflight(
                     "grant",
                     f"SELECT ON {table}",
                     f"{role} cannot SELECT from {table} (the snapshot reads it)",
-                    f"GRANT USAGE ON SCHEMA {quote_ident(schema)} TO {user}; GRANT SELECT ON {_qualified(table)} TO {user};",
+                    f"GRANT USAGE ON SCHEMA {quote_ident(schema)} TO "
+                    f"{user}; GRANT SELECT ON {_qualified(table)} TO {user};",
                 )
             )
 
@@ -276,9 +290,11 @@ def run_preflight(
                 PreflightProblem(
                     "slot",
                     slot_name,
-                    f"replication slot {slot_name} exists for plugin {plugin} in database {slot_db}; the connector "
+                    f"replication slot {slot_name} exists for plugin "
+                    f"{plugin} in database {slot_db}; the connector "
                     f"needs plugin {plugin_name} in {database}",
-                    f"SELECT pg_drop_replication_slot('{slot_name}'); (when nothing uses it) or set another slot.name",
+                    f"SELECT pg_drop_replication_slot('{slot_name}'); "
+                    "(when nothing uses it) or set another slot.name",
                 )
             )
     elif len(slots) >= int(max_slots):
@@ -288,7 +304,8 @@ def run_preflight(
                 "slot",
                 slot_name,
                 f"all {max_slots} replication slots (max_replication_slots) are in use",
-                f"drop an unused slot (inactive: {idle}) with SELECT pg_drop_replication_slot('<name>'); or raise "
+                f"drop an unused slot (inactive: {idle}) with SELECT "
+                "pg_drop_replication_slot('<name>'); or raise "
                 "max_replication_slots (needs a restart)",
             )
         )
@@ -323,7 +340,8 @@ def run_preflight(
 
 
 def preflight_for_config(hook: DbApiHookLike, config: Mapping[str, str]) -> PreflightReport:
-    """:func:`run_preflight` with the settings a Debezium PostgreSQL connector ``config`` names (Debezium's defaults)."""
+    """:func:`run_preflight` with the settings a Debezium PostgreSQL connector ``config`` names (Debezium's
+    defaults)."""
     return run_preflight(
         hook,
         table_include_list=config.get("table.include.list"),

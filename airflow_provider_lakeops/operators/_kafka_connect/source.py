@@ -50,7 +50,8 @@ def with_credentials(
     kind = source_kind(payload["connector.class"])
     if kind is None:
         raise ValueError(
-            f"database_conn_id is set but connector.class {payload['connector.class']!r} is not a source this "
+            "database_conn_id is set but connector.class "
+            f"{payload['connector.class']!r} is not a source this "
             f"operator knows ({', '.join(SOURCE_KINDS)}); set the database.* keys in the config instead"
         )
     from airflow.sdk import BaseHook

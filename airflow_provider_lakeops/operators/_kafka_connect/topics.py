@@ -132,7 +132,8 @@ def connector_topics(
     if computed:
         log.warning(
             "Kafka Connect lists no topics for %s yet (nothing written so far); using the computed names %s. "
-            "A routing transform or a topic naming strategy makes them wrong: check GET /connectors/%s/topics",
+            "A routing transform or a topic naming strategy "
+            "makes them wrong: check GET /connectors/%s/topics",
             name,
             ", ".join(computed),
             name,

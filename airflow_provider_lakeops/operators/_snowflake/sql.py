@@ -298,7 +298,8 @@ def precheck_sql(spec: MergeSpec) -> str:
         'COALESCE(SUM(IFF("NULL_KEY", "N", 0)), 0) AS "NULL_KEY_ROWS", '
         'COUNT_IF(NOT "NULL_KEY" AND "N" > 1) AS "DUPLICATE_KEYS", '
         'COALESCE(SUM(IFF(NOT "NULL_KEY" AND "N" > 1, "N" - 1, 0)), 0) AS "DUPLICATE_ROWS" '
-        f'FROM (SELECT ({null_key}) AS "NULL_KEY", COUNT(*) AS "N" FROM {spec.source} AS "SRC" GROUP BY {group})'
+        f'FROM (SELECT ({null_key}) AS "NULL_KEY", COUNT(*) '
+        f'AS "N" FROM {spec.source} AS "SRC" GROUP BY {group})'
     )
 
 
@@ -421,7 +422,10 @@ def put_sql(local_dir: str, table: TableName) -> str:
     """``PUT`` every ``*.parquet`` of ``local_dir`` (a folder lakeops made) to the table's stage."""
     if not local_dir.startswith("/") or any(c in local_dir for c in "'\";\\ *?\n"):
         raise ValueError(f"unsafe staging folder {local_dir!r}")
-    return f"PUT 'file://{local_dir.rstrip('/')}/*.parquet' {_table_stage(table)} AUTO_COMPRESS = FALSE OVERWRITE = TRUE"
+    return (
+        f"PUT 'file://{local_dir.rstrip('/')}/*.parquet' "
+        f"{_table_stage(table)} AUTO_COMPRESS = FALSE OVERWRITE = TRUE"
+    )
 
 
 def copy_into_staging_sql(table: TableName) -> str:

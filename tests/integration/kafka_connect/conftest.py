@@ -49,7 +49,8 @@ class PgSource:
         return list(self.server.execute(*statements, database=self.dbname))
 
     def config(self, **overrides: str) -> dict[str, str]:
-        """A valid Debezium PostgreSQL config for ``public.customers`` (no credentials: the connection has them)."""
+        """A valid Debezium PostgreSQL config for ``public.customers`` (no credentials: the connection has
+        them)."""
         config = {
             "connector.class": POSTGRES_CONNECTOR,
             "plugin.name": "pgoutput",
@@ -112,7 +113,8 @@ def connect(lakeops_cdc) -> KafkaConnectHook:
 
 @pytest.fixture
 def pg_source(lakeops_cdc, connect, monkeypatch) -> Iterator[PgSource]:
-    """A fresh database with ``public.customers`` (2 rows) owned by the CDC user, who may create publications."""
+    """A fresh database with ``public.customers`` (2 rows) owned by the CDC user, who may create
+    publications."""
     token = secrets.token_hex(4)
     server = lakeops_cdc.postgres
     src = PgSource(

@@ -111,7 +111,8 @@ def test_validation_errors_name_each_key_and_deploy_nothing(pg_source, connect):
 
 
 def test_an_unreachable_database_during_validation_is_transient(pg_source, connect):
-    """Debezium validates by connecting: "Connection ... refused" is retried by Airflow, not a config error."""
+    """Debezium validates by connecting: "Connection ... refused" is retried by Airflow, not a config
+    error."""
     config = pg_source.config(**{"database.hostname": "127.0.0.1", "database.port": "1"})
     with pytest.raises(ConnectorDeploymentError, match="could not reach the database") as err:
         _op(pg_source, config, preflight=False).execute({})
@@ -139,7 +140,8 @@ def test_the_preflight_finds_what_would_fail_the_task(pg_source, connect):
 
 
 def test_a_task_that_really_fails_is_restarted_once_then_reported(pg_source, connect):
-    """No CREATE on the database: Debezium's task FAILS creating the filtered publication, again after the restart."""
+    """No CREATE on the database: Debezium's task FAILS creating the filtered publication, again after the
+    restart."""
     pg_source.sql(f"REVOKE CREATE ON DATABASE {pg_source.dbname} FROM {pg_source.server.cdc_user}")
     with pytest.raises(ConnectorDeploymentError) as err:
         _op(pg_source, preflight=False).execute({})

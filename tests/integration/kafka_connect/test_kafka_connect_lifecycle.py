@@ -1,4 +1,5 @@
-"""KafkaConnectorLifecycleOperator, KafkaConnectorStateSensor and the hook against the real Kafka Connect worker."""
+"""KafkaConnectorLifecycleOperator, KafkaConnectorStateSensor and the hook against the real Kafka Connect
+worker."""
 
 from __future__ import annotations
 

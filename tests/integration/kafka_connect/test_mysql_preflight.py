@@ -22,7 +22,8 @@ CONNECTOR_SERVER_ID = 5400  # the connector's database.server.id (the server its
 SERVER_ID = 223344
 SCHEMA_SQL = [
     "CREATE DATABASE IF NOT EXISTS inventory",
-    "CREATE TABLE IF NOT EXISTS inventory.customers (id INT PRIMARY KEY, email VARCHAR(200), updated_at DATETIME)",
+    "CREATE TABLE IF NOT EXISTS inventory.customers (id INT "
+    "PRIMARY KEY, email VARCHAR(200), updated_at DATETIME)",
     "CREATE TABLE IF NOT EXISTS inventory.orders (id INT PRIMARY KEY, customer_id INT, amount DECIMAL(10,2))",
     "INSERT IGNORE INTO inventory.customers VALUES (1, 'a@example.com', NOW()), (2, 'b@example.com', NOW())",
 ]

@@ -1,4 +1,5 @@
-"""The PostgreSQL preflight against the stack's real server (as the CDC user, through its Airflow connection)."""
+"""The PostgreSQL preflight against the stack's real server (as the CDC user, through its Airflow
+connection)."""
 
 from __future__ import annotations
 

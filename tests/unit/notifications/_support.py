@@ -161,7 +161,8 @@ def make_log_reader(caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixtu
 
 
 def join_abandoned_threads(timeout: float = 20.0) -> None:
-    """Let calls abandoned on timeout finish (after a receiver released them) while output is still captured."""
+    """Let calls abandoned on timeout finish (after a receiver released them) while output is still
+    captured."""
     for thread in threading.enumerate():
         if thread.name.startswith("lakeops-") and thread is not threading.current_thread():
             thread.join(timeout)

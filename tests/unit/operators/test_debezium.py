@@ -1,4 +1,5 @@
-"""DebeziumConnectorOperator's pure parts: config rendering, credential injection, diff, masking, validation answers.
+"""DebeziumConnectorOperator's pure parts: config rendering, credential injection, diff, masking, validation
+answers.
 
 Nothing here needs a server (the operator only reads Airflow connections from the environment);
 deployments against the real Kafka Connect worker are in tests/integration/kafka_connect/.

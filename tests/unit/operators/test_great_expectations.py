@@ -1,6 +1,7 @@
 """GXValidateOperator without running GX: constructor checks, suite parsing, templating, PII-safe
 formatting, the XCom size bound and lineage facets. Validation itself is tested on real GX in
-``test_great_expectations_validation.py`` and on the local stack in ``tests/integration/test_gx_sources.py``."""
+``test_great_expectations_validation.py`` and on the local stack in
+``tests/integration/test_gx_sources.py``."""
 
 from __future__ import annotations
 

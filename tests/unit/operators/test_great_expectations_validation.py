@@ -218,7 +218,8 @@ def test_gx_execution_error_is_a_failure_not_a_silent_pass(lake, tmp_path):
 BAD_SUITES = [
     (
         [{"expectation": "expect_column_values_to_be_purple", "kwargs": {"column": "email"}}],
-        r"#1 'email:column_values_to_be_purple' \(expect_column_values_to_be_purple\): unknown expectation type",
+        r"#1 'email:column_values_to_be_purple' "
+        r"\(expect_column_values_to_be_purple\): unknown expectation type",
     ),
     (
         [

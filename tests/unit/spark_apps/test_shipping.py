@@ -75,7 +75,8 @@ def test_zip_alone_imports_the_apps_without_airflow(tmp_path):
         "airflow_provider_lakeops.spark_apps.pii_masking_job as j, "
         "airflow_provider_lakeops.utils.redaction as r; "
         "print(p.__file__, s.__file__, j.__file__, r.__file__); "
-        "print(s.is_secret_option('kafka.sasl.jaas.config'), r.redact_registered('password=x'), r.scrub_text('password=x')); "
+        "print(s.is_secret_option('kafka.sasl.jaas.config'), "
+        "r.redact_registered('password=x'), r.scrub_text('password=x')); "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('airflow', 'pyspark', 'py4j', 'yaml')))"
     )
     out = subprocess.run(

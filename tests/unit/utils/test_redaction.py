@@ -389,7 +389,8 @@ def test_secrets_and_pii_are_decided_only_in_utils_redaction():
         if found:
             offenders[rel] = found
     assert offenders == {}, (
-        "secret / PII rules outside airflow_provider_lakeops/utils/redaction.py; add the rule there and call it: "
+        "secret / PII rules outside airflow_provider_lakeops/utils/redaction.py; "
+        "add the rule there and call it: "
         f"{offenders}"
     )
 
@@ -397,7 +398,8 @@ def test_secrets_and_pii_are_decided_only_in_utils_redaction():
 def test_importing_redaction_is_cheap_and_stdlib_only():
     code = (
         "import sys; before = set(sys.modules); import airflow_provider_lakeops.utils.redaction; "
-        "print(sorted(m for m in set(sys.modules) - before if m.split('.')[0] not in sys.stdlib_module_names))"
+        "print(sorted(m for m in set(sys.modules) - before "
+        "if m.split('.')[0] not in sys.stdlib_module_names))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert (

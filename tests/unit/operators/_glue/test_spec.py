@@ -1,4 +1,5 @@
-"""The registration spec of GlueRegisterTableOperator (_glue/spec.py): normalised arguments, botocore retries."""
+"""The registration spec of GlueRegisterTableOperator (_glue/spec.py): normalised arguments, botocore
+retries."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The data sources of GXValidateOperator (files: _gx/sources.py, SQL: _gx/sql.py): static checks and listing."""
+"""The data sources of GXValidateOperator (files: _gx/sources.py, SQL: _gx/sql.py): static checks and
+listing."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Suite parsing of GXValidateOperator (_gx/suite.py): YAML/JSON suites, tiers, clear errors, column checks."""
+"""Suite parsing of GXValidateOperator (_gx/suite.py): YAML/JSON suites, tiers, clear errors, column
+checks."""
 
 from __future__ import annotations
 

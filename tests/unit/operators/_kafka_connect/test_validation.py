@@ -1,4 +1,5 @@
-"""Kafka Connect's validate answer (_kafka_connect/validation.py): read defensively, unreachable vs rejected."""
+"""Kafka Connect's validate answer (_kafka_connect/validation.py): read defensively, unreachable vs
+rejected."""
 
 from __future__ import annotations
 

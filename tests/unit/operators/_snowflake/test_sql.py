@@ -217,7 +217,8 @@ def test_precheck_counts_without_values():
 def test_ddl_and_staging_statements():
     cols = [Column("ID", "NUMBER(38,0)"), Column("Page Path", "VARCHAR")]
     assert msql.create_table_sql(TARGET, cols) == (
-        'CREATE TABLE IF NOT EXISTS "LAKEOPS"."PUBLIC"."CUSTOMER_BEHAVIOR" ("ID" NUMBER(38,0), "Page Path" VARCHAR)'
+        'CREATE TABLE IF NOT EXISTS "LAKEOPS"."PUBLIC"."CUSTOMER_BEHAVIOR" '
+        '("ID" NUMBER(38,0), "Page Path" VARCHAR)'
     )
     assert msql.add_column_sql(TARGET, cols[1]) == (
         'ALTER TABLE "LAKEOPS"."PUBLIC"."CUSTOMER_BEHAVIOR" ADD COLUMN "Page Path" VARCHAR'
