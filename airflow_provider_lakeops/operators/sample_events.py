@@ -92,7 +92,7 @@ class GenerateSampleEventsOperator(BaseOperator):
         summary = write_events(
             staging,
             rows,
-            fmt=self.fmt,  # type: ignore[arg-type]  # checked against FORMATS in __init__
+            fmt=self.fmt,  # type: ignore[arg-type]  # checked in __init__
             day=self.day,
             seed=seed,
             clean=clean,
