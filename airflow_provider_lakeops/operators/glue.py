@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +55,22 @@ __all__ = ["GlueRegisterTableOperator"]
 
 _POLICIES = ("additive", "strict", "replace")
 _PARTITION_MODES = ("register", "projection")
+
+
+@dataclass
+class _Plan:
+    """What one run of :class:`GlueRegisterTableOperator` will write, decided before any write."""
+
+    name: str
+    existing: dict[str, Any] | None
+    remote: list[DataFile]
+    layout: Any
+    keys: list[Column]
+    params: dict[str, str]
+    evolution: Evolution = field(default_factory=lambda: Evolution([], [], []))
+    desired: dict[str, Any] = field(default_factory=dict)
+    update: dict[str, Any] | None = None
+    changes: list[dict[str, Any]] = field(default_factory=list)
 
 
 class GlueRegisterTableOperator(BaseOperator):
@@ -273,17 +290,38 @@ class GlueRegisterTableOperator(BaseOperator):
 
     # ---------------------------------------------------------------- execute
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_lakeops.operators._glue import catalog
-
         started = time.monotonic()
         spec = self._validated()
+        plan = self._plan(spec)  # reads the data and the catalog; nothing is written before this returns
+        if spec.source is not None:
+            synced = sync_to_s3(spec.source, spec.location, self.s3, plan.remote)
+            self.log.info(
+                "Staged %s file(s) from %s to %s (%s unchanged)",
+                len(synced.uploaded),
+                spec.source.uri,
+                spec.location.uri,
+                synced.unchanged,
+            )
+        action, current = self._write_table(spec, plan)
+        version = str(current.get("VersionId", ""))
+        self.log.info(
+            "Glue table %s %s (version %s; columns added: %s)",
+            plan.name,
+            action,
+            version,
+            plan.evolution.columns_added or "none",
+        )
+        report, missing = self._register_partitions(spec, plan, current)
+        self._remember_lineage(spec, current)
+        return self._finish(context, plan, action, version, report, missing, started)
+
+    def _plan(self, spec: RegistrationSpec) -> _Plan:
+        """Everything the run will write, decided from the files and the current table."""
+        from airflow_provider_lakeops.operators._glue import catalog
+
         name = f"{spec.database}.{spec.table}"
         existing = self._get_table(spec)
-        positional = catalog.FORMATS[spec.fmt]["positional"]
-
-        # --- read the data and decide everything before any write
-        s3 = self.s3 if spec.location.is_s3 else None
-        remote = list_files(spec.location, s3)
+        remote = list_files(spec.location, self.s3 if spec.location.is_s3 else None)
         entries = {f.relative: (spec.location, f) for f in remote}
         if spec.source is not None:
             entries.update({f.relative: (spec.source, f) for f in list_files(spec.source)})
@@ -297,7 +335,47 @@ class GlueRegisterTableOperator(BaseOperator):
         layout = discover_partitions([f for _, f in ordered], spec.location)
         keys = self._partition_keys(spec, layout.keys, existing)
         catalog.validate_partition_values(keys, layout.partitions)
-        columns = spec.columns if spec.columns is not None else self._infer_columns(spec, ordered)
+        columns = self._data_columns(spec, ordered, keys, name)
+        params = dict(spec.parameters)
+        if self.partition_mode == "projection":
+            params = {
+                **catalog.projection_parameters(spec.location.uri, keys, layout.partitions, spec.projection),
+                **params,
+            }
+        plan = _Plan(name=name, existing=existing, remote=remote, layout=layout, keys=keys, params=params)
+        if existing is None:
+            plan.evolution = Evolution(list(columns), [c.name for c in columns], [])
+            plan.desired = self._table_input(spec, plan, columns)
+            return plan
+        catalog.check_partition_keys(existing, keys, name)
+        plan.evolution = evolve(
+            columns_from_glue(existing.get("StorageDescriptor", {}).get("Columns", [])),
+            columns,
+            policy=self.evolution_policy,  # type: ignore[arg-type]  # checked in __init__
+            positional=catalog.FORMATS[spec.fmt]["positional"],
+            table=name,
+        )
+        plan.desired = self._table_input(spec, plan, plan.evolution.columns)
+        plan.update, plan.changes = catalog.plan_update(
+            existing,
+            plan.desired,
+            columns_changed=plan.evolution.changed,
+            policy=self.evolution_policy,
+            name=name,
+        )
+        if plan.update is not None:
+            self.log.info("Updating %s:\n%s", name, format_diff(plan.evolution.diff + plan.changes))
+        return plan
+
+    def _data_columns(
+        self,
+        spec: RegistrationSpec,
+        ordered: list[tuple[Location, DataFile]],
+        keys: Sequence[Column],
+        name: str,
+    ) -> list[Column]:
+        """The table's data columns: declared or read from the files, without the partition keys."""
+        columns = list(spec.columns) if spec.columns is not None else self._infer_columns(spec, ordered)
         key_names = {k.name for k in keys}
         if key_names & {c.name for c in columns}:
             self.log.info(
@@ -307,113 +385,94 @@ class GlueRegisterTableOperator(BaseOperator):
             columns = [c for c in columns if c.name not in key_names]
         if not columns:
             raise ValueError(f"{name}: no data columns besides the partition keys")
-        params = dict(spec.parameters)
-        if self.partition_mode == "projection":
-            params = {
-                **catalog.projection_parameters(spec.location.uri, keys, layout.partitions, spec.projection),
-                **params,
-            }
+        return columns
 
-        def table_input(cols: Sequence[Column]) -> dict[str, Any]:
-            return catalog.build_table_input(
-                name=spec.table,
-                fmt=spec.fmt,
-                location=spec.location.uri,
-                columns=cols,
-                partition_keys=keys,
-                parameters=params,
-                description=spec.description,
-                csv_delimiter=self.csv_delimiter,
-            )
+    def _table_input(self, spec: RegistrationSpec, plan: _Plan, columns: Sequence[Column]) -> dict[str, Any]:
+        from airflow_provider_lakeops.operators._glue import catalog
 
-        changes: list[dict[str, Any]] = []
-        update: dict[str, Any] | None = None
-        if existing is None:
-            evolution = Evolution(list(columns), [c.name for c in columns], [])
-            desired = table_input(columns)
-        else:
-            catalog.check_partition_keys(existing, keys, name)
-            evolution = evolve(
-                columns_from_glue(existing.get("StorageDescriptor", {}).get("Columns", [])),
-                columns,
-                policy=self.evolution_policy,  # type: ignore[arg-type]  # checked in __init__
-                positional=positional,
-                table=name,
-            )
-            desired = table_input(evolution.columns)
-            update, changes = catalog.plan_update(
-                existing, desired, columns_changed=evolution.changed, policy=self.evolution_policy, name=name
-            )
-            if update is not None:
-                self.log.info("Updating %s:\n%s", name, format_diff(evolution.diff + changes))
+        return catalog.build_table_input(
+            name=spec.table,
+            fmt=spec.fmt,
+            location=spec.location.uri,
+            columns=columns,
+            partition_keys=plan.keys,
+            parameters=plan.params,
+            description=spec.description,
+            csv_delimiter=self.csv_delimiter,
+        )
 
-        # --- writes
-        if spec.source is not None:
-            synced = sync_to_s3(spec.source, spec.location, self.s3, remote)
-            self.log.info(
-                "Staged %s file(s) from %s to %s (%s unchanged)",
-                len(synced.uploaded),
-                spec.source.uri,
-                spec.location.uri,
-                synced.unchanged,
-            )
-        action: str = "unchanged"
-        if existing is None or update is not None:
+    def _write_table(self, spec: RegistrationSpec, plan: _Plan) -> tuple[str, dict[str, Any]]:
+        """Create or update the table when the plan says so; return the action and the table now."""
+        action = "unchanged"
+        if plan.existing is None or plan.update is not None:
             action = self.hook.create_or_update_table(
                 spec.database,
-                desired if update is None else update,
-                existing=existing,
+                plan.desired if plan.update is None else plan.update,
+                existing=plan.existing,
                 skip_archive=self.skip_archive,
                 log=self.log,
             )
         current = (
-            existing
-            if existing is not None and action == "unchanged"
+            plan.existing
+            if plan.existing is not None and action == "unchanged"
             else self.hook.get_table_or_none(spec.database, spec.table)
         )
         if current is None:
-            raise RuntimeError(f"{name} was {action} but GetTable does not find it")
-        version = str(current.get("VersionId", ""))
-        self.log.info(
-            "Glue table %s %s (version %s; columns added: %s)",
-            name,
-            action,
-            version,
-            evolution.columns_added or "none",
-        )
+            raise RuntimeError(f"{plan.name} was {action} but GetTable does not find it")
+        return action, current
+
+    def _register_partitions(
+        self, spec: RegistrationSpec, plan: _Plan, current: Mapping[str, Any]
+    ) -> tuple[Any, list[Any]]:
+        """Register the partitions the catalog lacks (``partition_mode="register"``)."""
+        from airflow_provider_lakeops.operators._glue import catalog
 
         report = catalog.PartitionReport()
-        if keys and self.partition_mode == "register" and layout.partitions:
-            registered = (
-                set()
-                if existing is None
-                else catalog.existing_partition_values(self.hook, spec.database, spec.table)
-            )
-            missing = [v for v in layout.partitions if v not in registered]
-            inputs = catalog.partition_inputs(
-                current["StorageDescriptor"], spec.location.uri, layout.partitions, missing
-            )
-            report = catalog.register_partitions(self.hook, spec.database, spec.table, inputs, log=self.log)
-            self.log.info(
-                "Partitions: %s found, %s registered before, %s added in %s batch(es), %s failed",
-                len(layout.partitions),
-                len(registered) + report.already_present,
-                report.added,
-                report.batches,
-                len(report.failed),
-            )
+        missing: list[Any] = []
+        partitions = plan.layout.partitions
+        if not (plan.keys and self.partition_mode == "register" and partitions):
+            return report, missing
+        registered = (
+            set()
+            if plan.existing is None
+            else catalog.existing_partition_values(self.hook, spec.database, spec.table)
+        )
+        missing = [v for v in partitions if v not in registered]
+        inputs = catalog.partition_inputs(
+            current["StorageDescriptor"], spec.location.uri, partitions, missing
+        )
+        report = catalog.register_partitions(self.hook, spec.database, spec.table, inputs, log=self.log)
+        self.log.info(
+            "Partitions: %s found, %s registered before, %s added in %s batch(es), %s failed",
+            len(partitions),
+            len(registered) + report.already_present,
+            report.added,
+            report.batches,
+            len(report.failed),
+        )
+        return report, missing
 
-        self._remember_lineage(spec, current)
-        columns_added = evolution.columns_added
+    def _finish(
+        self,
+        context: Context,
+        plan: _Plan,
+        action: str,
+        version: str,
+        report: Any,
+        missing: list[Any],
+        started: float,
+    ) -> dict[str, Any]:
+        """The XCom, the metrics, and the error when partitions failed."""
+        columns_added = plan.evolution.columns_added
         result: dict[str, Any] = {
             "action": action,
-            "table": name,
+            "table": plan.name,
             "table_version": version,
             "columns_added": columns_added,
             "partitions_added": report.added,
-            "partitions_found": len(layout.partitions),
-            "schema_diff": evolution.diff,
-            "metadata_changes": changes,
+            "partitions_found": len(plan.layout.partitions),
+            "schema_diff": plan.evolution.diff,
+            "metadata_changes": plan.changes,
             "api_calls": dict(sorted(self._api_calls.items())),
         }
         self.log.info("API calls: %s", result["api_calls"])
@@ -437,7 +496,7 @@ class GlueRegisterTableOperator(BaseOperator):
                 f"  {'/'.join(f['values'])}: {f['code']}: {f['message']}" for f in report.failed[:20]
             )
             raise PartitionRegistrationError(
-                f"{len(report.failed)} of {len(missing)} partition(s) of {name} could not be registered "
+                f"{len(report.failed)} of {len(missing)} partition(s) of {plan.name} could not be registered "
                 f"({report.added} added); a rerun retries only the missing ones:\n{shown}",
                 failed=report.failed,
                 added=report.added,
