@@ -81,7 +81,7 @@ def _segment(value: str | int) -> str:
     return quote(str(value), safe="")
 
 
-def _as_bool(value: Any, default: bool) -> bool:
+def _as_bool(value: object, default: bool) -> bool:
     if value is None or value == "":
         return default
     if isinstance(value, bool):
@@ -125,7 +125,7 @@ class KafkaConnectHook(BaseHook):
 
     # ------------------------------------------------------------------ connection form
     @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+    def get_ui_field_behaviour(cls) -> dict[str, list[str] | dict[str, str]]:
         """Connection form behaviour (fallback for Airflow versions that do not read
         ``ui-field-behaviour``)."""
         return {
@@ -264,7 +264,7 @@ class KafkaConnectHook(BaseHook):
         path: str,
         *,
         json: Any = None,
-        params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
+        params: Mapping[str, str] | list[tuple[str, str]] | None = None,
         connector: str | None = None,
     ) -> Any:
         """Send one request with bounded retries; return the decoded JSON body (``None`` for 202/204 without
@@ -281,7 +281,7 @@ class KafkaConnectHook(BaseHook):
         path: str,
         *,
         json: Any = None,
-        params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
+        params: Mapping[str, str] | list[tuple[str, str]] | None = None,
         connector: str | None = None,
         retry_server_errors: bool = True,
     ) -> tuple[int, Any]:
@@ -370,7 +370,7 @@ class KafkaConnectHook(BaseHook):
         return None, str(body)[:500]
 
     # ------------------------------------------------------------------ REST API
-    def get_server_info(self) -> dict[str, Any]:
+    def get_server_info(self) -> dict[str, str]:
         """``GET /``: the worker's ``version``, ``commit`` and ``kafka_cluster_id``."""
         return self.request("GET", "/")
 

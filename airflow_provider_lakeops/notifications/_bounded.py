@@ -13,7 +13,7 @@ import importlib
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from airflow_provider_lakeops.utils.redaction import redact_registered, scrub_text
 
@@ -47,7 +47,7 @@ def describe_error(exc: BaseException, limit: int = _MAX_ERROR_CHARS) -> str:
     return text
 
 
-def call_bounded(fn: Callable[[], Any], *, timeout: float, what: str) -> bool:
+def call_bounded(fn: Callable[[], object], *, timeout: float, what: str) -> bool:
     """Run ``fn()`` in a daemon thread and wait at most ``timeout`` seconds for it.
 
     :param fn: the side effect to run; its return value is ignored.
@@ -59,7 +59,9 @@ def call_bounded(fn: Callable[[], Any], *, timeout: float, what: str) -> bool:
     return call_bounded_many([(what, fn)], timeout=timeout).get(what, False)
 
 
-def call_bounded_many(calls: Sequence[tuple[str, Callable[[], Any]]], *, timeout: float) -> dict[str, bool]:
+def call_bounded_many(
+    calls: Sequence[tuple[str, Callable[[], object]]], *, timeout: float
+) -> dict[str, bool]:
     """Run several side effects in parallel daemon threads, all within one overall ``timeout``.
 
     :param calls: ``(what, fn)`` pairs; ``what`` names the call in warnings and in the result.
@@ -69,7 +71,7 @@ def call_bounded_many(calls: Sequence[tuple[str, Callable[[], Any]]], *, timeout
     outcome: dict[str, BaseException] = {}
     threads: list[tuple[str, threading.Thread]] = []
 
-    def _runner(what: str, fn: Callable[[], Any]) -> Callable[[], None]:
+    def _runner(what: str, fn: Callable[[], object]) -> Callable[[], None]:
         def _target() -> None:
             try:
                 fn()

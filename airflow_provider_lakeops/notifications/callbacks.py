@@ -234,7 +234,7 @@ class LakeopsNotifier(SafeNotifier):
                 context, self.event, error_chars=self.error_chars, include_error=self.include_error
             )
             skipped: list[str] = []
-            calls: list[tuple[str, Callable[[], Any]]] = []
+            calls: list[tuple[str, Callable[[], object]]] = []
             names = self.channel_names
             if "slack" in names:
                 calls.append((_LABELS["Slack"], lambda: self._slack(message, context, timeout, skipped)))

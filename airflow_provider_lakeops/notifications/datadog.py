@@ -53,7 +53,7 @@ def datadog_hook(datadog_conn_id: str) -> DatadogHook:
     return hook
 
 
-def _check(response: Any, what: str) -> None:
+def _check(response: object, what: str) -> None:
     if not isinstance(response, dict):
         raise DatadogResponseError(f"Datadog {what}: unexpected response type {type(response).__name__}")
     errors = response.get("errors")

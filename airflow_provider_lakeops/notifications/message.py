@@ -63,7 +63,7 @@ class CallbackMessage:
 
     def lines(self) -> list[str]:
         """``Label: value`` lines, unknown values left out."""
-        rows: list[tuple[str, Any]] = [
+        rows: list[tuple[str, object]] = [
             ("DAG", self.dag_id),
             ("Task" if self.level == "task" else "Last task", self.task_id),
             ("Run", self.run_id),
@@ -113,13 +113,13 @@ def _dd_tag(tag: str) -> str:
     return cleaned[:200]
 
 
-def _as_datetime(value: Any) -> datetime | None:
+def _as_datetime(value: object) -> datetime | None:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
     return None
 
 
-def _duration(start: Any, end: Any) -> float | None:
+def _duration(start: object, end: object) -> float | None:
     begin = _as_datetime(start)
     if begin is None:
         return None
@@ -136,7 +136,7 @@ def _api_base_url() -> str:
         return "http://localhost:8080/"
 
 
-def infer_event(context: Mapping[str, Any]) -> Event:
+def infer_event(context: Mapping[str, object]) -> Event:
     """Guess the event from a context: an exception or a non-success DAG reason means failure."""
     if context.get("exception") is not None:
         return "failure"

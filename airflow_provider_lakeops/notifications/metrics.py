@@ -286,7 +286,7 @@ def unit_for(name: str) -> str:
     return "Count"
 
 
-def task_dimensions(context: Context | Mapping[str, Any] | None, operator: Any = None) -> dict[str, str]:
+def task_dimensions(context: Context | Mapping[str, Any] | None, operator: object = None) -> dict[str, str]:
     """``{"DAG": dag_id, "Task": task_id}`` from a task context (or the operator), omitting unknowns."""
     dims: dict[str, str] = {}
     ctx: Mapping[str, Any] = context or {}
@@ -302,7 +302,7 @@ def task_dimensions(context: Context | Mapping[str, Any] | None, operator: Any =
 
 
 def emit_operator_metrics(
-    operator: Any,
+    operator: object,
     context: Context | Mapping[str, Any] | None,
     metrics: Mapping[str, float],
     *,

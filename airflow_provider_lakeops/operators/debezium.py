@@ -75,6 +75,7 @@ from airflow_provider_lakeops.operators._kafka_connect.wait import (
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
+    from airflow.sdk.types import RuntimeTaskInstanceProtocol
 
     from airflow_provider_lakeops.hooks.kafka_connect import KafkaConnectHook
     from airflow_provider_lakeops.operators._kafka_connect.mysql_preflight import PreflightReport
@@ -458,7 +459,9 @@ class DebeziumConnectorOperator(ConnectorWaitMixin, BaseOperator):
         return result
 
     # ------------------------------------------------------------------ lineage
-    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+    def get_openlineage_facets_on_complete(
+        self, task_instance: RuntimeTaskInstanceProtocol
+    ) -> OperatorLineage:
         """Inputs: the captured tables (``mysql://`` / ``postgres://``); outputs: the Kafka topics written."""
         from airflow_provider_lakeops.operators._kafka_connect.lineage import debezium_lineage
 

@@ -27,6 +27,9 @@ from airflow.sdk import BaseOperator
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
+    from airflow.sdk.types import RuntimeTaskInstanceProtocol
+
+    from airflow_provider_lakeops.lineage.naming import DatasetName
 
 __all__ = ["TableParityCheckOperator", "canonical_value", "row_digest"]
 
@@ -36,7 +39,7 @@ _MASK64 = (1 << 64) - 1
 _ON_MISMATCH = ("fail", "warn")
 
 
-def canonical_value(value: Any) -> str:
+def canonical_value(value: object) -> str:
     """The text a value hashes as, equal across engines for equal data."""
     if value is None:
         return "\x00"
@@ -62,7 +65,7 @@ def canonical_value(value: Any) -> str:
     return str(value)
 
 
-def row_digest(values: Sequence[Any]) -> int:
+def row_digest(values: Sequence[object]) -> int:
     """A 64-bit hash of one row's canonical values."""
     text = "\x1f".join(canonical_value(v) for v in values)
     return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big")
@@ -127,13 +130,13 @@ class TableParityCheckOperator(BaseOperator):
 
     # --------------------------------------------------------------------------- validation
     @staticmethod
-    def _table(value: Any, what: str) -> str:
+    def _table(value: object, what: str) -> str:
         if not isinstance(value, str) or not _NAME.match(value.strip()):
             raise ValueError(f"{what} {value!r} must be [db.]schema.table with unquoted identifiers")
         return value.strip()
 
     @staticmethod
-    def _column_list(value: Any, what: str) -> list[str]:
+    def _column_list(value: object, what: str) -> list[str]:
         if isinstance(value, str) or not isinstance(value, Sequence):
             raise ValueError(f"{what} must be a list of column names, got {type(value).__name__}")
         names = [str(v).strip().lower() for v in value]
@@ -237,7 +240,9 @@ class TableParityCheckOperator(BaseOperator):
             conn.close()
 
     # ---------------------------------------------------------------------------- lineage
-    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+    def get_openlineage_facets_on_complete(
+        self, task_instance: RuntimeTaskInstanceProtocol
+    ) -> OperatorLineage:
         """Inputs: both tables, named by each connection's OpenLineage namespace where it has one."""
         from airflow.providers.openlineage.extractors import OperatorLineage
 
@@ -252,7 +257,7 @@ class TableParityCheckOperator(BaseOperator):
         return OperatorLineage(inputs=inputs)
 
 
-def _table_dataset(conn_id: str, table: str) -> Any:
+def _table_dataset(conn_id: str, table: str) -> DatasetName | None:
     """The OpenLineage name of ``table`` on a PostgreSQL, MySQL or Snowflake connection (else ``None``)."""
     from airflow.sdk import BaseHook
 

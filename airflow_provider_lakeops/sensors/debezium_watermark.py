@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator
 
 if TYPE_CHECKING:
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
     from airflow.sdk import Context
 
 __all__ = ["DebeziumWatermarkSensor"]
@@ -88,12 +89,12 @@ class DebeziumWatermarkSensor(BaseSensorOperator):
         self._started = 0.0
         self._confirmed: str | None = None
 
-    def _hook(self) -> Any:
+    def _hook(self) -> PostgresHook:
         from airflow.providers.postgres.hooks.postgres import PostgresHook
 
         return PostgresHook(postgres_conn_id=self.postgres_conn_id)
 
-    def execute(self, context: Context) -> Any:
+    def execute(self, context: Context) -> dict[str, str | float | None]:
         slot = str(self.slot_name or "").strip()
         if not _SLOT.match(slot):
             raise ValueError(

@@ -25,6 +25,8 @@ from airflow_provider_lakeops.operators._kafka_connect.wait import STATES, Conne
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_provider_lakeops.triggers.kafka_connect import ConnectorWait
+
 __all__ = ["KafkaConnectorStateSensor"]
 
 
@@ -76,7 +78,7 @@ class KafkaConnectorStateSensor(ConnectorWaitMixin, BaseSensorOperator):
         return super().execute(context)
 
     @cached_property
-    def _wait(self) -> Any:
+    def _wait(self) -> ConnectorWait:
         from airflow_provider_lakeops.triggers.kafka_connect import ConnectorWait
 
         return ConnectorWait(self.connector_name, self.target_state, settle_seconds=self.settle_seconds)

@@ -23,7 +23,7 @@ import socket
 import subprocess
 import tempfile
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -100,7 +100,7 @@ def _fresh(root: Path) -> Path:
     return root
 
 
-def _write_properties(path: Path, props: dict[str, Any]) -> Path:
+def _write_properties(path: Path, props: Mapping[str, object]) -> Path:
     path.write_text("".join(f"{key}={value}\n" for key, value in props.items()))
     return path
 

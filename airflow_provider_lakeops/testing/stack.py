@@ -36,7 +36,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_lakeops.testing import _servers
 from airflow_provider_lakeops.testing._process import (
@@ -47,6 +47,12 @@ from airflow_provider_lakeops.testing._process import (
     port_is_free,
     wait_until,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import TypeVar
+
+    _T = TypeVar("_T")
 
 __all__ = ["LocalStack", "StackError", "airflow_env", "free_port", "lineage_transport", "migrate_airflow_db"]
 
@@ -302,7 +308,7 @@ class LocalStack:
         """The data folder of one server (emptied at each start: the stack's servers start fresh)."""
         return self.home.resolve() / "servers" / name
 
-    def _timed(self, name: str, start: Any) -> Any:
+    def _timed(self, name: str, start: Callable[[], _T]) -> _T:
         began = time.monotonic()
         result = start()
         self.start_seconds[name] = round(time.monotonic() - began, 1)

@@ -179,7 +179,7 @@ def seal_config(config: Mapping[str, str], secret_keys: Collection[str]) -> dict
     return sealed
 
 
-def _same(expected: str, actual: Any, cache: dict[tuple[str, str], bool]) -> bool:
+def _same(expected: str, actual: object, cache: dict[tuple[str, str], bool]) -> bool:
     if actual is None:
         return False
     actual = str(actual)
@@ -193,7 +193,7 @@ def _same(expected: str, actual: Any, cache: dict[tuple[str, str], bool]) -> boo
 
 def config_mismatches(
     expected: Mapping[str, str],
-    actual: Mapping[str, Any] | None,
+    actual: Mapping[str, str] | None,
     *,
     exact: bool = True,
     cache: dict[tuple[str, str], bool] | None = None,
@@ -264,7 +264,7 @@ class ConnectorWait:
         )
 
         name = self.connector_name
-        config: dict[str, Any] | None = None
+        config: dict[str, str] | None = None
         tasks: list[dict[str, Any]] | None = None
         try:
             if self.expected_config is not None and self.target_state == "RUNNING":
@@ -290,7 +290,7 @@ class ConnectorWait:
     def judge(
         self,
         status: Mapping[str, Any] | None,
-        config: Mapping[str, Any] | None = None,
+        config: Mapping[str, str] | None = None,
         tasks: list[dict[str, Any]] | None = None,
         now: float = 0.0,
     ) -> StatusVerdict:
@@ -339,7 +339,7 @@ class ConnectorWait:
         return verdict
 
     def _check_config(
-        self, verdict: StatusVerdict, config: Mapping[str, Any] | None, tasks: list[dict[str, Any]] | None
+        self, verdict: StatusVerdict, config: Mapping[str, str] | None, tasks: list[dict[str, Any]] | None
     ) -> StatusVerdict:
         if self.expected_config is None:
             return verdict

@@ -225,7 +225,7 @@ def scrub_values(text: str) -> str:
 
 
 # ------------------------------------------------------------------------------ mappings
-def is_secret_entry(key: object, value: Any, secrets: Collection[str] = ()) -> bool:
+def is_secret_entry(key: object, value: object, secrets: Collection[str] = ()) -> bool:
     """A config entry is secret by its key name (:func:`is_secret_key`) or because its value is a known
     secret."""
     return is_secret_key(key) or (isinstance(value, str) and value in secrets)

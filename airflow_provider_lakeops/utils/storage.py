@@ -132,7 +132,7 @@ class Location:
         return self.path
 
 
-def parse_location(value: Any, *, argument: str = "location", folder: bool = True) -> Location:
+def parse_location(value: object, *, argument: str = "location", folder: bool = True) -> Location:
     """Parse ``s3://``, ``s3a://``, ``s3n://``, ``file://`` URIs and local paths.
 
     :param value: the location.
@@ -182,7 +182,7 @@ def s3_client(s3: Any = None, aws_conn_id: str | None = "aws_default") -> Any:
     return S3Hook(aws_conn_id=aws_conn_id).get_conn()
 
 
-def _error_code(exc: Any) -> str:
+def _error_code(exc: BaseException) -> str:
     return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
 
 

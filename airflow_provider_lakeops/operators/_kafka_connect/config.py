@@ -34,17 +34,17 @@ __all__ = [
 _PLACEHOLDER = re.compile(r"^\$\{[A-Za-z0-9_.-]+:[^}]*\}$")
 
 
-def is_placeholder(value: Any) -> bool:
+def is_placeholder(value: object) -> bool:
     """``${file:/path:key}``-style config-provider reference (resolved by the Connect worker)."""
     return isinstance(value, str) and bool(_PLACEHOLDER.match(value.strip()))
 
 
-def is_secret(key: str, value: Any, secrets: Collection[str]) -> bool:
+def is_secret(key: str, value: object, secrets: Collection[str]) -> bool:
     """A secret by its key name, or because the value is one of the known ``secrets``."""
     return is_secret_entry(key, value, secrets)
 
 
-def _shown(key: str, value: Any, secrets: Collection[str]) -> Any:
+def _shown(key: str, value: str | None, secrets: Collection[str]) -> str | None:
     return mask_entry(key, value, secrets, keep=is_placeholder)
 
 
@@ -55,7 +55,7 @@ def mask_config(config: Mapping[str, Any], secrets: Collection[str] = ()) -> dic
 
 def config_diff(
     running: Mapping[str, str] | None, desired: Mapping[str, str], secrets: Collection[str] = ()
-) -> list[dict[str, Any]]:
+) -> list[dict[str, str | None]]:
     """Changes from ``running`` to ``desired``: ``[{key, change: added|removed|changed, old, new}]``,
     masked."""
     running = running or {}
@@ -76,7 +76,7 @@ def redact(text: str, secrets: Collection[str]) -> str:
     return redact_secrets(text, secrets)
 
 
-def normalise(config: Mapping[str, Any]) -> dict[str, str]:
+def normalise(config: Mapping[str, object]) -> dict[str, str]:
     """Connect configs are string maps: booleans become ``true``/``false``, numbers their text."""
     out: dict[str, str] = {}
     for key, value in config.items():
@@ -94,7 +94,7 @@ def normalise(config: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
-def render_config(raw: Any, connector_name: Any) -> dict[str, str]:
+def render_config(raw: object, connector_name: object) -> dict[str, str]:
     """The rendered ``config`` argument (JSON text or a dict) as a Connect payload with its ``name``.
 
     :raises ValueError: not a JSON object, a bad or mismatching name, no ``connector.class``, or a

@@ -143,7 +143,7 @@ def _grantee(current_user: str) -> tuple[str, str]:
     return user, host
 
 
-def _as_text(value: Any) -> str:
+def _as_text(value: object) -> str:
     if isinstance(value, (bytes, bytearray)):
         return value.decode()
     return "" if value is None else str(value)

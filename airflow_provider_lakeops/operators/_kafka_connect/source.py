@@ -7,11 +7,15 @@ an Airflow connection and reach only the payload (the password is ``mask_secret`
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from airflow_provider_lakeops.operators._kafka_connect.config import is_placeholder
 
 if TYPE_CHECKING:
+    import logging
+
+    from airflow.sdk.types import Logger as SdkLogger
+
     from airflow_provider_lakeops.operators._kafka_connect.mysql_preflight import PreflightReport
 
 __all__ = ["DEFAULT_PORTS", "SOURCE_KINDS", "run_preflight", "source_kind", "with_credentials"]
@@ -31,7 +35,7 @@ def source_kind(connector_class: str) -> str | None:
 
 
 def with_credentials(
-    config: Mapping[str, str], conn_id: str | None, log: Any
+    config: Mapping[str, str], conn_id: str | None, log: logging.Logger | SdkLogger
 ) -> tuple[dict[str, str], list[str]]:
     """The payload to send (credentials from connection ``conn_id`` injected) and the secret values it holds.
 

@@ -14,6 +14,10 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_lakeops.operators._kafka_connect.source import DEFAULT_PORTS, source_kind
 
 if TYPE_CHECKING:
+    import logging
+
+    from airflow.sdk.types import Logger as SdkLogger
+
     from airflow_provider_lakeops.hooks.kafka_connect import KafkaConnectHook
     from airflow_provider_lakeops.operators._kafka_connect.mysql_preflight import PreflightReport
 
@@ -79,7 +83,7 @@ def connector_topics(
     timeout: float,
     settle_seconds: float,
     poll_interval: float,
-    log: Any,
+    log: logging.Logger | SdkLogger,
     wait: bool = True,
 ) -> tuple[list[str], str]:
     """The data topics Connect reports for the connector (bounded wait), or the computed names as a fallback.

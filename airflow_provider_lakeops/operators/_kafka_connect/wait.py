@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from airflow_provider_lakeops.hooks.kafka_connect import KafkaConnectHook
+    from airflow_provider_lakeops.triggers.kafka_connect import KafkaConnectorStateTrigger
 
 __all__ = ["STATES", "ConnectorWaitMixin", "failure_message", "restarted_instances", "wait_for_state"]
 
@@ -84,7 +85,7 @@ def wait_for_state(
         poll += 1
 
 
-def restarted_instances(response: Any, *, include_tasks: bool, only_failed: bool) -> list[str]:
+def restarted_instances(response: object, *, include_tasks: bool, only_failed: bool) -> list[str]:
     """The instances a ``POST /connectors/{name}/restart`` restarts (``"connector"``, task ids).
 
     With a body (202) they are the ones shown ``RESTARTING``; without one (204: both flags false)
@@ -121,7 +122,7 @@ class ConnectorWaitMixin:
 
     def _trigger(
         self, target_state: str, end_time: float, carry: dict[str, Any] | None = None, **wait: Any
-    ) -> Any:
+    ) -> KafkaConnectorStateTrigger:
         from airflow_provider_lakeops.triggers.kafka_connect import KafkaConnectorStateTrigger
 
         return KafkaConnectorStateTrigger(
