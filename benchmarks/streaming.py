@@ -274,9 +274,35 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def watch_bronze(
+    bronze: Path,
+    stream: threading.Thread,
+    committed: dict[str, float],
+    visible: dict[str, float],
+    done: threading.Event,
+) -> threading.Thread:
+    """A thread noting when each event id first appears in a bronze file (``visible``)."""
+    import pyarrow.parquet as pq
+
+    seen: set[str] = set()
+
+    def watch() -> None:
+        while stream.is_alive() and (len(visible) < len(committed) or not done.is_set()):
+            now = time.time()
+            for f in bronze.glob("ingest_date=*/batch=*/*.parquet") if bronze.is_dir() else []:
+                if str(f) not in seen:
+                    seen.add(str(f))
+                    for event_id in pq.read_table(f, columns=["event_id"]).column("event_id").to_pylist():
+                        visible.setdefault(event_id, now)
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    return watcher
+
+
 def freshness_case(spark, bootstrap: str, seconds: float, trigger: str, work: Path) -> dict[str, Any]:
     """Commit -> visible in bronze, for changes committed every 100 ms into a running stream."""
-    import pyarrow.parquet as pq
     from confluent_kafka import Producer
 
     topic = new_topic(bootstrap, "bench.fresh.customer_events")
@@ -300,21 +326,8 @@ def freshness_case(spark, bootstrap: str, seconds: float, trigger: str, work: Pa
     time.sleep(12)  # the query's start (first, empty batch) is not what is measured
     committed: dict[str, float] = {}
     visible: dict[str, float] = {}
-    seen_files: set[str] = set()
-
-    def watch() -> None:
-        while stream.is_alive() and (len(visible) < len(committed) or not done.is_set()):
-            now = time.time()
-            for f in bronze.glob("ingest_date=*/batch=*/*.parquet") if bronze.is_dir() else []:
-                if str(f) not in seen_files:
-                    seen_files.add(str(f))
-                    for event_id in pq.read_table(f, columns=["event_id"]).column("event_id").to_pylist():
-                        visible.setdefault(event_id, now)
-            time.sleep(0.02)
-
     done = threading.Event()
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
+    watcher = watch_bronze(bronze, stream, committed, visible, done)
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})
     n, lsn, end = 0, 5_000_000, time.monotonic() + seconds
     while time.monotonic() < end:
@@ -343,8 +356,6 @@ def freshness_case(spark, bootstrap: str, seconds: float, trigger: str, work: Pa
 def cdc_case(spark, seconds: float, trigger: str, work: Path, stacks: list[Any]) -> dict[str, Any]:
     """Commit in PostgreSQL -> Debezium -> Kafka -> the stream -> visible in bronze, p50/p95."""
     import urllib.request
-
-    import pyarrow.parquet as pq
 
     from airflow_provider_lakeops.testing import cdc
     from airflow_provider_lakeops.testing.stack import LocalStack
@@ -414,21 +425,8 @@ def cdc_case(spark, seconds: float, trigger: str, work: Path, stacks: list[Any])
     time.sleep(12)
     committed: dict[str, float] = {}
     visible: dict[str, float] = {}
-    seen: set[str] = set()
     done = threading.Event()
-
-    def watch() -> None:
-        while stream.is_alive() and (len(visible) < len(committed) or not done.is_set()):
-            now = time.time()
-            for f in bronze.glob("ingest_date=*/batch=*/*.parquet") if bronze.is_dir() else []:
-                if str(f) not in seen:
-                    seen.add(str(f))
-                    for event_id in pq.read_table(f, columns=["event_id"]).column("event_id").to_pylist():
-                        visible.setdefault(event_id, now)
-            time.sleep(0.02)
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
+    watcher = watch_bronze(bronze, stream, committed, visible, done)
     conn = pg.connect()
     n, end = 100_000, time.monotonic() + seconds
     insert = (

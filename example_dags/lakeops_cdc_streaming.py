@@ -47,6 +47,7 @@ from airflow_provider_lakeops.operators.debezium import DebeziumConnectorOperato
 from airflow_provider_lakeops.operators.replica_check import TableParityCheckOperator
 from airflow_provider_lakeops.operators.snowflake import SnowflakeMergeOperator
 from airflow_provider_lakeops.operators.spark_streaming import KafkaStreamingSubmitOperator
+from airflow_provider_lakeops.sample_data import COLUMNS as EVENT_COLUMNS
 from airflow_provider_lakeops.sensors.debezium_watermark import DebeziumWatermarkSensor
 
 # infra/debezium/ holds the connector template; Jinja finds it through template_searchpath.
@@ -54,23 +55,7 @@ CONNECTOR_TEMPLATES = str(Path(__file__).resolve().parents[1] / "infra" / "debez
 LAKE = os.environ.get("LAKEOPS_LAKE_DIR", "/tmp/lakeops/lake")
 BRONZE = f"{LAKE}/bronze/customer_events_cdc"
 # the source table's columns: the replica holds these and the position that orders their changes
-COLUMNS = [
-    "event_id",
-    "customer_id",
-    "session_id",
-    "event_type",
-    "event_ts",
-    "updated_at",
-    "page",
-    "amount",
-    "currency",
-    "email",
-    "phone",
-    "ssn",
-    "full_name",
-    "ip_address",
-    "event_date",
-]
+COLUMNS = list(EVENT_COLUMNS)
 KEYS = ["customer_id", "event_id"]
 
 default_args = {

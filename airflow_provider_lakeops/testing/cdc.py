@@ -15,6 +15,8 @@ import datetime as dt
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_lakeops.sample_data import COLUMNS as EVENT_COLUMNS
+
 if TYPE_CHECKING:
     from airflow_provider_lakeops.testing._servers import DatabaseServer
 
@@ -23,23 +25,7 @@ __all__ = ["COLUMNS", "KEYS", "SOURCE_TABLE", "mutate", "prepare_source", "seed"
 SCHEMA = "inventory"
 SOURCE_TABLE = f"{SCHEMA}.customer_events"
 KEYS = ("customer_id", "event_id")
-COLUMNS = (
-    "event_id",
-    "customer_id",
-    "session_id",
-    "event_type",
-    "event_ts",
-    "updated_at",
-    "page",
-    "amount",
-    "currency",
-    "email",
-    "phone",
-    "ssn",
-    "full_name",
-    "ip_address",
-    "event_date",
-)
+COLUMNS = EVENT_COLUMNS  # the columns of sample_data / spark_apps/schemas/customer_event.json
 DDL = f"""CREATE TABLE IF NOT EXISTS {SOURCE_TABLE} (
     event_id TEXT NOT NULL, customer_id BIGINT NOT NULL, session_id TEXT, event_type TEXT NOT NULL,
     event_ts TIMESTAMP(3) NOT NULL, updated_at TIMESTAMP(3) NOT NULL, page TEXT, amount NUMERIC(12,2),
