@@ -184,34 +184,19 @@ def main() -> int:
             )
             summaries = []
             for attempt in (1, 2):
-                t = time.monotonic()
-                cmd = [
-                    str(Path(sys.executable).parent / "airflow"),
-                    "dags",
-                    "test",
+                summary, code = _run_and_print(
+                    repo,
+                    env,
+                    db,
                     DAG_ID,
                     DAY,
-                    "-f",
-                    str(repo / "example_dags" / f"{DAG_ID}.py"),  # parse this file only
-                    "-c",
-                    json.dumps({"day": DAY, "rows": ROWS}),
-                ]
-                log_file = logs / f"run-{attempt}.log"
-                log_file.parent.mkdir(parents=True, exist_ok=True)
-                with open(log_file, "w") as log:
-                    result = subprocess.run(
-                        cmd, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, check=False
-                    )
-                summaries.append(_print_run(attempt, db, time.monotonic() - t))
-                failed = [task for task, state, _ in summaries[-1]["tasks"] if state != "success"]
-                if result.returncode != 0 or failed:
-                    print(
-                        f"run {attempt} FAILED (exit {result.returncode}; tasks not successful: "
-                        f"{', '.join(failed) or '-'}); log: {log_file}",
-                        file=sys.stderr,
-                    )
-                    print(log_file.read_text()[-4000:], file=sys.stderr)
-                    return result.returncode or 1
+                    attempt,
+                    logs / f"run-{attempt}.log",
+                    {"day": DAY, "rows": ROWS},
+                )
+                if code:
+                    return code
+                summaries.append(summary)
             if not _print_outputs(stack, home, summaries):
                 print("demo: the rerun of the same day changed the end state (see above)", file=sys.stderr)
                 return 1
@@ -303,6 +288,34 @@ def _run_dag(
         ).returncode
 
 
+def _run_and_print(
+    repo: Path,
+    env: dict[str, str],
+    db: Path,
+    dag_id: str,
+    day: str,
+    attempt: int,
+    log_file: Path,
+    conf: dict[str, Any] | None = None,
+    *,
+    label: str = "run",
+) -> tuple[dict[str, Any], int]:
+    """Run one DAG run and print its tasks; on failure print the log's tail and return its exit code."""
+    started = time.monotonic()
+    code = _run_dag(repo, env, dag_id, day, log_file, conf)
+    summary = _print_run(attempt, db, time.monotonic() - started, dag_id, day)
+    failed = [task for task, state, _ in summary["tasks"] if state != "success"]
+    if code == 0 and not failed:
+        return summary, 0
+    print(
+        f"{label} {attempt} FAILED (exit {code}; tasks not successful: {', '.join(failed) or '-'}); "
+        f"log: {log_file}",
+        file=sys.stderr,
+    )
+    print(log_file.read_text()[-4000:], file=sys.stderr)
+    return summary, code or 1
+
+
 def _bronze_ops(lake: Path) -> dict[str, int]:
     import pyarrow.dataset as ds
 
@@ -336,19 +349,11 @@ def _cdc_round_trip(stack: LocalStack, env: dict[str, str], repo: Path, db: Path
         elif attempt == 3:
             print("\nno source change: the rerun must MERGE 0/0/0")
         day = f"{DAY}T{hour:02d}:00:00+00:00"
-        t = time.monotonic()
-        log_file = logs / f"cdc-run-{attempt}.log"
-        code = _run_dag(repo, env, CDC_DAG_ID, day, log_file)
-        summary = _print_run(attempt, db, time.monotonic() - t, CDC_DAG_ID, day)
-        failed = [task for task, state, _ in summary["tasks"] if state != "success"]
-        if code != 0 or failed:
-            print(
-                f"CDC run {attempt} FAILED (exit {code}; tasks not successful: {', '.join(failed) or '-'}); "
-                f"log: {log_file}",
-                file=sys.stderr,
-            )
-            print(log_file.read_text()[-4000:], file=sys.stderr)
-            return code or 1
+        summary, code = _run_and_print(
+            repo, env, db, CDC_DAG_ID, day, attempt, logs / f"cdc-run-{attempt}.log", label="CDC run"
+        )
+        if code:
+            return code
         after = _bronze_ops(stack.lake_dir)
         landed = {op: n - before.get(op, 0) for op, n in sorted(after.items()) if n - before.get(op, 0)}
         before = after
