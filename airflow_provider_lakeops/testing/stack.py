@@ -59,6 +59,9 @@ __all__ = ["LocalStack", "StackError", "airflow_env", "free_port", "lineage_tran
 LOCAL_REGION = "us-east-1"
 ALERTS_TOPIC = "lakeops-alerts"
 LOCAL_ACCOUNT_ID = "123456789012"  # moto's default account
+#: The lake's bucket on the local S3 (moto) and its URI (``$LAKEOPS_LAKE_URI``).
+LAKE_BUCKET = "lakeops-lake"
+LAKE_URI = f"s3://{LAKE_BUCKET}"
 LAKE_BUCKET = "lakeops-lake"
 SNOWFLAKE_DATABASE = "LAKEOPS"
 SNOWFLAKE_SCHEMA = "PUBLIC"
@@ -356,22 +359,28 @@ class LocalStack:
         """The SNS topic the example DAGs' failure callbacks publish to (on moto)."""
         return f"arn:aws:sns:{LOCAL_REGION}:123456789012:{ALERTS_TOPIC}"
 
-    def _create_alerts_topic(self) -> None:
+    def aws_client(self, service: str) -> Any:
+        """A boto3 client of the local AWS (moto) with the stack's test credentials."""
         import boto3  # testing-only module: boto3 comes with the amazon extra
 
-        sns = boto3.client(
-            "sns",
+        return boto3.client(
+            service,
             endpoint_url=self.moto_endpoint,
             region_name=LOCAL_REGION,
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
         )
-        arn = sns.create_topic(Name=ALERTS_TOPIC)["TopicArn"]
+
+    def _create_alerts_topic(self) -> None:
+        """The alerts topic and the lake's bucket (``s3://lakeops-lake``): what every run expects."""
+        arn = self.aws_client("sns").create_topic(Name=ALERTS_TOPIC)["TopicArn"]
         if arn != self.alerts_topic_arn:  # moto's default account; fail loudly if that ever changes
             raise StackError(f"moto created the alerts topic as {arn}, expected {self.alerts_topic_arn}")
+        self.aws_client("s3").create_bucket(Bucket=LAKE_BUCKET)
 
     def reset_moto(self) -> None:
-        """Forget every AWS resource (``POST /moto-api/reset``) but the alerts topic, created again."""
+        """Forget every AWS resource (``POST /moto-api/reset``) but the alerts topic and the lake's
+        bucket, created again (empty)."""
         req = urllib.request.Request(f"{self.moto_endpoint}/moto-api/reset", method="POST")
         with urllib.request.urlopen(req, timeout=10):
             pass
@@ -493,6 +502,15 @@ class LocalStack:
             raise StackError(f"no jars in {folder}: run 'make jvm-deps'")
         return jars
 
+    def spark_lake_jars(self) -> list[str]:
+        """The jars of S3A (hadoop-aws + AWS SDK v2) and Delta Lake (``spark.jars``), as ``make
+        jvm-deps`` copied them to ``build/jvm/spark-lake/``."""
+        folder = _servers.jvm_dir(self.jvm_dir_arg) / "spark-lake"
+        jars = sorted(str(p) for p in folder.glob("*.jar"))
+        if not jars:
+            raise StackError(f"no jars in {folder}: run 'make jvm-deps'")
+        return jars
+
     # ---------------------------------------------------------- connections
     def connections(self) -> dict[str, dict[str, Any]]:
         """Airflow connections (JSON form) that reach the running servers."""
@@ -591,6 +609,10 @@ class LocalStack:
         env = {f"AIRFLOW_CONN_{cid.upper()}": json.dumps(c) for cid, c in self.connections().items()}
         env.update(self._spark_env() if _has_pyspark() else {})
         env["LAKEOPS_LAKE_DIR"] = str(self.lake_dir)
+        env["LAKEOPS_LAKE_URI"] = LAKE_URI
+        jars = _servers.jvm_dir(self.jvm_dir_arg) / "spark-lake"
+        if any(jars.glob("*.jar")):
+            env["LAKEOPS_SPARK_LAKE_JARS"] = ",".join(self.spark_lake_jars())
         if self.moto_port is not None:
             env["LAKEOPS_ALERTS_TOPIC_ARN"] = self.alerts_topic_arn
         env["LAKEOPS_HOME"] = str(self.home.resolve())
