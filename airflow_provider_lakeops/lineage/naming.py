@@ -26,6 +26,8 @@ __all__ = [
     "postgres_dataset",
     "s3_dataset",
     "snowflake_dataset",
+    "symlinks_facet",
+    "table_root",
 ]
 
 
@@ -71,11 +73,37 @@ def file_dataset(path: str, host: str = "") -> DatasetName:
     return DatasetName(f"file://{host}" if host else "file", absolute)
 
 
+_PARTITION_SEGMENT = re.compile(r"^[^=/]+=[^/]*$")
+
+
+def table_root(location: str) -> str:
+    """``location`` without its trailing Hive partition folders (``.../table/dt=2025-10-01/`` ->
+    ``.../table``): a partition is part of its table, not a dataset of its own."""
+    text = location.rstrip("/")
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "", text
+    parts = rest.split("/")
+    while len(parts) > 2 and _PARTITION_SEGMENT.match(parts[-1]):
+        parts.pop()
+    joined = "/".join(parts)
+    return f"{scheme}://{joined}" if sep else joined
+
+
 def location_dataset(location: str) -> DatasetName:
-    """An S3 URI or a local path, whichever ``location`` is."""
-    return (
-        s3_dataset(location) if location.startswith(("s3://", "s3a://", "s3n://")) else file_dataset(location)
-    )
+    """The dataset of an S3 URI or a local path: the table a partition folder belongs to (see
+    :func:`table_root`), so every task that reads or writes any partition of one table names the
+    same dataset. ``s3a://``/``s3n://`` are named ``s3://``."""
+    root = table_root(location)
+    return s3_dataset(root) if root.startswith(("s3://", "s3a://", "s3n://")) else file_dataset(root)
+
+
+def symlinks_facet(*names: DatasetName, type_: str = "TABLE") -> dict[str, Any]:
+    """A ``symlinks`` dataset facet listing other names of one dataset (e.g. its Glue table)."""
+    from openlineage.client.facet_v2 import symlinks_dataset
+
+    identifiers = [symlinks_dataset.Identifier(namespace=n.namespace, name=n.name, type=type_) for n in names]
+    return {"symlinks": symlinks_dataset.SymlinksDatasetFacet(identifiers=identifiers)}
 
 
 def _snowflake_account(account: str, region: str | None = None) -> str:
