@@ -81,9 +81,47 @@ class LineageGraph:
     edges: set[tuple[str, str]] = field(default_factory=set)
     events: int = 0
 
+    #: alias dataset key -> the key it is another name of (``symlinks`` facets)
+    aliases: dict[str, str] = field(default_factory=dict)
+
     def label(self, key: str) -> tuple[str, str]:
         node = self.jobs.get(key) or self.datasets[key]
         return node.name, node.namespace
+
+    def components(self) -> list[set[str]]:
+        """The connected pieces of the graph (edges taken both ways), largest first. Jobs without
+        any dataset (a DAG's own run, an ``EmptyOperator``) belong to none: see :meth:`isolated_jobs`."""
+        neighbours: dict[str, set[str]] = {}
+        for a, b in self.edges:
+            neighbours.setdefault(a, set()).add(b)
+            neighbours.setdefault(b, set()).add(a)
+        for key in self.datasets:  # a dataset only ever listed still is a piece of its own
+            neighbours.setdefault(key, set())
+        seen: set[str] = set()
+        pieces: list[set[str]] = []
+        for start in sorted(neighbours):
+            if start in seen:
+                continue
+            piece, todo = set(), [start]
+            while todo:
+                key = todo.pop()
+                if key not in piece:
+                    piece.add(key)
+                    todo.extend(neighbours[key] - piece)
+            seen |= piece
+            pieces.append(piece)
+        return sorted(pieces, key=len, reverse=True)
+
+    def isolated_jobs(self) -> list[str]:
+        """Jobs that read and wrote no dataset."""
+        linked = {k for edge in self.edges for k in edge}
+        return sorted(k for k in self.jobs if k not in linked)
+
+    def inputs_of(self, job_key: str) -> set[str]:
+        return {a for a, b in self.edges if b == job_key}
+
+    def outputs_of(self, job_key: str) -> set[str]:
+        return {b for a, b in self.edges if a == job_key}
 
 
 def read_events(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
@@ -107,8 +145,11 @@ def read_events(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     return events
 
 
-def _selected(job_name: str, dag_id: str | None) -> bool:
-    return dag_id is None or job_name == dag_id or job_name.startswith(f"{dag_id}.")
+def _selected(job_name: str, dag_id: str | Sequence[str] | None) -> bool:
+    if dag_id is None:
+        return True
+    ids = [dag_id] if isinstance(dag_id, str) else list(dag_id)
+    return any(job_name == d or job_name.startswith(f"{d}.") for d in ids)
 
 
 def _dataset(graph: LineageGraph, raw: Any) -> str | None:
@@ -120,13 +161,43 @@ def _dataset(graph: LineageGraph, raw: Any) -> str | None:
     names = [str(f.get("name")) for f in schema.get("fields") or [] if isinstance(f, dict) and f.get("name")]
     if names and not existing.fields:
         existing.fields = names
+    symlinks = (raw.get("facets") or {}).get("symlinks") or {}
+    for ident in symlinks.get("identifiers") or []:
+        if isinstance(ident, dict) and ident.get("namespace") and ident.get("name"):
+            alias = DatasetNode(str(ident["namespace"]), str(ident["name"])).key
+            if alias != node.key:
+                graph.aliases.setdefault(alias, node.key)
     return node.key
 
 
-def build_graph(events: Iterable[dict[str, Any]], *, dag_id: str | None = None) -> LineageGraph:
-    """Merge events into one graph: every job and dataset once, the union of their edges.
+def _fold_aliases(graph: LineageGraph) -> None:
+    """One node per dataset: a name another dataset lists as its symlink becomes that dataset."""
 
-    :param dag_id: keep only jobs named ``dag_id`` or ``dag_id.*`` (and their datasets).
+    def primary(key: str) -> str:
+        seen = set()
+        while key in graph.aliases and key not in seen:
+            seen.add(key)
+            key = graph.aliases[key]
+        return key
+
+    graph.edges = {(primary(a), primary(b)) for a, b in graph.edges}
+    for alias in list(graph.aliases):
+        if primary(alias) != alias and alias in graph.datasets:
+            target = graph.datasets[primary(alias)] if primary(alias) in graph.datasets else None
+            node = graph.datasets.pop(alias)
+            if target is not None and not target.fields:
+                target.fields = node.fields
+
+
+def build_graph(
+    events: Iterable[dict[str, Any]], *, dag_id: str | Sequence[str] | None = None
+) -> LineageGraph:
+    """Merge events into one graph: every job and dataset once, the union of their edges. A
+    dataset named in another's ``symlinks`` facet (e.g. the Glue table of an S3 location) is that
+    dataset: one node.
+
+    :param dag_id: keep only jobs named ``dag_id`` or ``dag_id.*`` (and their datasets); several
+        DAG ids keep the jobs of each.
     """
     graph = LineageGraph()
     for event in events:
@@ -154,6 +225,7 @@ def build_graph(events: Iterable[dict[str, Any]], *, dag_id: str | None = None) 
         elif dag_id is None and isinstance(event.get("dataset"), dict):  # a static DatasetEvent
             graph.events += 1
             _dataset(graph, event["dataset"])
+    _fold_aliases(graph)
     return graph
 
 
@@ -340,12 +412,16 @@ from {graph.events} OpenLineage events.</p>
 """
 
 
+def _dag_label(dag_id: str | Sequence[str]) -> str:
+    return dag_id if isinstance(dag_id, str) else " + ".join(dag_id)
+
+
 def write_lineage_html(
     events_path: str | os.PathLike[str],
     out_path: str | os.PathLike[str],
     *,
     title: str | None = None,
-    dag_id: str | None = None,
+    dag_id: str | Sequence[str] | None = None,
 ) -> LineageGraph:
     """Read ``events_path`` (JSON lines), write the page to ``out_path`` atomically, return the graph."""
     graph = build_graph(read_events(events_path), dag_id=dag_id)
@@ -353,7 +429,8 @@ def write_lineage_html(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_text(
-        render_html(graph, title or f"Lineage{f' of {dag_id}' if dag_id else ''}"), encoding="utf-8"
+        render_html(graph, title or f"Lineage{f' of {_dag_label(dag_id)}' if dag_id else ''}"),
+        encoding="utf-8",
     )
     tmp.replace(out)
     return graph
@@ -367,7 +444,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("events", help="OpenLineage events, one JSON object per line (the file transport)")
     parser.add_argument("out", help="HTML file to write")
-    parser.add_argument("--dag-id", default=None, help="only jobs of this DAG (name == DAG or DAG.*)")
+    parser.add_argument(
+        "--dag-id",
+        action="append",
+        default=None,
+        help="only jobs of this DAG (name == DAG or DAG.*); repeatable",
+    )
     parser.add_argument("--title", default=None, help="page title")
     args = parser.parse_args(argv)
     try:
@@ -377,7 +459,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     print(
         f"lineage picture: {args.out} ({len(graph.jobs)} jobs, {len(graph.datasets)} datasets, "
-        f"{len(graph.edges)} edges)"
+        f"{len(graph.edges)} edges, {len(graph.components())} connected piece(s))"
     )
     return 0
 
