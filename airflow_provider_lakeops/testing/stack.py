@@ -2,7 +2,9 @@
 
 The stack stands in for the cloud on a laptop or a CI runner:
 
-* **moto server** (S3, Glue Data Catalog, SNS, SQS, CloudWatch) on a free loopback port;
+* **moto server** (S3, Glue Data Catalog, SNS, SQS, CloudWatch) on a free loopback port, with the
+  lake's bucket ``s3://lakeops-lake`` (``$LAKEOPS_LAKE_URI``) that Spark reads and writes through
+  S3A (``$LAKEOPS_SPARK_LAKE_JARS``: hadoop-aws, the AWS SDK v2 and Delta, from ``make jvm-deps``);
 * **fakesnow server** served over TLS with a throw-away CA, so the stock ``SnowflakeHook``
   (which always speaks https) reaches it unchanged;
 * optionally a **Spark standalone cluster** (a master and a worker launched with the pyspark
@@ -207,8 +209,14 @@ class LocalStack:
     # ------------------------------------------------------------------ paths
     @property
     def lake_dir(self) -> Path:
-        """The local lake (Spark here cannot write s3a://: the hadoop-aws jars are not obtainable)."""
+        """A local folder for what is not the lake: the dbt duckdb warehouse, scratch files of tests.
+        The lake itself is ``s3://lakeops-lake`` on moto (:data:`LAKE_URI`)."""
         return self.home.resolve() / "lake"
+
+    @property
+    def data_docs_dir(self) -> Path:
+        """The folder GX builds its Data Docs site into (``$LAKEOPS_DATA_DOCS_DIR``)."""
+        return self.home.resolve() / "dq-docs"
 
     @property
     def lineage_file(self) -> Path:
@@ -610,6 +618,7 @@ class LocalStack:
         env.update(self._spark_env() if _has_pyspark() else {})
         env["LAKEOPS_LAKE_DIR"] = str(self.lake_dir)
         env["LAKEOPS_LAKE_URI"] = LAKE_URI
+        env["LAKEOPS_DATA_DOCS_DIR"] = str(self.data_docs_dir)
         jars = _servers.jvm_dir(self.jvm_dir_arg) / "spark-lake"
         if any(jars.glob("*.jar")):
             env["LAKEOPS_SPARK_LAKE_JARS"] = ",".join(self.spark_lake_jars())
