@@ -1,10 +1,12 @@
-"""Register a table in the AWS Glue Data Catalog from the files themselves, and evolve it safely.
+"""Register a table in the AWS Glue Data Catalog from the data itself, and evolve it safely.
 
 The amazon provider's ``GlueCatalogCreate*`` operators only create or skip, and crawlers are slow
-and guess types. :class:`GlueRegisterTableOperator` reads the schema from the data (Parquet footers,
-or a sample of CSV / JSON lines), creates or updates the table under an evolution policy, never
-writes a new table version when nothing changed, and registers the hive partitions it finds in
-batches of 100 (or sets up Athena partition projection instead).
+and guess types. :class:`GlueRegisterTableOperator` reads the schema from the table's own metadata
+(a Delta log, an Iceberg metadata file) or from the files (Parquet footers, or a sample of CSV /
+JSON lines), creates or updates the table under an evolution policy, never writes a new table
+version when nothing changed, and registers the hive partitions of file tables in batches of 100
+(or sets up Athena partition projection instead). Delta tables are registered in the native form
+Athena, Spark and Trino read through the log; Iceberg tables the way PyIceberg's Glue catalog does.
 
 Underneath: lakeops' ``LakeopsGlueCatalogHook`` (the amazon provider's ``GlueCatalogHook`` with
 create-or-update and batched partitions) and ``S3Hook`` (S3) on the
@@ -34,15 +36,28 @@ from airflow_provider_lakeops.operators._glue.schema import (
     format_diff,
     merge_file_schemas,
 )
-from airflow_provider_lakeops.operators._glue.spec import RegistrationSpec, retry_config, validate_spec
+from airflow_provider_lakeops.operators._glue.spec import (
+    RegistrationSpec,
+    check_open_table_spec,
+    retry_config,
+    validate_spec,
+)
 from airflow_provider_lakeops.operators._glue.storage import (
     DataFile,
     Location,
+    PartitionLayout,
     discover_partitions,
     list_files,
     read_schemas,
     sample_files,
     sync_to_s3,
+)
+from airflow_provider_lakeops.operators._glue.table_formats import (
+    DELTA,
+    HIVE,
+    ICEBERG,
+    TABLE_TYPES,
+    detect_table_format,
 )
 
 if TYPE_CHECKING:
@@ -71,19 +86,31 @@ class _Plan:
     desired: dict[str, Any] = field(default_factory=dict)
     update: dict[str, Any] | None = None
     changes: list[dict[str, Any]] = field(default_factory=list)
+    table_format: str = HIVE
+    fmt: str = "parquet"
+    source: dict[str, Any] = field(default_factory=dict)
 
 
 class GlueRegisterTableOperator(BaseOperator):
     """Create or evolve a Glue table from the data at ``location`` and register its partitions.
 
-    Idempotent: a rerun over the same files makes no write at all (no ``UpdateTable``, so the
+    ``location`` holds a Delta table (``_delta_log/``), an Iceberg table (``metadata/*.metadata.json``)
+    or data files (Parquet, CSV, JSON lines in hive partition folders). A Delta table is registered
+    natively from its log (``table_type=DELTA``, ``spark.sql.sources.provider=delta``, columns and
+    partition keys from the log, no Glue partitions); an Iceberg table is registered at its newest
+    metadata file (``table_type=ICEBERG``, ``metadata_location``), and moved to a newer one on rerun.
+
+    Idempotent: a rerun over the same data makes no write at all (no ``UpdateTable``, so the
     table version does not move, and only missing partitions are created).
 
     :param database: Glue database; created when missing (templated).
     :param table: Glue table name: lowercase letters, digits, underscores (templated).
     :param location: ``s3://bucket/prefix/`` or, on the local stack, a local folder (templated).
-    :param file_format: ``parquet`` (default), ``csv`` (with a header line) or ``json`` (JSON lines)
-        (templated).
+    :param table_format: ``None`` (default: detect from the location, or keep the registered table's
+        format), ``delta``, ``iceberg`` or ``hive`` (data files in ``file_format``). A Delta or Iceberg
+        table whose log or metadata is missing fails, before any write (templated).
+    :param file_format: for data files: ``parquet`` (default), ``csv`` (with a header line) or
+        ``json`` (JSON lines) (templated).
     :param columns: explicit schema instead of inference: ``[{"name": ..., "type": ..., "comment": ...}]``
         or ``{name: type}`` (templated).
     :param type_overrides: ``{column: glue type}`` applied to the inferred schema, e.g. for
@@ -99,8 +126,9 @@ class GlueRegisterTableOperator(BaseOperator):
     :param description: table description (templated); ``None`` leaves the catalog's as it is.
     :param table_parameters: extra table parameters, e.g. ``{"owner_team": "growth"}`` (templated).
     :param skip_archive: ``UpdateTable(SkipArchive=True)``: do not keep the previous version.
-    :param source_path: a local folder to stage to the S3 ``location`` first; only missing or
-        changed files are uploaded, nothing is deleted, and the files are validated before upload (templated).
+    :param source_path: only if you need to stage local files for your own reasons: a local folder
+        uploaded to the S3 ``location`` first; only missing or changed files are uploaded, nothing is
+        deleted, and the files are validated before upload. Data files only (templated).
     :param require_data: fail when the location holds no data files (default); with ``False`` an
         empty location is allowed when ``columns`` are given.
     :param max_schema_files: read the schema of at most this many files, spread over the
@@ -111,9 +139,12 @@ class GlueRegisterTableOperator(BaseOperator):
     :param botocore_config: botocore ``Config`` options merged over the connection's.
     :param aws_account_id: account id for the lineage dataset name; default: STS ``GetCallerIdentity``
         (templated).
-    :return: ``{action, table_version, columns_added, partitions_added, schema_diff, ...}`` (XCom).
-    :raises ValueError: bad names, types, format, location or conflicting file schemas (before any write).
-    :raises FileNotFoundError: the location does not exist or holds no data files.
+    :return: ``{action, changed, table_type, table_format, table_version, columns_added,
+        partitions_added, schema_diff, ...}`` (XCom).
+    :raises ValueError: bad names, types, format, location, conflicting file schemas, an unreadable
+        Delta log or Iceberg metadata (before any write).
+    :raises FileNotFoundError: the location does not exist or holds no data files; a Delta/Iceberg
+        table without its log/metadata.
     :raises SchemaEvolutionError: the change is not allowed by ``evolution_policy`` (``diff`` attached).
     :raises PartitionRegistrationError: some partitions failed (the others are registered).
 
@@ -124,6 +155,7 @@ class GlueRegisterTableOperator(BaseOperator):
         "database",
         "table",
         "location",
+        "table_format",
         "file_format",
         "columns",
         "type_overrides",
@@ -149,6 +181,7 @@ class GlueRegisterTableOperator(BaseOperator):
         database: str,
         table: str,
         location: str,
+        table_format: str | None = None,
         file_format: str = "parquet",
         columns: list[dict[str, Any]] | dict[str, str] | None = None,
         type_overrides: dict[str, str] | None = None,
@@ -185,6 +218,7 @@ class GlueRegisterTableOperator(BaseOperator):
         self.database = database
         self.table = table
         self.location = location
+        self.table_format = table_format
         self.file_format = file_format
         self.columns = columns
         self.type_overrides = type_overrides
@@ -242,7 +276,7 @@ class GlueRegisterTableOperator(BaseOperator):
 
     # ------------------------------------------------------------- validation
     def _validated(self) -> RegistrationSpec:
-        return validate_spec(
+        spec = validate_spec(
             database=self.database,
             table=self.table,
             location=self.location,
@@ -254,7 +288,11 @@ class GlueRegisterTableOperator(BaseOperator):
             description=self.description,
             table_parameters=self.table_parameters,
             source_path=self.source_path,
+            table_format=self.table_format,
         )
+        if spec.table_format in (DELTA, ICEBERG):
+            check_open_table_spec(spec, spec.table_format, partition_mode=self.partition_mode)
+        return spec
 
     def _infer_columns(
         self, spec: RegistrationSpec, entries: Sequence[tuple[Location, DataFile]]
@@ -303,6 +341,8 @@ class GlueRegisterTableOperator(BaseOperator):
                 synced.unchanged,
             )
         action, current = self._write_table(spec, plan)
+        if plan.table_format == ICEBERG:
+            self._check_iceberg_readable(spec, plan)
         version = str(current.get("VersionId", ""))
         self.log.info(
             "Glue table %s %s (version %s; columns added: %s)",
@@ -312,7 +352,7 @@ class GlueRegisterTableOperator(BaseOperator):
             plan.evolution.columns_added or "none",
         )
         report, missing = self._register_partitions(spec, plan, current)
-        self._remember_lineage(spec, current)
+        self._remember_lineage(spec, plan, current)
         return self._finish(context, plan, action, version, report, missing, started)
 
     def _plan(self, spec: RegistrationSpec) -> _Plan:
@@ -321,6 +361,12 @@ class GlueRegisterTableOperator(BaseOperator):
 
         name = f"{spec.database}.{spec.table}"
         existing = self._get_table(spec)
+        kind = detect_table_format(
+            spec.location, self.s3 if spec.location.is_s3 else None, spec.table_format, existing
+        )
+        if kind != HIVE:
+            check_open_table_spec(spec, kind, partition_mode=self.partition_mode)
+            return self._plan_open_table(spec, kind, existing)
         remote = list_files(spec.location, self.s3 if spec.location.is_s3 else None)
         entries = {f.relative: (spec.location, f) for f in remote}
         if spec.source is not None:
@@ -342,7 +388,9 @@ class GlueRegisterTableOperator(BaseOperator):
                 **catalog.projection_parameters(spec.location.uri, keys, layout.partitions, spec.projection),
                 **params,
             }
-        plan = _Plan(name=name, existing=existing, remote=remote, layout=layout, keys=keys, params=params)
+        plan = _Plan(
+            name=name, existing=existing, remote=remote, layout=layout, keys=keys, params=params, fmt=spec.fmt
+        )
         if existing is None:
             plan.evolution = Evolution(list(columns), [c.name for c in columns], [])
             plan.desired = self._table_input(spec, plan, columns)
@@ -366,6 +414,122 @@ class GlueRegisterTableOperator(BaseOperator):
         if plan.update is not None:
             self.log.info("Updating %s:\n%s", name, format_diff(plan.evolution.diff + plan.changes))
         return plan
+
+    def _plan_open_table(self, spec: RegistrationSpec, kind: str, existing: dict[str, Any] | None) -> _Plan:
+        """The plan for a Delta or Iceberg table: schema (and Delta partition columns) from its own
+        metadata, the evolution policy over the registered columns, no Glue partitions."""
+        from airflow_provider_lakeops.operators._glue import catalog, table_formats
+
+        snapshot: Any
+        if kind == DELTA:
+            snapshot = table_formats.read_delta(spec.location, self._lake_properties(spec, DELTA))
+            keys, columns = list(snapshot.partition_keys), list(snapshot.columns)
+            source: dict[str, Any] = {"delta_version": snapshot.version}
+            self.log.info("Delta log of %s: version %s", spec.location.uri, snapshot.version)
+        else:
+            snapshot = self._iceberg_snapshot(spec, existing)
+            keys, columns = [], list(snapshot.columns)
+            source = {"metadata_location": snapshot.metadata_location}
+            self.log.info("Iceberg metadata of %s: %s", spec.location.uri, snapshot.metadata_location)
+        if not columns:
+            raise ValueError(
+                f"{spec.name}: the {kind} table has no data columns besides its partition columns"
+            )
+        plan = _Plan(
+            name=spec.name,
+            existing=existing,
+            remote=[],
+            layout=PartitionLayout(),
+            keys=keys,
+            params=dict(spec.parameters),
+            table_format=kind,
+            fmt=kind,
+            source=source,
+        )
+
+        def table_input(cols: Sequence[Column]) -> dict[str, Any]:
+            if kind == DELTA:
+                return table_formats.delta_table_input(
+                    name=spec.table,
+                    location=spec.location.uri,
+                    columns=cols,
+                    partition_keys=keys,
+                    parameters=plan.params,
+                    description=spec.description,
+                )
+            return table_formats.iceberg_table_input(
+                name=spec.table,
+                snapshot=snapshot,
+                columns=cols,
+                existing=existing,
+                parameters=plan.params,
+                description=spec.description,
+            )
+
+        if existing is None:
+            plan.evolution = Evolution(list(columns), [c.name for c in columns], [])
+            plan.desired = table_input(columns)
+            return plan
+        # another format or location is refused first (clearer than a partition-key or column diff)
+        catalog.plan_update(
+            existing,
+            table_input(columns),
+            columns_changed=False,
+            policy=self.evolution_policy,
+            name=spec.name,
+        )
+        catalog.check_partition_keys(existing, keys, spec.name)
+        registered = [  # PyIceberg also lists columns of older schemas, marked not current
+            c
+            for c in existing.get("StorageDescriptor", {}).get("Columns", [])
+            if (c.get("Parameters") or {}).get("iceberg.field.current") != "false"
+        ]
+        plan.evolution = evolve(
+            columns_from_glue(registered),
+            columns,
+            policy=self.evolution_policy,  # type: ignore[arg-type]  # checked in __init__
+            positional=False,
+            table=spec.name,
+        )
+        plan.desired = table_input(plan.evolution.columns)
+        plan.update, plan.changes = catalog.plan_update(
+            existing,
+            plan.desired,
+            columns_changed=plan.evolution.changed,
+            policy=self.evolution_policy,
+            name=spec.name,
+        )
+        if plan.update is not None:
+            self.log.info("Updating %s:\n%s", spec.name, format_diff(plan.evolution.diff + plan.changes))
+        return plan
+
+    def _lake_properties(self, spec: RegistrationSpec, kind: str) -> dict[str, Any]:
+        """delta-rs storage options or PyIceberg properties of the connection (secrets: never logged)."""
+        from airflow_provider_lakeops.operators._glue import table_formats
+
+        return table_formats.engine_options(kind, self.aws_conn_id, self.region_name, s3=spec.location.is_s3)
+
+    def _iceberg_snapshot(self, spec: RegistrationSpec, existing: Mapping[str, Any] | None) -> Any:
+        from airflow_provider_lakeops.operators._glue import table_formats
+
+        return table_formats.iceberg_snapshot(
+            spec.location,
+            self.s3 if spec.location.is_s3 else None,
+            self._lake_properties(spec, ICEBERG),
+            existing,
+            name=spec.name,
+        )
+
+    def _check_iceberg_readable(self, spec: RegistrationSpec, plan: _Plan) -> None:
+        from airflow_provider_lakeops.operators._glue import table_formats
+
+        table_formats.check_iceberg_loadable(
+            self.glue,
+            spec.database,
+            spec.table,
+            self._lake_properties(spec, ICEBERG),
+            expected=plan.source["metadata_location"],
+        )
 
     def _data_columns(
         self,
@@ -466,7 +630,11 @@ class GlueRegisterTableOperator(BaseOperator):
         columns_added = plan.evolution.columns_added
         result: dict[str, Any] = {
             "action": action,
+            "changed": action != "unchanged" or report.added > 0,
             "table": plan.name,
+            "table_type": TABLE_TYPES[plan.table_format],
+            "table_format": plan.fmt,
+            **plan.source,
             "table_version": version,
             "columns_added": columns_added,
             "partitions_added": report.added,
@@ -522,34 +690,42 @@ class GlueRegisterTableOperator(BaseOperator):
         return [Column(k, known.get(k, "string")) for k in found]
 
     # ----------------------------------------------------------------- lineage
-    def _remember_lineage(self, spec: RegistrationSpec, table: Mapping[str, Any]) -> None:
+    def _remember_lineage(self, spec: RegistrationSpec, plan: _Plan, table: Mapping[str, Any]) -> None:
         account = self.aws_account_id
         if not account:
             try:
                 account = self.hook.account_id
             except Exception as exc:  # lineage must never fail the task
                 self.log.warning("No AWS account id for lineage (STS failed: %s); set aws_account_id", exc)
+        location = spec.location.uri
+        if plan.table_format == ICEBERG:  # the table root its metadata names
+            location = str(table.get("StorageDescriptor", {}).get("Location") or location)
         self._lineage = {
             "region": self.hook.conn_region_name,
             "account": account,
             "database": spec.database,
             "table": spec.table,
-            "location": spec.location.uri,
-            "columns": table.get("StorageDescriptor", {}).get("Columns", []) + table.get("PartitionKeys", []),
+            "location": location,
+            "columns": [
+                {k: v for k, v in c.items() if k in ("Name", "Type", "Comment")}
+                for c in table.get("StorageDescriptor", {}).get("Columns", [])
+                + table.get("PartitionKeys", [])
+            ],
         }
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
-        """Output: the Glue table (``arn:aws:glue:{region}:{account}``, ``table/{db}/{table}``) with a
-        schema facet and a symlink to its storage location; input: the storage location."""
+        """Input and output: the table's storage location (``s3://bucket`` + the table root, as every
+        lakeops writer and reader names it), so the table's producer, this registration and its
+        consumers meet at one dataset. The output carries the schema (as registered) and a
+        ``symlinks`` facet naming the Glue table (``arn:aws:glue:{region}:{account}``,
+        ``table/{db}/{table}``); without an account id or region the symlink is left out."""
         from airflow.providers.common.compat.openlineage.facet import (
-            Identifier,
             SchemaDatasetFacet,
             SchemaDatasetFacetFields,
-            SymlinksDatasetFacet,
         )
         from airflow.providers.openlineage.extractors import OperatorLineage
 
-        from airflow_provider_lakeops.lineage.naming import glue_dataset, location_dataset
+        from airflow_provider_lakeops.lineage.naming import glue_dataset, location_dataset, symlinks_facet
 
         state = self._lineage
         if not state:
@@ -561,17 +737,14 @@ class GlueRegisterTableOperator(BaseOperator):
                 for c in state["columns"]
             ]
         )
-        inputs = [storage.to_openlineage({"schema": schema})]
-        if not state["account"] or not state["region"]:
-            return OperatorLineage(inputs=inputs)
-        facets = {
-            "schema": schema,
-            "symlinks": SymlinksDatasetFacet(
-                identifiers=[Identifier(namespace=storage.namespace, name=storage.name, type="TABLE")]
-            ),
-        }
-        output = glue_dataset(state["region"], state["account"], state["database"], state["table"])
-        return OperatorLineage(inputs=inputs, outputs=[output.to_openlineage(facets)])
+        facets: dict[str, Any] = {"schema": schema}
+        if state["account"] and state["region"]:
+            facets.update(
+                symlinks_facet(
+                    glue_dataset(state["region"], state["account"], state["database"], state["table"])
+                )
+            )
+        return OperatorLineage(inputs=[storage.to_openlineage()], outputs=[storage.to_openlineage(facets)])
 
     def get_openlineage_facets_on_failure(self, task_instance: Any) -> OperatorLineage:
         """The same datasets when the table was registered before a partition failure."""

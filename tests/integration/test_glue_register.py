@@ -255,10 +255,11 @@ def test_partial_partition_errors_are_reported(aws, names):
     assert "20 of 120 partition(s)" in str(err.value)
     assert "2025-01-01/0100: EntityNotFoundException" in str(err.value)
     # the lineage of the registered table is still reported on failure
-    assert (
-        op.get_openlineage_facets_on_failure(None).outputs[0].name
-        == f"table/{names['database']}/{names['table']}"
-    )
+    [output] = op.get_openlineage_facets_on_failure(None).outputs
+    assert output.name == names["prefix"].rstrip("/")
+    assert [i.name for i in output.facets["symlinks"].identifiers] == [
+        f"table/{names['database']}/{names['table']}"
+    ]
 
 
 def test_missing_database_is_created_with_explicit_schema(aws, names):
@@ -404,11 +405,15 @@ def test_lineage_facets(aws, names):
     op = make_op(names, aws_account_id=None)  # the account comes from STS GetCallerIdentity
     op.execute(context={})
     lineage = op.get_openlineage_facets_on_complete(None)
+    # the storage location is the dataset (the writer's and the readers' name); the Glue table its symlink
     [output] = lineage.outputs
-    assert output.namespace == f"arn:aws:glue:us-east-1:{ACCOUNT}"
-    assert output.name == f"table/{names['database']}/{names['table']}"
+    assert (output.namespace, output.name) == (f"s3://{BUCKET}", names["prefix"].rstrip("/"))
     [link] = output.facets["symlinks"].identifiers
-    assert (link.namespace, link.name) == (f"s3://{BUCKET}", names["prefix"].rstrip("/"))
+    assert (link.namespace, link.name, link.type) == (
+        f"arn:aws:glue:us-east-1:{ACCOUNT}",
+        f"table/{names['database']}/{names['table']}",
+        "TABLE",
+    )
     assert [(f.name, f.type) for f in output.facets["schema"].fields] == [
         ("event_id", "string"),
         ("customer_id", "bigint"),
@@ -418,3 +423,134 @@ def test_lineage_facets(aws, names):
     assert [(d.namespace, d.name) for d in lineage.inputs] == [
         (f"s3://{BUCKET}", names["prefix"].rstrip("/"))
     ]
+
+
+# --------------------------------------------------------------------------- Delta and Iceberg
+def _delta_options() -> dict[str, str]:
+    from airflow_provider_lakeops.utils.lake import aws_lake_access, delta_storage_options
+
+    return delta_storage_options(aws_lake_access("aws_default"))
+
+
+def test_delta_table_is_registered_from_its_log_with_lineage(aws, names):
+    from deltalake import write_deltalake
+
+    location = f"s3://{BUCKET}/{names['prefix']}"
+    write_deltalake(
+        location,
+        _table(
+            dt=["2025-10-31", "2025-11-01"],
+            **{"event_id": ["evt-1", "evt-2"], "customer_id": pa.array([1, 2], pa.int64())},
+        ),
+        partition_by=["dt"],
+        storage_options=_delta_options(),
+    )
+    op = make_op(names, table_parameters={"layer": "silver"}, description="events")
+    result = op.execute(context={})
+    assert (result["action"], result["changed"]) == ("created", True)
+    assert (result["table_type"], result["table_format"], result["delta_version"]) == ("DELTA", "delta", 0)
+    assert result["partitions_found"] == result["partitions_added"] == 0
+    table = glue_table(aws, names)
+    assert columns(table) == [("event_id", "string"), ("customer_id", "bigint")]
+    assert table["PartitionKeys"] == [{"Name": "dt", "Type": "string"}]
+    assert table["Parameters"]["table_type"] == "DELTA"
+    assert table["Parameters"]["layer"] == "silver"
+    assert table["Description"] == "events"
+    assert partitions(aws, names) == set()
+    lineage = op.get_openlineage_facets_on_complete(None)
+    assert [(d.namespace, d.name) for d in lineage.inputs] == [
+        (f"s3://{BUCKET}", names["prefix"].rstrip("/"))
+    ]
+    [output] = lineage.outputs
+    assert (output.namespace, output.name) == (f"s3://{BUCKET}", names["prefix"].rstrip("/"))
+    assert [(i.namespace, i.name) for i in output.facets["symlinks"].identifiers] == [
+        (f"arn:aws:glue:us-east-1:{ACCOUNT}", f"table/{names['database']}/{names['table']}")
+    ]
+    assert [f.name for f in output.facets["schema"].fields] == ["event_id", "customer_id", "dt"]
+
+    rerun = register(names, table_parameters={"layer": "silver"}, description="events")
+    assert (rerun["action"], rerun["changed"], rerun["table_version"]) == (
+        "unchanged",
+        False,
+        result["table_version"],
+    )
+    writes = {
+        k for k in rerun["api_calls"] if k.split(":")[1].startswith(("Create", "Update", "Batch", "Put"))
+    }
+    assert writes == set()
+
+
+def test_a_parquet_table_is_not_silently_turned_into_delta(aws, names):
+    from deltalake import write_deltalake
+
+    put_parquet(aws, f"{names['prefix']}dt=2025-10-30/part-0.parquet", _table())
+    register(names)
+    before = glue_table(aws, names)["VersionId"]
+    write_deltalake(
+        f"s3://{BUCKET}/{names['prefix']}",
+        _table().append_column("dt", pa.array(["2025-10-31", "2025-10-31"])),
+        partition_by=["dt"],
+        storage_options=_delta_options(),
+    )
+    with pytest.raises(SchemaEvolutionError, match="table_type_changed") as err:
+        register(names)
+    assert err.value.diff[0]["new_type"] == "DELTA"
+    assert glue_table(aws, names)["VersionId"] == before
+    replaced = register(names, evolution_policy="replace")
+    assert (replaced["action"], replaced["table_type"]) == ("updated", "DELTA")
+    assert glue_table(aws, names)["Parameters"]["table_type"] == "DELTA"
+
+
+def test_local_delta_location(names, tmp_path, lakeops_stack, aws):
+    from deltalake import write_deltalake
+
+    write_deltalake(str(tmp_path), _table())
+    result = register(names, location=str(tmp_path), table_format="delta")
+    assert result["table_type"] == "DELTA"
+    table = glue_table(aws, names)
+    assert table["StorageDescriptor"]["Location"] == f"file://{tmp_path}/"
+    assert columns(table) == [("event_id", "string"), ("customer_id", "bigint"), ("amount", "double")]
+
+
+def test_delta_arguments_that_do_not_apply_fail_before_any_write(aws, names):
+    from deltalake import write_deltalake
+
+    write_deltalake(f"s3://{BUCKET}/{names['prefix']}", _table(), storage_options=_delta_options())
+    with pytest.raises(ValueError, match="Delta table: .*partition_mode='projection'"):
+        register(names, partition_mode="projection")
+    with pytest.raises(ValueError, match="Delta table: .*type_overrides"):
+        register(names, type_overrides={"amount": "string"})
+    assert names["database"] not in _databases(aws)
+
+
+def test_iceberg_table_committed_through_pyiceberg_glue_catalog_is_left_unchanged(aws, names):
+    """A table PyIceberg's own GlueCatalog keeps (with a dropped column of an older schema still listed,
+    marked not current) is what lakeops would register: no write, under the strictest policy."""
+    from pyiceberg.catalog.glue import GlueCatalog
+    from pyiceberg.schema import Schema
+    from pyiceberg.types import LongType, NestedField, StringType
+
+    from airflow_provider_lakeops.utils.lake import aws_lake_access, pyiceberg_properties
+
+    catalog = GlueCatalog(
+        "writer", client=aws["glue"], **pyiceberg_properties(aws_lake_access("aws_default"))
+    )
+    catalog.create_namespace(names["database"])
+    location = f"s3://{BUCKET}/{names['prefix'].rstrip('/')}"
+    schema = Schema(
+        NestedField(1, "event_id", StringType(), required=False),
+        NestedField(2, "customer_id", LongType(), required=False),
+        NestedField(3, "note", StringType(), required=False),
+    )
+    table = catalog.create_table((names["database"], names["table"]), schema=schema, location=location)
+    table.append(
+        pa.table({"event_id": ["e"], "customer_id": pa.array([1], pa.int64()), "note": ["x"]}),
+    )
+    with table.update_schema() as update:
+        update.delete_column("note")
+    before = glue_table(aws, names)
+    assert any(c["Name"] == "note" for c in before["StorageDescriptor"]["Columns"])
+    result = register(names, evolution_policy="strict")
+    assert (result["action"], result["changed"], result["table_type"]) == ("unchanged", False, "ICEBERG")
+    assert result["metadata_location"] == before["Parameters"]["metadata_location"]
+    assert glue_table(aws, names)["VersionId"] == before["VersionId"]

@@ -34,6 +34,7 @@ __all__ = [
     "projection_parameters",
     "register_partitions",
     "table_input_from_table",
+    "table_kind",
     "validate_partition_values",
 ]
 
@@ -157,16 +158,24 @@ def metadata_changes(existing: Mapping[str, Any], desired: Mapping[str, Any]) ->
     if str(old_sd.get("Location", "")).rstrip("/") != new_sd["Location"].rstrip("/"):
         add("location", old_sd.get("Location"), new_sd["Location"], True)
     for key in ("InputFormat", "OutputFormat"):
-        if old_sd.get(key) != new_sd[key]:
+        if key in new_sd and old_sd.get(key) != new_sd[key]:
             add("format", old_sd.get(key), new_sd[key], True)
             break
-    old_serde, new_serde = old_sd.get("SerdeInfo", {}), new_sd["SerdeInfo"]
-    if old_serde.get("SerializationLibrary") != new_serde["SerializationLibrary"]:
+    old_serde, new_serde = old_sd.get("SerdeInfo", {}), new_sd.get("SerdeInfo")
+    if new_serde is None:  # Iceberg: the metadata file says how the data is stored
+        pass
+    elif old_serde.get("SerializationLibrary") != new_serde["SerializationLibrary"]:
         add("serde", old_serde.get("SerializationLibrary"), new_serde["SerializationLibrary"], True)
     elif any(old_serde.get("Parameters", {}).get(k) != v for k, v in new_serde["Parameters"].items()):
         add("serde_parameters", old_serde.get("Parameters"), new_serde["Parameters"], False)
-    if existing.get("TableType") != desired["TableType"]:
-        add("table_type", existing.get("TableType"), desired["TableType"], True)
+    old_kind, new_kind = table_kind(existing), table_kind(desired)
+    if existing.get("TableType") != desired["TableType"] or old_kind != new_kind:
+        add(
+            "table_type",
+            old_kind if old_kind != new_kind else existing.get("TableType"),
+            new_kind if old_kind != new_kind else desired["TableType"],
+            True,
+        )
     if "Description" in desired and existing.get("Description", "") != desired["Description"]:
         add("description", existing.get("Description"), desired["Description"], False)
     old_params = existing.get("Parameters", {})
@@ -174,6 +183,16 @@ def metadata_changes(existing: Mapping[str, Any], desired: Mapping[str, Any]) ->
     if stale:
         add("parameters", {k: old_params.get(k) for k in stale}, stale, False)
     return changes
+
+
+def table_kind(table: Mapping[str, Any]) -> str:
+    """``DELTA``, ``ICEBERG`` or ``EXTERNAL_TABLE`` (plain files): the ``table_type`` parameter engines
+    read, so that re-pointing a Parquet table to a Delta or Iceberg one counts as a format change."""
+    params = {str(k).lower(): str(v) for k, v in (table.get("Parameters") or {}).items()}
+    kind = params.get("table_type", "").upper()
+    if kind in ("DELTA", "ICEBERG"):
+        return kind
+    return "DELTA" if params.get("spark.sql.sources.provider", "").lower() == "delta" else "EXTERNAL_TABLE"
 
 
 def check_partition_keys(existing: Mapping[str, Any], keys: Sequence[Column], name: str) -> None:

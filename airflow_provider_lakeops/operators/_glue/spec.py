@@ -17,7 +17,7 @@ from airflow_provider_lakeops.operators._glue.types import normalize_hive_type
 if TYPE_CHECKING:
     from botocore.config import Config
 
-__all__ = ["FILE_FORMATS", "RegistrationSpec", "retry_config", "validate_spec"]
+__all__ = ["FILE_FORMATS", "RegistrationSpec", "check_open_table_spec", "retry_config", "validate_spec"]
 
 #: accepted ``file_format`` values -> the format used
 FILE_FORMATS = {"parquet": "parquet", "csv": "csv", "json": "json", "jsonl": "json", "ndjson": "json"}
@@ -39,6 +39,7 @@ class RegistrationSpec:
     description: str | None
     parameters: dict[str, str]
     source: Location | None
+    table_format: str | None = None
 
     @property
     def name(self) -> str:
@@ -58,11 +59,15 @@ def validate_spec(
     description: Any = None,
     table_parameters: Any = None,
     source_path: Any = None,
+    table_format: Any = None,
 ) -> RegistrationSpec:
     """Validate the rendered arguments; every error names the argument, the bad value and the fix.
 
     :raises ValueError: on the first bad argument.
     """
+    from airflow_provider_lakeops.operators._glue.table_formats import validate_table_format
+
+    kind = validate_table_format(table_format)
     database = validate_glue_name("database", database)
     table = validate_glue_name("table", table)
     fmt = FILE_FORMATS.get(str(file_format).strip().lower())
@@ -121,8 +126,37 @@ def validate_spec(
         )
     settings = {str(k).lower(): dict(v) for k, v in projection.items()} if projection else None
     return RegistrationSpec(
-        database, table, target, fmt, explicit, overrides, keys, settings, text, params, source
+        database, table, target, fmt, explicit, overrides, keys, settings, text, params, source, kind
     )
+
+
+def check_open_table_spec(
+    spec: RegistrationSpec, table_format: str, *, partition_mode: str = "register"
+) -> None:
+    """Arguments that a Delta or Iceberg table does not take: its own metadata is the schema.
+
+    :raises ValueError: naming the first such argument.
+    """
+    name = {"delta": "Delta log", "iceberg": "Iceberg metadata"}[table_format]
+    given = [
+        arg
+        for arg, value in (
+            ("columns", spec.columns),
+            ("type_overrides", spec.type_overrides),
+            ("partition_keys", spec.partition_keys),
+            ("projection", spec.projection),
+            ("source_path", spec.source),
+        )
+        if value
+    ]
+    if partition_mode != "register":
+        given.append(f"partition_mode={partition_mode!r}")
+    if given:
+        raise ValueError(
+            f"{spec.location.uri} is a {table_format.capitalize()} table: its schema and partitions come "
+            f"from the {name}, so {', '.join(given)} cannot be used; leave them out (write the schema "
+            f"into the table instead)"
+        )
 
 
 def retry_config(connection_config: Config | None, overrides: Mapping[str, Any] | None) -> Config:

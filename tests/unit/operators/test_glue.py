@@ -50,6 +50,7 @@ def test_template_fields():
         "database",
         "table",
         "location",
+        "table_format",
         "file_format",
         "columns",
         "type_overrides",
@@ -84,6 +85,20 @@ def test_template_fields():
         ({"description": "x" * 3000}, ValueError, "at most 2048"),
         ({"source_path": "/tmp/silver", "location": "/tmp/target"}, ValueError, "source_path stages"),
         ({"source_path": "s3://lakeops-lake/x"}, ValueError, "source_path stages"),
+        ({"table_format": "hudi"}, ValueError, "table_format must be one of delta, iceberg, hive"),
+        ({"table_format": "delta", "columns": {"id": "bigint"}}, ValueError, "Delta table: .* columns"),
+        ({"table_format": "delta", "partition_keys": ["dt"]}, ValueError, "cannot be used"),
+        ({"table_format": "iceberg", "type_overrides": {"id": "string"}}, ValueError, "Iceberg metadata"),
+        (
+            {"table_format": "delta", "source_path": "/tmp/x", "location": "s3://lakeops-lake/x/"},
+            ValueError,
+            "source_path",
+        ),
+        (
+            {"table_format": "delta", "partition_mode": "projection"},
+            ValueError,
+            "partition_mode='projection'",
+        ),
     ],
     ids=[
         "db-name",
@@ -101,6 +116,12 @@ def test_template_fields():
         "description",
         "local-target",
         "s3-source",
+        "table-format",
+        "delta-columns",
+        "delta-keys",
+        "iceberg-overrides",
+        "delta-staging",
+        "delta-projection",
     ],
 )
 def test_bad_arguments_fail_before_any_aws_call(kwargs, error, message):
