@@ -1,7 +1,8 @@
 """A data-quality gate on Great Expectations 1.x that fails fast, never leaks PII and emits lineage.
 
 :class:`GXValidateOperator` validates files (Parquet, CSV, JSON lines; local or S3 through the
-amazon provider's ``S3Hook``) with GX's pandas or Spark engine, or a table / query behind any
+amazon provider's ``S3Hook``) or a Delta table (read through its log) with GX's pandas or Spark
+engine (which reads ``s3://`` with the lake's S3A settings), or a table / query behind any
 Airflow SQL connection inside the database (GX's SQL datasource built from the connection's own
 hook). Expectations come from a YAML/JSON suite file or an inline list, each with a severity:
 ``error`` fails the task, ``warn`` only reports.
@@ -79,8 +80,13 @@ class GXValidateOperator(BaseOperator):
         absolute), YAML/JSON text, or a mapping (templated, file contents too).
     :param expectations: an inline list of expectation mappings instead of ``suite``.
     :param suite_name: the suite's name when the suite does not give one (default: the task id).
-    :param data_path: a file, folder, glob or ``s3://`` URI of Parquet / CSV / JSON-lines files (templated).
-    :param data_format: ``parquet``, ``csv`` or ``jsonl``; empty = infer from the extensions (templated).
+    :param data_path: a file, folder, glob or ``s3://`` URI of Parquet / CSV / JSON-lines files, or a
+        Delta table's root (templated).
+    :param data_format: ``parquet``, ``csv``, ``jsonl`` or ``delta``; empty = infer from the extensions
+        (``delta`` when ``data_path`` is a Delta table) (templated). A Delta table (or one of its
+        partition folders) is never read as Parquet: its folder keeps files the log removed.
+    :param data_partitions: with ``delta``: ``{partition column: value}`` (a list of values means any
+        of them), e.g. ``{"dt": "{{ ds }}"}``; pushed down to delta-rs / Spark (templated).
     :param read_options: reader options (CSV ``delimiter``/``quote_char``; Spark reader options).
     :param aws_conn_id: AWS connection for ``s3://`` data and results (the amazon provider's ``S3Hook``).
     :param conn_id: an Airflow SQL connection (Snowflake, Postgres, SQLite, ...) (templated).
@@ -88,7 +94,10 @@ class GXValidateOperator(BaseOperator):
     :param schema: the table's schema when not part of ``table`` (templated).
     :param sql: a query to validate (templated; ``.sql`` files are read as templates).
     :param engine: ``pandas`` (default) or ``spark`` for files too big for pandas.
-    :param spark_conn_id: Spark connection whose master a new SparkSession uses (an active one is reused).
+    :param spark_conn_id: Spark connection whose master a new SparkSession uses (an active one is
+        reused, with the S3A settings of ``aws_conn_id`` added to its Hadoop configuration).
+    :param lake_jars: ``spark.jars`` (S3A, Delta) of a new SparkSession reading ``s3://`` or Delta;
+        default ``$LAKEOPS_SPARK_LAKE_JARS``, ``""`` when the cluster already has them.
     :param on_failure: ``fail`` (default; ``AirflowFailException``), ``warn`` (log and succeed) or
         ``skip`` (``AirflowSkipException``: downstream tasks are skipped).
     :param result_location: a folder (``{suite}.json`` is written in it) or ``.json`` path, local
@@ -111,6 +120,7 @@ class GXValidateOperator(BaseOperator):
         "suite",
         "data_path",
         "data_format",
+        "data_partitions",
         "conn_id",
         "table",
         "schema",
@@ -120,7 +130,11 @@ class GXValidateOperator(BaseOperator):
         "fail_on_warn",
     )
     template_ext: Sequence[str] = (".sql", ".yaml", ".yml", ".json")
-    template_fields_renderers: ClassVar[dict[str, str]] = {"suite": "yaml", "sql": "sql"}
+    template_fields_renderers: ClassVar[dict[str, str]] = {
+        "suite": "yaml",
+        "sql": "sql",
+        "data_partitions": "json",
+    }
     operator_extra_links = (GXDataDocsLink(),)
     ui_color = "#ff6f4a"
 
@@ -132,6 +146,7 @@ class GXValidateOperator(BaseOperator):
         suite_name: str | None = None,
         data_path: str | None = None,
         data_format: str | None = None,
+        data_partitions: Mapping[str, Any] | None = None,
         read_options: Mapping[str, Any] | None = None,
         aws_conn_id: str | None = "aws_default",
         conn_id: str | None = None,
@@ -140,6 +155,7 @@ class GXValidateOperator(BaseOperator):
         sql: str | None = None,
         engine: str = "pandas",
         spark_conn_id: str | None = "spark_default",
+        lake_jars: str | Sequence[str] | None = None,
         on_failure: str = "fail",
         result_location: str | None = None,
         data_docs_dir: str | None = None,
@@ -177,6 +193,10 @@ class GXValidateOperator(BaseOperator):
             raise ValueError(
                 f"unexpected_samples must be an int in 0..{MAX_SAMPLES}, got {unexpected_samples!r}"
             )
+        if data_partitions is not None and data_path is None:
+            raise ValueError(
+                "data_partitions filters a Delta table: give data_path (and data_format='delta')"
+            )
         if read_options is not None and not isinstance(read_options, Mapping):
             raise TypeError("read_options must be a mapping")
         self.suite = suite
@@ -184,6 +204,7 @@ class GXValidateOperator(BaseOperator):
         self.suite_name = suite_name
         self.data_path = data_path
         self.data_format = data_format
+        self.data_partitions = data_partitions
         self.read_options = dict(read_options or {})
         self.aws_conn_id = aws_conn_id
         self.conn_id = conn_id
@@ -192,6 +213,7 @@ class GXValidateOperator(BaseOperator):
         self.sql = sql
         self.engine = engine
         self.spark_conn_id = spark_conn_id
+        self.lake_jars = lake_jars
         self.on_failure = on_failure
         self.result_location = result_location
         self.data_docs_dir = data_docs_dir
@@ -248,6 +270,8 @@ class GXValidateOperator(BaseOperator):
                 read_options=self.read_options,
                 spark_conn_id=self.spark_conn_id,
                 app_name=f"lakeops-gx-{self.task_id}",
+                partitions=self.data_partitions,
+                lake_jars=self.lake_jars,
             )
         else:
             source = SqlSource(

@@ -9,8 +9,10 @@ per key or fails with counts (never values), updates only rows whose values chan
 counts.
 
 Underneath: the official ``SnowflakeHook`` (``snowflake_default``), one connection per run; for
-Parquet on S3 the amazon provider's ``S3Hook``. Parquet files are loaded with ``PUT`` +
-``COPY INTO`` into a transient staging table, which is dropped afterwards.
+Parquet on S3 the amazon provider's ``S3Hook``; for a Delta table delta-rs (read through its log, so
+files a ``replaceWhere`` removed are never merged). Parquet files (and the rows read from a Delta
+table) are loaded with ``PUT`` + ``COPY INTO`` into a transient staging table, which is dropped
+afterwards.
 
 .. seealso:: ``docs/operators/snowflake_merge.md``
 """
@@ -49,6 +51,7 @@ __all__ = ["SnowflakeMergeOperator"]
 
 _ON_DUPLICATES = ("dedupe_latest", "fail")
 _ON_NULL_KEYS = ("skip", "fail")
+_EMPTY_HINT = "Pass require_data=False if an empty batch is expected"
 _QUERY_START = re.compile(r"^\s*(\(|select\b|with\b)", re.IGNORECASE)
 
 
@@ -112,7 +115,7 @@ class _Session:
 
 
 class SnowflakeMergeOperator(BaseOperator):
-    """Merge a batch (table, view, query or Parquet files) into a Snowflake table by key.
+    """Merge a batch (table, view, query, Parquet files or a Delta table) into a Snowflake table by key.
 
     :param target_table: ``DB.SCHEMA.TABLE``, ``SCHEMA.TABLE`` or ``TABLE`` (the connection's
         database and schema fill the gaps); quote a case-sensitive part: ``'DB.SCHEMA."Events"'`` (templated).
@@ -122,7 +125,14 @@ class SnowflakeMergeOperator(BaseOperator):
     :param source_parquet: a local Parquet file or folder, or ``s3://bucket/prefix/``; the files
         (``*.parquet``, not ``_*``/``.*``, not empty) are staged to a transient table with
         ``PUT`` + ``COPY INTO`` (templated). Hive-style partition folders (``dt=.../``) are read
-        too, their values as (string) columns.
+        too, their values as (string) columns. Not for a Delta table (its folder keeps removed files):
+        use ``source_delta``.
+    :param source_delta: a Delta table, ``s3://bucket/path`` or a local folder, read through its log
+        with delta-rs (templated); the rows are staged like Parquet files.
+    :param source_partitions: with ``source_delta``: ``{partition column: value}`` (a list of values
+        means any of them), e.g. ``{"dt": "{{ ds }}"}``, pushed down to delta-rs (templated).
+    :param source_version: with ``source_delta``: the table version to read (default: the latest;
+        templated). The version read is returned as ``delta_version``.
     :param mode: ``merge`` (upsert + CDC deletes), ``append`` (insert keys the target lacks) or
         ``overwrite`` (replace the contents in one transaction).
     :param update_columns: target columns a match may update (default: every non-key column the source has).
@@ -140,14 +150,18 @@ class SnowflakeMergeOperator(BaseOperator):
     :param add_new_columns: add source columns the target lacks (``ALTER TABLE ... ADD COLUMN``)
         instead of failing.
     :param create_target_if_missing: create the target from the source's columns and types.
-    :param require_data: fail when ``source_parquet`` holds no data file (the default: a folder that
+    :param require_data: fail when ``source_parquet`` holds no data file or ``source_delta`` (its
+        ``source_partitions``) no row (the default: a folder that
         should hold a batch but is empty is a broken upstream, not a quiet success); ``False`` when an
         empty batch is expected.
     :param snowflake_conn_id: the Snowflake connection (the official provider's ``snowflake`` type).
-    :param aws_conn_id: the AWS connection used to download ``s3://`` Parquet files.
+    :param aws_conn_id: the AWS connection used to read ``s3://`` Parquet files and Delta tables.
     :return: ``{"inserted", "updated", "deleted", "query_ids", "statements"}`` (XCom): the MERGE's own
-        counts, the Snowflake query ids and the number of statements the batch ran.
-    :raises ValueError: bad names, arguments or columns (before anything is written).
+        counts, the Snowflake query ids and the number of statements the batch ran; with
+        ``source_delta`` also ``delta_version``, the table version read.
+    :raises ValueError: bad names, arguments or columns, a partition column the Delta table is not
+        partitioned by, or a version it lacks (before anything is written).
+    :raises FileNotFoundError: ``source_parquet`` does not exist, or ``source_delta`` is not a Delta table.
     :raises SchemaEvolutionError: the source has columns the target lacks (``diff`` attached).
     :raises MergeError: duplicate or NULL keys under ``fail``, a missing target, or a failed statement
         (the write is rolled back; the message carries the query id).
@@ -160,11 +174,14 @@ class SnowflakeMergeOperator(BaseOperator):
         "source_table",
         "source_sql",
         "source_parquet",
+        "source_delta",
+        "source_partitions",
+        "source_version",
         "column_mapping",
         "delete_value",
     )
     template_ext: Sequence[str] = (".sql",)
-    template_fields_renderers = {"source_sql": "sql", "column_mapping": "json"}
+    template_fields_renderers = {"source_sql": "sql", "column_mapping": "json", "source_partitions": "json"}
     ui_color = "#99e3ff"
 
     def __init__(
@@ -175,6 +192,9 @@ class SnowflakeMergeOperator(BaseOperator):
         source_table: str | None = None,
         source_sql: str | None = None,
         source_parquet: str | None = None,
+        source_delta: str | None = None,
+        source_partitions: Mapping[str, Any] | None = None,
+        source_version: int | str | None = None,
         mode: str = "merge",
         update_columns: Sequence[str] | None = None,
         insert_columns: Sequence[str] | None = None,
@@ -199,13 +219,17 @@ class SnowflakeMergeOperator(BaseOperator):
                 ("source_table", source_table),
                 ("source_sql", source_sql),
                 ("source_parquet", source_parquet),
+                ("source_delta", source_delta),
             )
             if v is not None
         ]
         if len(given) != 1:
             raise ValueError(
-                f"give exactly one of source_table, source_sql, source_parquet (got {given or 'none'})"
+                "give exactly one of source_table, source_sql, source_parquet, source_delta "
+                f"(got {given or 'none'})"
             )
+        if source_delta is None and (source_partitions is not None or source_version is not None):
+            raise ValueError("source_partitions and source_version need source_delta (a Delta table)")
         if mode not in msql.MODES:
             raise ValueError(f"mode must be one of {msql.MODES}, got {mode!r}")
         if on_duplicates not in _ON_DUPLICATES:
@@ -233,6 +257,9 @@ class SnowflakeMergeOperator(BaseOperator):
         self.source_table = source_table
         self.source_sql = source_sql
         self.source_parquet = source_parquet
+        self.source_delta = source_delta
+        self.source_partitions = source_partitions
+        self.source_version = source_version
         self.mode = mode
         self.update_columns = update_columns
         self.insert_columns = insert_columns
@@ -272,6 +299,20 @@ class SnowflakeMergeOperator(BaseOperator):
             )
         return query
 
+    def _validated_delta(self) -> tuple[str, int | None, dict[str, Any]]:
+        from airflow_provider_lakeops.operators._snowflake.delta import (
+            delta_uri,
+            partition_filters,
+            validated_version,
+        )
+
+        partition_filters(self.source_partitions)  # the type and the names: before connecting
+        return (
+            delta_uri(self.source_delta),
+            validated_version(self.source_version),
+            dict(self.source_partitions or {}),
+        )
+
     # ---------------------------------------------------------------- execute
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow.providers.snowflake.hooks.snowflake import SnowflakeHook
@@ -280,6 +321,7 @@ class SnowflakeMergeOperator(BaseOperator):
         mapping = self._validated_mapping()
         delete_literal = string_literal(self.delete_value, "delete_value") if self._op else None
         query = self._validated_query() if self.source_sql is not None else None
+        delta = self._validated_delta() if self.source_delta is not None else None
         hook = SnowflakeHook(snowflake_conn_id=self.snowflake_conn_id)
         with closing(hook.get_conn()) as conn, tempfile.TemporaryDirectory(prefix="lakeops-merge-") as tmp:
             defaults = {"default_database": conn.database, "default_schema": conn.schema}
@@ -301,17 +343,18 @@ class SnowflakeMergeOperator(BaseOperator):
             }
             staging: TableName | None = None
             try:
-                if self.source_parquet is not None:
-                    files = collect_parquet(
-                        str(self.source_parquet), Path(tmp) / "files", self.aws_conn_id, self.log
+                if self.source_parquet is not None or delta is not None:
+                    files = (
+                        self._read_delta(delta, Path(tmp) / "files")
+                        if delta is not None
+                        else collect_parquet(
+                            str(self.source_parquet), Path(tmp) / "files", self.aws_conn_id, self.log
+                        )
                     )
                     if not files:
                         if self.require_data:
-                            raise MergeError(
-                                f"no Parquet files under {self.source_parquet}; nothing was written. "
-                                "Pass require_data=False if an empty batch is expected"
-                            )
-                        self.log.warning("No Parquet files under %s: nothing to merge", self.source_parquet)
+                            raise MergeError(f"{self._empty_source()}; nothing was written. " + _EMPTY_HINT)
+                        self.log.warning("%s: nothing to merge", self._empty_source())
                         return self._finish(context, session, {}, started)
                     columns, originals = parquet_columns(files)
                     self._lineage["parquet_columns"] = originals
@@ -481,6 +524,8 @@ class SnowflakeMergeOperator(BaseOperator):
             "query_ids": list(session.query_ids),
             "statements": session.statements,
         }
+        if (self._lineage or {}).get("delta_version") is not None:
+            result["delta_version"] = int((self._lineage or {})["delta_version"])
         if self._lineage is not None:
             self._lineage["counts"] = result
         self.log.info(
@@ -505,7 +550,25 @@ class SnowflakeMergeOperator(BaseOperator):
         )
         return result
 
-    # ---------------------------------------------------------------- parquet
+    # ---------------------------------------------------------------- files
+    def _read_delta(self, delta: tuple[str, int | None, dict[str, Any]], dest: Path) -> list[Path]:
+        from airflow_provider_lakeops.operators._snowflake.delta import read_delta
+
+        uri, version, partitions = delta
+        batch = read_delta(
+            uri, dest, partitions=partitions, version=version, aws_conn_id=self.aws_conn_id, log=self.log
+        )
+        if self._lineage is not None:
+            self._lineage["delta_version"] = batch.version
+        return batch.files
+
+    def _empty_source(self) -> str:
+        if self.source_delta is None:
+            return f"no Parquet files under {self.source_parquet}"
+        where = f" in partitions {sorted(self.source_partitions)}" if self.source_partitions else ""
+        version = (self._lineage or {}).get("delta_version")
+        return f"no rows in Delta table {self.source_delta} (version {version}){where}"
+
     def _staging_name(self, context: Context, target: TableName) -> str:
         ti = context.get("ti")
         run_id = context.get("run_id") or uuid.uuid4().hex
@@ -514,7 +577,8 @@ class SnowflakeMergeOperator(BaseOperator):
 
     # ---------------------------------------------------------------- lineage
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
-        """Input: the source table, the tables a source query reads, or the Parquet location;
+        """Input: the source table, the tables a source query reads, the Parquet location or the Delta
+        table (its root, with the version read);
         output: the target with schema, column lineage (from the mapping) and row statistics."""
         from airflow_provider_lakeops.operators._snowflake.lineage import build_lineage
 

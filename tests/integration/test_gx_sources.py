@@ -126,7 +126,8 @@ def test_s3_json_lines_through_the_aws_connection(lakeops_stack, tmp_path):
     stored = json.loads(hook.read_key("gx-test/dq/dt=2025-10-31/customer_events.json", bucket_name=BUCKET))
     assert stored["lakeops"]["rows"] == 2000
     [dataset] = op.get_openlineage_facets_on_complete(None).inputs
-    assert (dataset.namespace, dataset.name) == (f"s3://{BUCKET}", prefix)
+    # a partition folder names its table (lineage.naming.table_root)
+    assert (dataset.namespace, dataset.name) == (f"s3://{BUCKET}", "gx-test/landing/customer_events")
     assert dataset.inputFacets["dataQualityMetrics"].fileCount == 3
 
 

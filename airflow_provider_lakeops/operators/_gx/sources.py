@@ -1,11 +1,13 @@
 """File sources of :class:`~airflow_provider_lakeops.operators.great_expectations.GXValidateOperator`.
 
-:class:`FileSource` reads Parquet, CSV or JSON-lines files from a local folder or S3 (downloaded
-through the amazon provider's ``S3Hook``, so credentials and endpoint come from the AWS
-connection) for GX's pandas or Spark engine. What counts as a data file (no ``_*``/``.*`` part, not
-empty) is :func:`~airflow_provider_lakeops.utils.storage.is_data_file`, as everywhere in lakeops;
-sub-folders are read whatever their names. SQL sources live in
-:mod:`~airflow_provider_lakeops.operators._gx.sql`.
+:class:`FileSource` reads Parquet, CSV or JSON-lines files from a local folder or S3, or a Delta
+table, for GX's pandas or Spark engine. The pandas engine downloads S3 files through the amazon
+provider's ``S3Hook`` and reads Delta tables with delta-rs; the Spark engine reads ``s3://`` and
+``s3a://`` itself with the lake's S3A settings
+(:func:`~airflow_provider_lakeops.utils.lake.spark_lake_settings`), credentials and endpoint coming
+from the AWS connection either way. What counts as a data file (no ``_*``/``.*`` part, not empty) is
+:func:`~airflow_provider_lakeops.utils.storage.is_data_file`, as everywhere in lakeops; sub-folders
+are read whatever their names. SQL sources live in :mod:`~airflow_provider_lakeops.operators._gx.sql`.
 
 Nothing here imports pandas, pyarrow, pyspark, boto3 or GX at module level.
 """
@@ -17,12 +19,14 @@ import glob
 import json
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from airflow_provider_lakeops.lineage.naming import DatasetName, location_dataset
+from airflow_provider_lakeops.operators._gx.delta import delta_guard, open_delta, partition_filters
+from airflow_provider_lakeops.utils.lake import is_s3_uri, spark_lake_settings
 from airflow_provider_lakeops.utils.storage import (
     download_to_folder,
     is_data_file,
@@ -35,7 +39,7 @@ __all__ = ["FORMATS", "FileSource", "SourceStats", "normalise_format"]
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("parquet", "csv", "jsonl")
+FORMATS = ("parquet", "csv", "jsonl", "delta")
 _EXTENSIONS = {
     ".parquet": "parquet",
     ".pq": "parquet",
@@ -49,7 +53,7 @@ _SCHEMA_SAMPLE_LINES = 200
 
 
 def normalise_format(fmt: str | None) -> str | None:
-    """``parquet`` | ``csv`` | ``jsonl`` (``json`` means JSON lines); ``None`` = infer from extensions."""
+    """``parquet`` | ``csv`` | ``jsonl`` (``json`` means JSON lines) | ``delta``; ``None`` = infer."""
     if fmt is None or fmt == "":
         return None
     value = str(fmt).lower().lstrip(".")
@@ -70,6 +74,8 @@ def _pick_format(names: list[str], fmt: str | None, location: str) -> tuple[list
                 f"data_path {location!r} holds {what}: set data_format to one of {', '.join(FORMATS)}"
             )
         fmt = found.pop()
+    if fmt == "delta":
+        raise ValueError(f"data_path {location!r}: a Delta table is read through its log, not as files")
     chosen = [name for name, kind in kinds.items() if kind == fmt or kind is None]
     return chosen, fmt
 
@@ -84,14 +90,18 @@ class SourceStats:
 
 
 class FileSource:
-    """Files on a local path or S3, read whole into pandas or Spark.
+    """Files or a Delta table on a local path or S3, read whole into pandas or Spark.
 
-    :param location: a file, a folder (all data files below it) or a glob; ``s3://bucket/prefix`` too.
-    :param fmt: ``parquet``, ``csv``, ``jsonl`` or ``None`` to infer from the extensions.
+    :param location: a file, a folder (all data files below it) or a glob; ``s3://bucket/prefix`` too;
+        or a Delta table's root.
+    :param fmt: ``parquet``, ``csv``, ``jsonl``, ``delta`` or ``None`` to infer (from the extensions,
+        or ``delta`` when ``location`` is a Delta table).
     :param engine: ``pandas`` or ``spark``.
     :param aws_conn_id: the AWS connection for S3 locations (the amazon provider's ``S3Hook``).
     :param read_options: passed to the reader (pyarrow's CSV ``ParseOptions`` fields or Spark options).
     :param spark_conn_id: the Spark connection whose master a new SparkSession uses.
+    :param partitions: with ``delta``: ``{partition column: value}`` (a list means any of them).
+    :param lake_jars: ``spark.jars`` (S3A, Delta) of a new SparkSession; default ``$LAKEOPS_SPARK_LAKE_JARS``.
     """
 
     kind = "file"
@@ -106,6 +116,8 @@ class FileSource:
         read_options: Mapping[str, Any] | None = None,
         spark_conn_id: str | None = "spark_default",
         app_name: str = "lakeops-gx",
+        partitions: Mapping[str, Any] | None = None,
+        lake_jars: str | Sequence[str] | None = None,
     ) -> None:
         self.location = location
         self.fmt = fmt
@@ -114,14 +126,18 @@ class FileSource:
         self.read_options = dict(read_options or {})
         self.spark_conn_id = spark_conn_id
         self.app_name = app_name
+        self.partitions = partitions
+        self.lake_jars = lake_jars
         self.files: list[str] = []
+        self._filters: list[tuple[str, str, Any]] = []
+        self._delta: Any = None
         self.stats = SourceStats()
         self._spark: Any = None
         self._own_spark = False
 
     @property
     def is_s3(self) -> bool:
-        return self.location.startswith(("s3://", "s3a://", "s3n://"))
+        return is_s3_uri(self.location)
 
     def describe(self) -> str:
         return f"{self.fmt or 'files'} at {self.location} ({self.engine})"
@@ -131,15 +147,26 @@ class FileSource:
         if not self.location or not self.location.strip():
             raise ValueError("data_path is empty after templating: give a file, folder, glob or s3:// URI")
         self.fmt = normalise_format(self.fmt)
-        if self.engine == "spark" and self.location.startswith("s3://"):
+        self._filters = partition_filters(self.partitions)
+        if self._filters and self.fmt not in (None, "delta"):
             raise ValueError(
-                "engine='spark' cannot read s3:// URIs: pass an s3a:// URI readable by the Spark session "
-                "(hadoop-aws on its classpath), or use engine='pandas' which downloads through S3Hook"
+                f"data_partitions filters a Delta table: set data_format='delta' (got {self.fmt!r}), "
+                "or point data_path at the partition's folder"
             )
+        if self._filters and any(ch in self.location for ch in _WILDCARDS):
+            raise ValueError("data_partitions needs a Delta table's root as data_path, not a glob")
 
     # ---------------------------------------------------------------- listing
     def prepare(self, workdir: Path) -> None:
-        """Find the data files (downloading S3 objects into ``workdir`` for the pandas engine)."""
+        """Find the data files (downloading S3 objects into ``workdir`` for the pandas engine); open a
+        Delta table (its log only)."""
+        if not any(ch in self.location for ch in _WILDCARDS):
+            self.fmt = delta_guard(self.location, self.fmt, self.aws_conn_id)
+        if self._filters and self.fmt != "delta":
+            raise ValueError(f"data_partitions needs a Delta table: {self.location!r} is not one")
+        if self.fmt == "delta":
+            self._prepare_delta()
+            return
         if self.is_s3 and self.engine == "pandas":
             names = self._download_s3(workdir)
         elif self.engine == "spark" and "://" in self.location and not self.location.startswith("file://"):
@@ -155,6 +182,17 @@ class FileSource:
             raise FileNotFoundError(f"no {self.fmt} files at {self.location}")
         self.stats.files = len(self.files)
         self.stats.bytes = sum(os.path.getsize(f) for f in self.files)
+
+    def _prepare_delta(self) -> None:
+        if self.engine == "spark":
+            self.files = [self.location]  # Spark reads the log itself (format("delta"))
+            return
+        self._delta = open_delta(self.location, self._filters, self.aws_conn_id)
+        self.files = list(self._delta.file_uris(file_pruning_predicate=self._filters or None))
+        self.stats.files = len(self.files)
+        log.info(
+            "Delta table %s version %s: %d file(s)", self.location, self._delta.version(), len(self.files)
+        )
 
     def _list_local(self) -> list[str]:
         location = self.location.removeprefix("file://")
@@ -206,6 +244,8 @@ class FileSource:
         """Column names, read from file footers / headers / the first lines only."""
         if self.engine == "spark":
             return list(self.spark_frame().columns)
+        if self._delta is not None:
+            return [f.name for f in self._delta.schema().fields]
         cols: dict[str, None] = {}
         for name in self.files:
             for col in self._file_columns(name):
@@ -247,6 +287,19 @@ class FileSource:
             return self.spark_frame()
         import pyarrow as pa
 
+        if self._delta is not None:
+            from deltalake.exceptions import DeltaProtocolError
+
+            try:
+                dataset = self._delta.to_pyarrow_dataset(file_pruning_predicate=self._filters or None)
+            except DeltaProtocolError as exc:  # e.g. deletion vectors: never read around them
+                raise ValueError(
+                    f"data_path {self.location!r} cannot be read by delta-rs here: {exc}"
+                ) from None
+            frame = dataset.to_table()
+            frame = frame.to_pandas()
+            self.stats.rows = len(frame)
+            return frame
         tables = [self._read_table(name) for name in self.files]
         table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="permissive")
         frame = table.to_pandas()
@@ -272,16 +325,44 @@ class FileSource:
             fmt = {"jsonl": "json"}.get(self.fmt or "", self.fmt)
             options = {"header": "true", "inferSchema": "true"} if fmt == "csv" else {}
             options.update({k: str(v) for k, v in self.read_options.items()})
-            self._frame = spark.read.format(fmt).options(**options).load(self.files)
+            if fmt == "delta":
+                from pyspark.sql import functions as F
+
+                frame = spark.read.format("delta").options(**options).load(self.files[0])
+                for column, op, value in self._filters:
+                    if column not in frame.columns:
+                        raise ValueError(f"data_partitions names {column!r}, which {self.location} lacks")
+                    frame = frame.where(F.col(column).isin(value) if op == "in" else F.col(column) == value)
+                self._frame = frame
+            else:
+                self._frame = spark.read.format(fmt).options(**options).load(self.files)
         return self._frame
 
     def _session(self) -> Any:
         from pyspark.sql import SparkSession
 
+        from airflow_provider_lakeops.spark_apps.lake_session import apply_s3a_credentials
+
+        table_format = "delta" if self.fmt == "delta" else "parquet"
         active = SparkSession.getActiveSession()
         if active is not None:
+            # a running session's jars are fixed: only its Hadoop (S3A) settings can change
+            settings = spark_lake_settings(
+                paths=[self.location], table_format=table_format, aws_conn_id=self.aws_conn_id, jars=""
+            )
+            hadoop = active.sparkContext._jsc.hadoopConfiguration()
+            for key, value in settings.conf.items():
+                if key.startswith("spark.hadoop."):
+                    hadoop.set(key[len("spark.hadoop.") :], value)
+            apply_s3a_credentials(active, settings.env)
             self._spark = active
             return active
+        settings = spark_lake_settings(
+            paths=[self.location],
+            table_format=table_format,
+            aws_conn_id=self.aws_conn_id,
+            jars=self.lake_jars,
+        )
         master = "local[*]"
         if self.spark_conn_id:
             from airflow.sdk import BaseHook
@@ -290,8 +371,12 @@ class FileSource:
             host = conn.host or "local[*]"
             master = f"{host}:{conn.port}" if conn.port and host.startswith(("spark://", "k8s://")) else host
         log.info("Starting a SparkSession (master %s) for validation", master)
-        self._spark = SparkSession.builder.master(master).appName(self.app_name).getOrCreate()
+        builder = SparkSession.builder.master(master).appName(self.app_name)
+        for key, value in settings.conf.items():
+            builder = builder.config(key, value)
+        self._spark = builder.getOrCreate()
         self._own_spark = True
+        apply_s3a_credentials(self._spark, settings.env)
         return self._spark
 
     def add_batch(self, context: Any, name: str, data: Any) -> tuple[Any, dict[str, Any]]:
@@ -309,6 +394,7 @@ class FileSource:
 
     def close(self) -> None:
         self._frame = None
+        self._delta = None
         if self._own_spark and self._spark is not None:
             self._spark.stop()
         self._spark = None

@@ -13,11 +13,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_lakeops.lineage.naming import table_root
 from airflow_provider_lakeops.operators._snowflake.identifiers import data_identifier
 from airflow_provider_lakeops.operators._snowflake.sql import Column
 from airflow_provider_lakeops.utils.storage import (
     DataFile,
     download_to_folder,
+    folder_exists,
     list_data_files,
     parse_location,
     s3_client,
@@ -90,6 +92,23 @@ def _partitioned(location: str, files: Sequence[DataFile]) -> list[tuple[DataFil
     return found
 
 
+_DELTA = (
+    "source_parquet {location!r} is in the Delta table {root}: its folder keeps files the Delta log removed "
+    "(until VACUUM), which would be merged too; use source_delta={root!r} (with source_partitions)"
+)
+
+
+def _refuse_delta(location: str, s3: Any = None) -> None:
+    """A Delta table (or one of its partition folders) must be read through its log."""
+    root = table_root(location)
+    if root.startswith(("s3://", "s3a://", "s3n://")):
+        found = folder_exists(parse_location(root, argument="source_parquet").join("_delta_log/"), s3=s3)
+    else:
+        found = (Path(root) / "_delta_log").is_dir()
+    if found:
+        raise ValueError(_DELTA.format(location=location, root=root))
+
+
 def collect_parquet(location: str, dest: Path, aws_conn_id: str | None, log: Any) -> list[Path]:
     """Local paths (in ``dest``) of the Parquet files at ``location``; empty when it holds none.
 
@@ -100,8 +119,8 @@ def collect_parquet(location: str, dest: Path, aws_conn_id: str | None, log: Any
         (hidden ``_*``/``.*`` files and folders and empty files are skipped); a folder that is
         neither hidden nor ``column=value`` is refused (it would be silently ignored otherwise).
     :raises FileNotFoundError: a local ``location`` does not exist.
-    :raises ValueError: a non-partition sub-folder holds data files, or a partition column is also a
-        column of the files.
+    :raises ValueError: a non-partition sub-folder holds data files, a partition column is also a
+        column of the files, or ``location`` is (a partition of) a Delta table.
     """
     dest.mkdir(parents=True)
     if location.startswith(("s3://", "s3a://")):
@@ -109,6 +128,7 @@ def collect_parquet(location: str, dest: Path, aws_conn_id: str | None, log: Any
     path = Path(location[len("file://") :] if location.startswith("file://") else location)
     if not path.exists():
         raise FileNotFoundError(f"source_parquet {location!r} does not exist")
+    _refuse_delta(str(path if path.is_dir() else path.parent))
     if path.is_file():
         found: list[tuple[Path, dict[str, str]]] = [(path, {})]
     else:
@@ -155,6 +175,7 @@ def _download_s3(location: str, dest: Path, aws_conn_id: str | None, log: Any) -
     if not bucket:
         raise ValueError(f"source_parquet {location!r} has no bucket: use s3://bucket/prefix/")
     s3 = s3_client(aws_conn_id=aws_conn_id)
+    _refuse_delta(location.rsplit("/", 1)[0] if prefix.endswith(_SUFFIXES) else location, s3)
     download = dest.parent / "downloads"
     if prefix.endswith(_SUFFIXES):  # one object
         single = parse_location(location, argument="source_parquet", folder=False)

@@ -2,7 +2,8 @@
 
 Imported only from ``get_openlineage_facets_on_*`` (the OpenLineage classes load here, never at
 DAG parse). Datasets follow the naming spec: ``snowflake://{account}`` + ``DB.SCHEMA.TABLE`` for
-tables, ``s3://bucket`` or ``file`` for staged Parquet files.
+tables, ``s3://bucket`` or ``file`` for staged Parquet files and Delta tables (the table's root, with
+a ``version`` facet naming the Delta version read).
 """
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ def build_lineage(operator: Any, state: dict[str, Any] | None, *, complete: bool
     inputs: list[Any] = []
     if operator.source_parquet is not None:
         source = location_dataset(str(operator.source_parquet))
+    elif getattr(operator, "source_delta", None) is not None:
+        source = location_dataset(str(operator.source_delta))
     elif state.get("source_table") is not None:
         source = table_dataset(state["source_table"])
     elif state.get("query"):
@@ -79,6 +82,12 @@ def build_lineage(operator: Any, state: dict[str, Any] | None, *, complete: bool
             inputs.append(InputDataset(namespace=name.namespace, name=name.name, facets={}))
     if source is not None:
         facets: dict[str, Any] = {}
+        if state.get("delta_version") is not None:
+            from openlineage.client.facet_v2 import dataset_version_dataset
+
+            facets["version"] = dataset_version_dataset.DatasetVersionDatasetFacet(
+                datasetVersion=str(state["delta_version"])
+            )
         if plan is not None:
             facets["schema"] = SchemaDatasetFacet(
                 fields=[

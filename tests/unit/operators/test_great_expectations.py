@@ -86,6 +86,7 @@ def test_template_fields_and_ext():
         "suite",
         "data_path",
         "data_format",
+        "data_partitions",
         "conn_id",
         "table",
         "schema",

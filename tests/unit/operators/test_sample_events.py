@@ -28,7 +28,8 @@ def test_lands_the_day_and_a_rerun_leaves_the_same_files(tmp_path):
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"output_path": "s3://lake/landing"}, "must be a local folder"),
+        ({"output_path": "gs://lake/landing"}, "scheme 'gs' is not supported"),
+        ({"output_path": "s3://lakeops-lake/"}, "is a bucket's root"),
         ({"output_path": " "}, "output_path is empty"),
         ({"rows": -1}, "rows must be between 0"),
         ({"rows": "many"}, "rows must be an integer"),
@@ -42,3 +43,16 @@ def test_bad_input_is_refused_and_the_previous_landing_stays(tmp_path, kwargs, m
         _op(**args).execute({})
     assert sorted(str(p) for p in out.glob("part-*")) == before["files"]
     assert not (tmp_path / "s3:").exists()
+
+
+def test_an_s3_output_is_validated_before_any_connection(monkeypatch):
+    # no AWS connection is needed to refuse a bad row count for an s3:// landing folder
+    monkeypatch.delenv("AIRFLOW_CONN_AWS_DEFAULT", raising=False)
+    with pytest.raises(ValueError, match="rows must be between 0"):
+        _op(output_path="s3://lakeops-lake/landing/dt=2025-10-31", rows=-5).execute({})
+
+
+def test_lineage_names_the_table_of_the_landing_folder():
+    op = _op(output_path="s3a://lakeops-lake/landing/customer_events/dt=2025-10-31/")
+    (output,) = op.get_openlineage_facets_on_complete(None).outputs
+    assert (output.namespace, output.name) == ("s3://lakeops-lake", "landing/customer_events")

@@ -35,6 +35,12 @@ def op(**kwargs):
         ({"update_columns": ["a", '"b']}, "update_columns"),
         ({"insert_columns": []}, "insert_columns must name"),
         ({"operation_column": "op--"}, "refused"),
+        (
+            {"source_delta": "s3://lake/t"},
+            "exactly one of source_table, source_sql, source_parquet, source_delta",
+        ),
+        ({"source_partitions": {"dt": "x"}}, "need source_delta"),
+        ({"source_version": 3}, "need source_delta"),
     ],
     ids=[
         "no-source",
@@ -49,6 +55,9 @@ def op(**kwargs):
         "bad-update-column",
         "empty-insert-columns",
         "bad-op-column",
+        "table-and-delta",
+        "partitions-without-delta",
+        "version-without-delta",
     ],
 )
 def test_constructor_rejects(kwargs, match):
@@ -76,6 +85,9 @@ def test_constructor_only_assigns():
         "source_table",
         "source_sql",
         "source_parquet",
+        "source_delta",
+        "source_partitions",
+        "source_version",
         "column_mapping",
         "delete_value",
     }
@@ -97,6 +109,43 @@ def test_execute_validates_templated_values_before_connecting(kwargs, error, mat
     monkeypatch.delenv("AIRFLOW_CONN_SNOWFLAKE_DEFAULT", raising=False)
     with pytest.raises(error, match=match):
         op(**kwargs).execute(context={})
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"source_delta": "  "}, ValueError, "source_delta is empty"),
+        ({"source_delta": "s3://lake/t", "source_version": "-1"}, ValueError, "non-negative integer"),
+        ({"source_delta": "s3://lake/t", "source_version": True}, ValueError, "non-negative integer"),
+        ({"source_delta": "s3://lake/t", "source_partitions": ["dt"]}, TypeError, "must be a dict"),
+        (
+            {"source_delta": "s3://lake/t", "source_partitions": {"": "x"}},
+            ValueError,
+            "empty partition column",
+        ),
+        ({"source_delta": "s3://lake/t", "source_partitions": {"dt": []}}, ValueError, "empty list"),
+    ],
+    ids=["empty-uri", "negative-version", "bool-version", "partitions-list", "empty-column", "empty-values"],
+)
+def test_execute_validates_delta_arguments_before_connecting(kwargs, error, match, monkeypatch):
+    monkeypatch.delenv("AIRFLOW_CONN_SNOWFLAKE_DEFAULT", raising=False)
+    with pytest.raises(error, match=match):
+        op(source_table=None, **kwargs).execute(context={})
+
+
+def test_delta_source_is_templated():
+    merge = op(
+        source_table=None,
+        source_delta="s3://lake/silver/{{ params.t }}",
+        source_partitions={"dt": "{{ ds }}"},
+        source_version="{{ params.v }}",
+    )
+    merge.render_template_fields({"ds": "2025-10-31", "params": {"t": "events", "v": "4"}})
+    assert (merge.source_delta, merge.source_partitions, merge.source_version) == (
+        "s3://lake/silver/events",
+        {"dt": "2025-10-31"},
+        "4",
+    )
 
 
 def test_sql_file_is_rendered(tmp_path):

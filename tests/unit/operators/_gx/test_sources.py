@@ -30,15 +30,26 @@ def test_normalise_format_rejects_unknown():
     [
         (FileSource("  ", None), "data_path is empty"),
         (FileSource("/x", "avro"), "data_format must be one of"),
-        (FileSource("s3://b/k", None, engine="spark"), "cannot read s3:// URIs"),
+        (FileSource("/t", "parquet", partitions={"dt": "x"}), "set data_format='delta'"),
+        (FileSource("/t/*", "delta", partitions={"dt": "x"}), "not a glob"),
+        (FileSource("/t", "delta", partitions=["dt"]), "must be a dict"),
         (SqlSource("db", table=" "), "table is empty"),
         (SqlSource("db", sql=" ; "), "sql is empty"),
         (SqlSource("", table="t"), "conn_id is empty"),
     ],
-    ids=["empty-path", "format", "spark-s3", "empty-table", "empty-sql", "empty-conn"],
+    ids=[
+        "empty-path",
+        "format",
+        "partitions-not-delta",
+        "partitions-glob",
+        "partitions-not-a-dict",
+        "empty-table",
+        "empty-sql",
+        "empty-conn",
+    ],
 )
 def test_source_checks(source, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises((ValueError, TypeError), match=message):
         source.check()
 
 
