@@ -9,49 +9,21 @@ deltalake is imported inside the functions.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from airflow_provider_lakeops.lineage.naming import table_root
-from airflow_provider_lakeops.utils.lake import aws_lake_access, delta_storage_options, is_s3_uri
+from airflow_provider_lakeops.utils.delta import delta_uri, open_delta_table
+from airflow_provider_lakeops.utils.delta import partition_filters as _partition_filters
+from airflow_provider_lakeops.utils.lake import is_s3_uri
 from airflow_provider_lakeops.utils.storage import folder_exists, parse_location
 
 __all__ = ["delta_guard", "open_delta", "partition_filters"]
 
 
 def partition_filters(partitions: object) -> list[tuple[str, str, Any]]:
-    """``{"dt": "2025-10-31"}`` as delta-rs filters (``=``; a list of values means ``in``).
-
-    :raises TypeError: not a mapping.
-    :raises ValueError: an empty column name or an empty list of values.
-    """
-    if partitions is None:
-        return []
-    if not isinstance(partitions, Mapping):
-        raise TypeError(
-            f"data_partitions must be a dict {{partition column: value}}, got {type(partitions).__name__}"
-        )
-    filters: list[tuple[str, str, Any]] = []
-    for column, value in partitions.items():
-        name = str(column or "").strip()
-        if not name:
-            raise ValueError("data_partitions has an empty partition column name")
-        if isinstance(value, (list, tuple, set, frozenset)):
-            values = sorted(str(v) for v in value)
-            if not values:
-                raise ValueError(f"data_partitions[{name!r}] is an empty list")
-            filters.append((name, "in", values))
-        else:
-            filters.append((name, "=", str(value)))
-    return filters
-
-
-def _uri(location: str) -> str:
-    for scheme in ("s3a://", "s3n://"):
-        if location.lower().startswith(scheme):
-            location = "s3://" + location[len(scheme) :]
-    return location.removeprefix("file://").rstrip("/") or "/"
+    """``data_partitions`` as delta-rs filters (:func:`~..utils.delta.partition_filters`)."""
+    return _partition_filters(partitions, argument="data_partitions")
 
 
 def _has_log(root: str, aws_conn_id: str | None) -> bool:
@@ -95,26 +67,10 @@ def open_delta(location: str, filters: list[tuple[str, str, Any]], aws_conn_id: 
     :raises FileNotFoundError: not a Delta table.
     :raises ValueError: a filter on a column the table is not partitioned by.
     """
-    from deltalake import DeltaTable
-    from deltalake.exceptions import DeltaError, TableNotFoundError
-
-    uri = _uri(location)
-    options = delta_storage_options(aws_lake_access(aws_conn_id)) if is_s3_uri(uri) else None
-    try:
-        table = DeltaTable(uri, storage_options=options)
-    except TableNotFoundError:
-        raise FileNotFoundError(
-            f"data_path {location!r} is not a Delta table (no _delta_log there, or no access)"
-        ) from None
-    except (DeltaError, OSError) as exc:
-        raise ValueError(
-            f"data_path {location!r} could not be opened as a Delta table ({type(exc).__name__})"
-        ) from None
-    partition_columns = list(table.metadata().partition_columns)
-    unknown = [c for c, _, _ in filters if c not in partition_columns]
-    if unknown:
-        raise ValueError(
-            f"data_partitions names {unknown}, but {location} is partitioned by "
-            f"{partition_columns or 'nothing'}: filter on partition columns only"
-        )
-    return table
+    return open_delta_table(
+        delta_uri(location, argument="data_path"),
+        argument="data_path",
+        aws_conn_id=aws_conn_id,
+        filters=filters,
+        filters_argument="data_partitions",
+    )

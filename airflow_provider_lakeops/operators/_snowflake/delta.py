@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_lakeops.utils.lake import aws_lake_access, delta_storage_options, is_s3_uri
+from airflow_provider_lakeops.utils.delta import delta_uri as _delta_uri
+from airflow_provider_lakeops.utils.delta import open_delta_table
+from airflow_provider_lakeops.utils.delta import partition_filters as _partition_filters
 
 __all__ = ["DeltaBatch", "delta_uri", "partition_filters", "read_delta", "validated_version"]
 
@@ -31,19 +33,11 @@ class DeltaBatch:
 
 
 def delta_uri(value: object) -> str:
-    """The URI delta-rs opens: ``s3a://``/``s3n://`` written ``s3://``, ``file://`` as a local path.
+    """The URI delta-rs opens for ``source_delta`` (:func:`airflow_provider_lakeops.utils.delta.delta_uri`).
 
     :raises ValueError: an empty value.
     """
-    text = str(value or "").strip()
-    if not text:
-        raise ValueError("source_delta is empty after templating: give s3://bucket/table or a local folder")
-    for scheme in ("s3a://", "s3n://"):
-        if text.lower().startswith(scheme):
-            text = "s3://" + text[len(scheme) :]
-    if text.startswith("file://"):
-        text = text[len("file://") :]
-    return text.rstrip("/") or "/"
+    return _delta_uri(value, argument="source_delta")
 
 
 def validated_version(value: object) -> int | None:
@@ -65,58 +59,8 @@ def validated_version(value: object) -> int | None:
 
 
 def partition_filters(partitions: object) -> list[tuple[str, str, Any]]:
-    """``{"dt": "2025-10-31"}`` as delta-rs filters (``=``; a list of values means ``in``).
-
-    :raises TypeError: not a mapping.
-    :raises ValueError: an empty column name or an empty list of values.
-    """
-    if partitions is None:
-        return []
-    if not isinstance(partitions, Mapping):
-        raise TypeError(
-            f"source_partitions must be a dict {{partition column: value}}, got {type(partitions).__name__}"
-        )
-    filters: list[tuple[str, str, Any]] = []
-    for column, value in partitions.items():
-        name = str(column or "").strip()
-        if not name:
-            raise ValueError("source_partitions has an empty partition column name")
-        if isinstance(value, (list, tuple, set, frozenset)):
-            values = sorted(str(v) for v in value)
-            if not values:
-                raise ValueError(f"source_partitions[{name!r}] is an empty list")
-            filters.append((name, "in", values))
-        else:
-            filters.append((name, "=", str(value)))
-    return filters
-
-
-def _open(uri: str, version: int | None, aws_conn_id: str | None) -> Any:
-    from deltalake import DeltaTable
-    from deltalake.exceptions import DeltaError, TableNotFoundError
-
-    options = delta_storage_options(aws_lake_access(aws_conn_id)) if is_s3_uri(uri) else None
-    try:
-        table = DeltaTable(uri, storage_options=options)
-    except TableNotFoundError:
-        raise FileNotFoundError(
-            f"source_delta {uri!r} is not a Delta table (no _delta_log there, or no access); "
-            "for plain Parquet files use source_parquet"
-        ) from None
-    except (DeltaError, OSError) as exc:
-        raise ValueError(
-            f"source_delta {uri!r} could not be opened as a Delta table ({type(exc).__name__})"
-        ) from None
-    if version is not None and version != table.version():
-        latest = table.version()
-        try:
-            table.load_as_version(version)
-        except (DeltaError, OSError, ValueError):
-            raise ValueError(
-                f"source_version {version} is not a version of {uri} (versions 0..{latest}, "
-                "unless older ones were cleaned up)"
-            ) from None
-    return table
+    """``source_partitions`` as delta-rs filters (:func:`~..utils.delta.partition_filters`)."""
+    return _partition_filters(partitions, argument="source_partitions")
 
 
 def read_delta(
@@ -137,14 +81,17 @@ def read_delta(
     import pyarrow.parquet as pq
 
     filters = partition_filters(partitions)
-    table = _open(uri, version, aws_conn_id)
+    table = open_delta_table(
+        uri,
+        argument="source_delta",
+        aws_conn_id=aws_conn_id,
+        version=version,
+        version_argument="source_version",
+        filters=filters,
+        filters_argument="source_partitions",
+        not_found_hint="; for plain Parquet files use source_parquet",
+    )
     partition_columns = list(table.metadata().partition_columns)
-    unknown = [c for c, _, _ in filters if c not in partition_columns]
-    if unknown:
-        raise ValueError(
-            f"source_partitions names {unknown}, but {uri} is partitioned by "
-            f"{partition_columns or 'nothing'}: filter on partition columns only"
-        )
     columns = [f.name for f in table.schema().fields]
     from deltalake.exceptions import DeltaProtocolError
 
