@@ -98,7 +98,8 @@ def lake_asset(path: str, *, lake: str | None = None) -> Asset:
 
 
 def silver_asset(lake: str | None = None) -> Asset:
-    """The masked silver Parquet: ``{lake}/silver/customer_behavior`` (see :func:`lake_asset`)."""
+    """The masked silver table (Delta): ``{lake}/silver/customer_behavior`` (see :func:`lake_asset`); an
+    S3 lake gives ``s3://bucket/silver/customer_behavior``, the name its lineage datasets have."""
     return lake_asset("silver/customer_behavior", lake=lake)
 
 

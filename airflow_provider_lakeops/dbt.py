@@ -9,13 +9,22 @@ need it:
 * ``TestBehavior.AFTER_EACH``: every model's tests run right after the model, a failing test fails
   its task and stops everything downstream; ``TestIndirectSelection.BUILDABLE`` runs a test that
   spans several models (``relationships``) after the last of them;
-* the profile: the ``local`` target reads ``dbt/profiles.yml`` (dbt-duckdb, a file in the local lake,
+* the profile: the ``local`` target reads ``dbt/profiles.yml`` (dbt-duckdb, a local warehouse file,
   no credentials); the ``snowflake`` target is built by Cosmos'
   ``SnowflakeUserPasswordProfileMapping`` from an Airflow connection, so the password only travels
-  as an environment variable of the dbt process, never in a file, argv or the DAG.
+  as an environment variable of the dbt process, never in a file, argv or the DAG;
+* lake sources: on the ``local`` target a source with meta ``plugin: delta`` is read from the lake
+  (``s3://...`` or a local folder) through its Delta log by dbt-duckdb's ``delta`` plugin (delta-rs).
+  With ``aws_conn_id`` a Cosmos interceptor gives each dbt process the connection's ``AWS_*``
+  variables at run time (through ``get_env``, never through the templated ``env``); before a model
+  that reads such a source runs, the source's location is rendered with the dbt process' environment,
+  checked (an S3 URI or an absolute path) and looked up (a missing Delta table fails the task with
+  its path, before dbt builds anything).
 
 Cosmos emits the OpenLineage events of the dbt models (inputs and outputs per model) through the
-Airflow OpenLineage listener, so they land in the same event stream as the provider's operators.
+Airflow OpenLineage listener, so they land in the same event stream as the provider's operators. A
+model that reads a lake source also gets the source's lake dataset as an input (``s3://bucket`` +
+key, the name every writer of that table uses), so the graph runs from the lake into the marts.
 
 Cosmos is imported inside the functions: importing this module stays cheap (DAG files import
 Cosmos themselves when they build the group).
@@ -32,9 +41,13 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from airflow_provider_lakeops.lineage.naming import DatasetName, location_dataset
+from airflow_provider_lakeops.utils.lake import aws_lake_access, delta_storage_options, is_s3_uri
 
 if TYPE_CHECKING:
     from cosmos import DbtTaskGroup, ProfileConfig
@@ -46,6 +59,8 @@ __all__ = [
     "PROFILE_NAME",
     "PROJECT_DIR_ENV",
     "TARGET_ENV",
+    "LakeSource",
+    "lake_sources",
     "lakeops_dbt_task_group",
     "lakeops_profile_config",
     "ensure_manifest",
@@ -72,6 +87,8 @@ RESULTS_XCOM_KEY = "dbt_results"
 RESULTS_CALLBACK = "airflow_provider_lakeops.dbt.record_dbt_results"
 _MAX_NODES = 200
 _INVOCATION_MODES = ("dbt_runner", "subprocess")
+#: ``meta.plugin`` of the sources dbt-duckdb reads from the lake through delta-rs
+DELTA_PLUGIN = "delta"
 
 log = logging.getLogger(__name__)
 # the checkout's dbt/ folder (an editable install or running from the repository)
@@ -113,6 +130,247 @@ def manifest_path(project_dir: str | os.PathLike[str] | None = None) -> Path:
     target = resolve_project_dir(project_dir) / "target"
     slim = target / RENDER_MANIFEST
     return slim if slim.is_file() else target / "manifest.json"
+
+
+@dataclass(frozen=True)
+class LakeSource:
+    """A dbt source that dbt-duckdb reads from the lake through its ``delta`` plugin.
+
+    :param unique_id: the source's dbt unique id (``source.lakeops.lakeops.customer_behavior``).
+    :param name: ``{source_name}.{table}`` (``lakeops.customer_behavior``).
+    :param manifest_path: ``meta.delta_table_path`` as the manifest has it (rendered at parse time).
+    :param expression: the unrendered ``delta_table_path`` of the source's YAML file, rendered again at
+        run time with the dbt process' environment (``None``: not found, the manifest's value is used).
+    """
+
+    unique_id: str
+    name: str
+    manifest_path: str
+    expression: str | None = None
+
+    def location(self, environ: Mapping[str, str]) -> str:
+        """The location dbt will read, rendered with ``environ``; checked (see :func:`_checked_location`).
+
+        :raises ValueError: a variable the expression needs is missing or empty, or the location is
+            neither an S3 URI nor an absolute path.
+        """
+        what = f"delta_table_path of source {self.name}"
+        try:
+            value = self.manifest_path if self.expression is None else _render_env(self.expression, environ)
+        except ValueError as exc:
+            raise ValueError(f"{what}: {exc}") from exc
+        return _checked_location(value, what)
+
+
+def lake_sources(
+    project_dir: str | os.PathLike[str] | None = None, *, manifest: Mapping[str, Any] | None = None
+) -> dict[str, LakeSource]:
+    """The sources of the project's manifest that the ``local`` target reads through the ``delta``
+    plugin (meta ``plugin: delta`` and ``delta_table_path``), by unique id. Reads JSON and YAML, runs no dbt.
+
+    :param manifest: the manifest's content (default: read :func:`manifest_path`).
+    """
+    project = resolve_project_dir(project_dir)
+    if manifest is None:
+        manifest = json.loads(manifest_path(project).read_text(encoding="utf-8"))
+    found: dict[str, LakeSource] = {}
+    for unique_id, source in (manifest.get("sources") or {}).items():
+        meta = {**(source.get("source_meta") or {}), **(source.get("meta") or {})}
+        if meta.get("plugin") != DELTA_PLUGIN or not meta.get("delta_table_path"):
+            continue
+        found[unique_id] = LakeSource(
+            unique_id=unique_id,
+            name=f"{source.get('source_name')}.{source.get('name')}",
+            manifest_path=str(meta["delta_table_path"]).strip(),
+            expression=_raw_delta_path(project, source),
+        )
+    return found
+
+
+def _raw_delta_path(project: Path, source: Mapping[str, Any]) -> str | None:
+    """The unrendered ``delta_table_path`` of a source, from the YAML file that declares it."""
+    import yaml
+
+    try:
+        doc = yaml.safe_load((project / str(source.get("original_file_path"))).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    for declared in (doc or {}).get("sources") or []:
+        if declared.get("name") != source.get("source_name"):
+            continue
+        tables = [t for t in declared.get("tables") or [] if t.get("name") == source.get("name")]
+        for holder in (*tables, declared):
+            for meta in (holder.get("meta"), (holder.get("config") or {}).get("meta")):
+                if isinstance(meta, dict) and meta.get("delta_table_path"):
+                    return str(meta["delta_table_path"])
+    return None
+
+
+def _render_env(expression: str, environ: Mapping[str, str]) -> str:
+    """Render a YAML value that uses dbt's ``env_var(name, default)`` the way dbt will, stricter:
+    a variable that is set but empty is an error, not an empty string."""
+    from jinja2 import StrictUndefined, TemplateError
+    from jinja2.sandbox import SandboxedEnvironment
+
+    def env_var(name: str, default: str | None = None) -> str:
+        value = environ.get(name)
+        if value is not None and not value.strip():
+            raise ValueError(f"environment variable {name} is set but empty")
+        if value is None:
+            if default is None:
+                raise ValueError(f"environment variable {name} is not set")
+            return default
+        return value
+
+    try:
+        rendered = (
+            SandboxedEnvironment(undefined=StrictUndefined).from_string(expression).render(env_var=env_var)
+        )
+    except TemplateError as exc:
+        raise ValueError(
+            f"cannot render {expression.strip()!r} outside dbt ({exc}): only env_var() is supported"
+        ) from exc
+    return rendered.strip()
+
+
+def _checked_location(value: str, what: str) -> str:
+    """``value`` when it is an S3 URI or an absolute local path (``file://`` dropped)."""
+    text = value.strip()
+    if text.startswith("file://"):
+        text = text[len("file://") :]
+    if is_s3_uri(text) or (text.startswith("/") and text.rstrip("/")):
+        return text
+    raise ValueError(
+        f"{what} must be an s3:// URI or an absolute path, got {value!r}: dbt runs in a temporary copy "
+        "of the project, so a relative path would point into it (set LAKEOPS_SILVER_URI or LAKEOPS_LAKE_URI)"
+    )
+
+
+def _source_datasets(
+    given: Mapping[str, str] | None, manifest_sources: Mapping[str, Mapping[str, Any]]
+) -> dict[str, str]:
+    """``source_datasets`` keyed by unique id; a key may be ``{source_name}.{table}``."""
+    by_name = {f"{s.get('source_name')}.{s.get('name')}": uid for uid, s in manifest_sources.items()}
+    out: dict[str, str] = {}
+    for key, uri in (given or {}).items():
+        unique_id = key if key in manifest_sources else by_name.get(key)
+        if unique_id is None:
+            known = ", ".join(sorted(by_name)) or "none"
+            raise ValueError(f"source_datasets: no dbt source {key!r} in the manifest (sources: {known})")
+        out[unique_id] = _checked_location(str(uri), f"source_datasets[{key!r}]")
+        location_dataset(out[unique_id])  # an invalid S3 URI fails here, at parse time
+    return out
+
+
+@dataclass(frozen=True)
+class _LakeAccessInterceptor:
+    """Cosmos interceptor (``(context, operator)``, run in ``execute`` before the dbt command is built).
+
+    * ``aws_conn_id``: the dbt process gets the connection's ``AWS_*`` variables
+      (:func:`~airflow_provider_lakeops.utils.lake.delta_storage_options`), added by the operator's
+      ``get_env``: the templated ``env`` never holds them (Cosmos re-sends rendered fields after the
+      run), the secrets are masked, and they are kept out of the environment Cosmos copies into
+      ``os.environ`` for its OpenLineage processor.
+    * a task that builds a model reading a lake source: the source's location is rendered, checked and
+      looked up before dbt runs; its lake dataset is added to the task's OpenLineage inputs.
+    """
+
+    aws_conn_id: str | None
+    sources: Mapping[str, LakeSource] = field(default_factory=dict)
+    datasets: Mapping[str, str] = field(default_factory=dict)
+
+    def __call__(self, context: Any, operator: Any) -> None:
+        aws_env = self._aws_env()
+        if aws_env:
+            _add_env(operator, aws_env)
+        node = (getattr(operator, "extra_context", None) or {}).get("dbt_node_config") or {}
+        reads = [u for u in node.get("depends_on") or () if u in self.sources or u in self.datasets]
+        if not reads or list(getattr(operator, "base_cmd", None) or ())[:1] == ["test"]:
+            return  # tests read the models, not the lake
+        environ = {**os.environ, **operator.get_env(context)}
+        names: list[DatasetName] = []
+        for unique_id in reads:
+            source = self.sources.get(unique_id)
+            if source is not None:
+                try:
+                    location = source.location(environ)
+                except ValueError as exc:
+                    from airflow_provider_lakeops._compat import AirflowFailException
+
+                    raise AirflowFailException(str(exc)) from exc
+                _require_delta_table(source.name, location, aws_env if is_s3_uri(location) else None)
+            else:
+                location = self.datasets[unique_id]
+            names.append(location_dataset(self.datasets.get(unique_id, location)))
+        operator.log.info("Lake sources of %s: %s", node.get("unique_id"), ", ".join(n.uri for n in names))
+        _add_lineage_inputs(operator, names)
+
+    def _aws_env(self) -> dict[str, str]:
+        if self.aws_conn_id is None:
+            return {}
+        access = aws_lake_access(self.aws_conn_id)
+        from airflow.sdk.log import mask_secret
+
+        for secret in (access.secret_key, access.session_token):
+            if secret:
+                mask_secret(secret)
+        return delta_storage_options(access)
+
+
+def _add_env(operator: Any, extra: Mapping[str, str]) -> None:
+    """Give the dbt process ``extra`` without touching the templated ``env``."""
+    cls = type(operator)
+
+    def get_env(context: Any) -> dict[str, Any]:
+        return {**cls.get_env(operator, context), **extra}
+
+    operator.get_env = get_env
+    calculate: Callable[..., Any] | None = getattr(cls, "calculate_openlineage_events_completes", None)
+    if calculate is not None:  # Cosmos copies this env into os.environ: leave the AWS_* variables out
+
+        def calculate_without(env: Mapping[str, Any], *args: Any, **kwargs: Any) -> Any:
+            kept = {k: v for k, v in env.items() if k not in extra}
+            return calculate(operator, kept, *args, **kwargs)
+
+        operator.calculate_openlineage_events_completes = calculate_without
+
+
+def _require_delta_table(name: str, location: str, storage_options: Mapping[str, str] | None) -> None:
+    """Fail before dbt runs when ``location`` holds no Delta table (delta-rs' own error has no path)."""
+    try:
+        from deltalake import DeltaTable
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "lake sources need delta-rs: pip install 'airflow-provider-lakeops[delta]'"
+        ) from exc
+    try:
+        found = DeltaTable.is_deltatable(location, storage_options=dict(storage_options or {}) or None)
+    except Exception as exc:  # delta-rs raises its own OSError/DeltaError kinds
+        raise FileNotFoundError(
+            f"dbt source {name}: cannot read the Delta table at {location}: {exc}"
+        ) from exc
+    if not found:
+        raise FileNotFoundError(
+            f"dbt source {name}: no Delta table at {location} (no _delta_log): write the silver table "
+            "first, or point LAKEOPS_SILVER_URI / LAKEOPS_LAKE_URI at it"
+        )
+
+
+def _add_lineage_inputs(operator: Any, names: Sequence[DatasetName]) -> None:
+    """Extend the operator's OpenLineage inputs (Cosmos' ``get_openlineage_facets_on_complete``)."""
+    cls = type(operator)
+    complete = getattr(cls, "get_openlineage_facets_on_complete", None)
+    if complete is None or not names:
+        return
+
+    def with_lake_inputs(task_instance: Any) -> Any:
+        lineage = complete(operator, task_instance)
+        seen = {(d.namespace, d.name) for d in lineage.inputs}
+        extra = [n.to_openlineage() for n in names if (n.namespace, n.name) not in seen]
+        lineage.inputs = [*lineage.inputs, *extra]
+        return lineage
+
+    operator.get_openlineage_facets_on_complete = with_lake_inputs
 
 
 def lakeops_profile_config(
@@ -176,6 +434,8 @@ def lakeops_dbt_task_group(
     dbt_vars: Mapping[str, Any] | None = None,
     operator_args: Mapping[str, Any] | None = None,
     invocation_mode: str | None = None,
+    aws_conn_id: str | None = None,
+    source_datasets: Mapping[str, str] | None = None,
     **task_group_kwargs: Any,
 ) -> DbtTaskGroup:
     """A Cosmos ``DbtTaskGroup`` over the lakeops dbt project (call it inside a ``DAG`` context).
@@ -195,10 +455,20 @@ def lakeops_dbt_task_group(
         a small summary of dbt's ``run_results.json`` to XCom (key ``dbt_results``) and emits metrics.
     :param invocation_mode: ``"dbt_runner"`` (in-process, Cosmos' default when dbt is importable) or
         ``"subprocess"``.
+    :param aws_conn_id: an Airflow AWS connection whose region, endpoint and credentials each dbt
+        process gets as ``AWS_*`` variables at run time, for the lake sources on S3 (delta-rs reads
+        them). ``None``: the worker's own environment (an instance role, exported variables).
+    :param source_datasets: the lake dataset of each dbt source, for lineage: ``{"lakeops.customer_behavior":
+        "s3://lakeops-lake/silver/customer_behavior"}`` (a key may also be the source's unique id).
+        Default: the location dbt reads, the source's ``delta_table_path`` rendered at run time.
     :param task_group_kwargs: passed to ``DbtTaskGroup`` (``dag``, ``default_args``, ...).
     :raises FileNotFoundError: when the manifest is missing (run
         ``python -m airflow_provider_lakeops.dbt parse``).
-    :raises ValueError: for an unknown target, invocation mode or project folder.
+    :raises ValueError: for an unknown target, invocation mode, project folder or ``source_datasets`` key.
+
+    At run time, a task whose model reads a lake source fails before dbt runs when the source's
+    location is relative, needs an unset or empty environment variable (``AirflowFailException``), or
+    holds no Delta table (``FileNotFoundError``, naming the location).
     """
     if invocation_mode not in (None, *_INVOCATION_MODES):
         raise ValueError(
@@ -219,6 +489,18 @@ def lakeops_dbt_task_group(
         snowflake_schema=snowflake_schema,
         profile_mapping=profile_mapping,
     )
+    manifest_sources = json.loads(manifest.read_text(encoding="utf-8")).get("sources") or {}
+    interceptor = _LakeAccessInterceptor(
+        aws_conn_id=aws_conn_id,
+        # only dbt-duckdb reads `plugin: delta` sources; on Snowflake the source is a table
+        sources=lake_sources(project, manifest={"sources": manifest_sources})
+        if profile_config.target_name == "local"
+        else {},
+        datasets=_source_datasets(source_datasets, manifest_sources),
+    )
+    extra_args = dict(operator_args or {})
+    if interceptor.aws_conn_id or interceptor.sources or interceptor.datasets:
+        extra_args["interceptors"] = [interceptor, *(extra_args.get("interceptors") or ())]
 
     import airflow  # noqa: F401 - cosmos.constants needs airflow imported first (circular import)
     from cosmos import DbtTaskGroup, ExecutionConfig, ProjectConfig, RenderConfig
@@ -261,7 +543,7 @@ def lakeops_dbt_task_group(
         profile_config=profile_config,
         execution_config=execution_config,
         render_config=render_config,
-        operator_args={"callback": RESULTS_CALLBACK, **(operator_args or {})},
+        operator_args={"callback": RESULTS_CALLBACK, **extra_args},
         **task_group_kwargs,
     )
 

@@ -35,7 +35,7 @@ client.emit(RunEvent(
     eventType=RunState.COMPLETE, eventTime=datetime.now(timezone.utc).isoformat(),
     run=Run(runId=str(generate_new_uuid())), job=Job(namespace="lakeops-local", name=sys.argv[1]),
     producer="https://github.com/lakeops/airflow-provider-lakeops",
-    inputs=[Dataset(namespace="file", name="/lake/silver/customer_behavior")],
+    inputs=[Dataset(namespace="s3://lakeops-lake", name="silver/customer_behavior")],
     outputs=[Dataset(namespace="duckdb:///lake/lakeops.duckdb", name="lakeops.main.stg_customer_behavior")],
 ))
 client.transport.close() if hasattr(client.transport, "close") else None
@@ -118,6 +118,11 @@ def test_composite_transport_writes_the_file_and_posts_to_marquez(marquez, tmp_p
     posted = received[0][1]
     assert posted["job"]["name"] == "example_dbt_cosmos.dbt.stg_customer_behavior.run"
     assert posted["outputs"][0]["name"] == "lakeops.main.stg_customer_behavior"
+    # the staging model's lake input, named as the silver table's writers name it
+    assert (posted["inputs"][0]["namespace"], posted["inputs"][0]["name"]) == (
+        "s3://lakeops-lake",
+        "silver/customer_behavior",
+    )
     [written] = [json.loads(line) for line in events_file.read_text().splitlines() if line.strip()]
     assert written["run"]["runId"] == posted["run"]["runId"]
 

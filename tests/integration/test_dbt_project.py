@@ -1,7 +1,10 @@
-"""The dbt project on the local target (dbt-duckdb over silver Parquet), checked against its own spec.
+"""The dbt project on the local target (dbt-duckdb over the silver Delta table), checked against its spec.
 
-dbt runs in-process (dbtRunner, as Cosmos does); dbt-duckdb keeps the warehouse open afterwards, so
-each run is followed by closing that connection before the test opens the file read-only.
+The silver is a local Delta table (``deltalake.write_deltalake``, partitioned by ``dt``) named by
+``LAKEOPS_SILVER_URI``; rows are edited before they are written, never in the table's files. dbt
+runs in-process (dbtRunner, as Cosmos does); dbt-duckdb keeps the warehouse open afterwards, so each
+run is followed by closing that connection before the test opens the file read-only. The same
+source on S3 is exercised by ``tests/dags/test_example_dbt_cosmos.py`` (moto).
 """
 
 from __future__ import annotations
@@ -13,11 +16,11 @@ import subprocess
 import sys
 import tempfile
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
@@ -29,6 +32,7 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 PROJECT = REPO / "dbt"
 WEIGHTS = {"page_view": 1, "search": 2, "add_to_cart": 4, "purchase": 10}
+SILVER = "silver/customer_behavior"
 
 
 def _bytecode_env() -> dict[str, str]:
@@ -37,15 +41,49 @@ def _bytecode_env() -> dict[str, str]:
     return {"PYTHONDONTWRITEBYTECODE": "", "PYTHONPYCACHEPREFIX": str(cache)}
 
 
-def _silver(lake: Path, day: str) -> Path:
-    return lake / "silver" / "customer_behavior" / f"dt={day}"
+@pytest.fixture
+def lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A local lake folder: the warehouse file, and the silver Delta table that LAKEOPS_SILVER_URI names."""
+    folder = tmp_path / "lake"
+    folder.mkdir()
+    monkeypatch.setenv("LAKEOPS_LAKE_DIR", str(folder))
+    monkeypatch.setenv("LAKEOPS_SILVER_URI", str(folder / SILVER))
+    monkeypatch.delenv("LAKEOPS_LAKE_URI", raising=False)
+    return folder
 
 
-def _dbt(args: list[str], lake: Path, work: Path, project: Path = PROJECT):
-    """Run dbt in-process against ``lake``; artifacts go to ``work`` (never into the repository)."""
+def _events(
+    rows: int, day: str = "2025-10-31", edit: Callable[[list[dict]], None] | None = None, **kwargs
+) -> pa.Table:
+    """Sample silver rows of one day with their ``dt`` column; ``edit`` changes the rows before they are
+    written (same schema)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        write_events(tmp, rows, fmt="parquet", day=day, **kwargs)
+        table = pq.read_table(tmp)
+    if edit is not None:
+        records = table.to_pylist()
+        edit(records)
+        table = pa.Table.from_pylist(records, schema=table.schema)
+    return table.append_column("dt", pa.array([day] * table.num_rows, pa.string()))
+
+
+def _write_silver(lake: Path, table: pa.Table, **kwargs) -> None:
+    from deltalake import write_deltalake
+
+    write_deltalake(str(lake / SILVER), table, partition_by=["dt"], **kwargs)
+
+
+def _silver_rows(lake: Path) -> list[dict]:
+    from deltalake import DeltaTable
+
+    return DeltaTable(str(lake / SILVER)).to_pyarrow_table().to_pylist()
+
+
+def _dbt(args: list[str], work: Path, project: Path = PROJECT):
+    """Run dbt in-process (environment from the ``lake`` fixture); artifacts go to ``work`` (never into
+    the repository)."""
     from dbt.cli.main import dbtRunner
 
-    os.environ["LAKEOPS_LAKE_DIR"] = str(lake)
     try:
         result = dbtRunner().invoke(
             [
@@ -68,14 +106,6 @@ def _dbt(args: list[str], lake: Path, work: Path, project: Path = PROJECT):
     return result
 
 
-def _edit_rows(path: Path, edit) -> None:
-    """Rewrite one Parquet file after ``edit`` changed its rows in place (same schema)."""
-    table = pq.read_table(path)
-    rows = table.to_pylist()
-    edit(rows)
-    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), path)
-
-
 def _statuses(result) -> dict[str, str]:
     return {r.node.name: str(r.status) for r in result.result.results}
 
@@ -88,10 +118,9 @@ def _rows(lake: Path, sql: str) -> list[tuple]:
 
 
 def _expected(lake: Path) -> tuple[dict[tuple, dict], dict[tuple, object]]:
-    """Engagement per (customer, day) computed in Python from the Parquet, following the model's spec."""
-    table = ds.dataset(lake / "silver" / "customer_behavior", format="parquet").to_table()
+    """Engagement per (customer, day) computed in Python from the Delta table, following the model's spec."""
     latest: dict[tuple, dict] = {}
-    for row in table.to_pylist():
+    for row in _silver_rows(lake):
         key = (row["customer_id"], row["event_id"])
         if None in key:  # left out by staging, as the MERGE skips them
             continue
@@ -153,18 +182,10 @@ def _assert_fct_matches(lake: Path) -> None:
         assert tier == ("high" if score >= 30 else "medium" if score >= 10 else "low")
 
 
-def test_models_deduplicate_and_match_an_independent_computation(tmp_path):
-    lake = tmp_path / "lake"
-    write_events(
-        _silver(lake, "2025-10-31"),
-        400,
-        fmt="parquet",
-        defect_rate=0.0,
-        duplicate_rate=0.05,
-        update_rate=0.08,
-    )
+def test_models_deduplicate_and_match_an_independent_computation(lake, tmp_path):
+    _write_silver(lake, _events(400, defect_rate=0.0, duplicate_rate=0.05, update_rate=0.08))
 
-    result = _dbt(["build"], lake, tmp_path)
+    result = _dbt(["build"], tmp_path)
 
     assert result.success, _statuses(result)
     statuses = _statuses(result)
@@ -176,36 +197,44 @@ def test_models_deduplicate_and_match_an_independent_computation(tmp_path):
     assert {
         s
         for n, s in statuses.items()
-        if n.startswith(("not_null", "unique", "accepted", "relationships", "value_between", "non_negative"))
+        if n.startswith(
+            ("source_", "not_null", "unique", "accepted", "relationships", "value_between", "non_negative")
+        )
     } == {"pass"}
     _, latest = _expected(lake)
     stg = _rows(lake, "select customer_id, event_id, updated_at from main.stg_customer_behavior")
     assert len(stg) == len(latest)  # one row per key: re-sends and older versions removed
     assert {(c, e): u for c, e, u in stg} == {k: v.replace(tzinfo=None) for k, v in latest.items()}
+    # the source was copied into the warehouse (materialization: table), so later dbt processes see it
+    assert _rows(lake, "select count(*) from silver.customer_behavior") == [(400,)]
     _assert_fct_matches(lake)
 
 
-def test_rerun_is_idempotent_and_a_new_day_is_added_incrementally(tmp_path):
-    lake = tmp_path / "lake"
-    write_events(
-        _silver(lake, "2025-10-31"), 300, fmt="parquet", day="2025-10-31", customers=40, defect_rate=0.0
-    )
-    assert _dbt(["build"], lake, tmp_path).success
+def test_a_replaced_partition_is_read_through_the_delta_log(lake, tmp_path):
+    """Overwriting a day leaves the old Parquet files in the folder: only the Delta log says which count."""
+    _write_silver(lake, _events(300, seed=1, clean=True))
+    _write_silver(lake, _events(120, seed=2, clean=True), mode="overwrite", predicate="dt = '2025-10-31'")
+    files = list((lake / SILVER).rglob("*.parquet"))
+    assert len(files) > 1  # a glob of the folder would read both versions (420 rows)
+
+    result = _dbt(["run", "--select", "stg_customer_behavior"], tmp_path)
+
+    assert result.success, _statuses(result)
+    current = {(r["customer_id"], r["event_id"]) for r in _silver_rows(lake)}
+    assert len(current) == 120
+    assert set(_rows(lake, "select customer_id, event_id from main.stg_customer_behavior")) == current
+
+
+def test_rerun_is_idempotent_and_a_new_day_is_added_incrementally(lake, tmp_path):
+    _write_silver(lake, _events(300, day="2025-10-31", customers=40, defect_rate=0.0))
+    assert _dbt(["build"], tmp_path).success
     first = _rows(lake, FCT_SQL)
 
-    assert _dbt(["build"], lake, tmp_path).success  # same input again: the same rows, nothing doubled
+    assert _dbt(["build"], tmp_path).success  # same input again: the same rows, nothing doubled
     assert _rows(lake, FCT_SQL) == first
 
-    write_events(
-        _silver(lake, "2025-11-01"),
-        300,
-        fmt="parquet",
-        day="2025-11-01",
-        seed=7,
-        customers=40,
-        defect_rate=0.0,
-    )
-    result = _dbt(["build"], lake, tmp_path)
+    _write_silver(lake, _events(300, day="2025-11-01", seed=7, customers=40, defect_rate=0.0), mode="append")
+    result = _dbt(["build"], tmp_path)
     assert result.success, _statuses(result)
     after = _rows(lake, FCT_SQL)
     assert [r for r in after if str(r[1]) == "2025-10-31"] == first  # day one unchanged
@@ -220,19 +249,15 @@ def test_rerun_is_idempotent_and_a_new_day_is_added_incrementally(tmp_path):
     _assert_fct_matches(lake)
 
 
-def test_unknown_event_types_and_negative_amounts_only_warn(tmp_path):
-    lake = tmp_path / "lake"
-    folder = _silver(lake, "2025-10-31")
-    write_events(folder, 200, fmt="parquet", clean=True)
-
+def test_unknown_event_types_and_negative_amounts_only_warn(lake, tmp_path):
     def break_rows(rows: list[dict]) -> None:
         rows[0]["event_type"] = "unknown_event"
         priced = next(i for i, r in enumerate(rows) if r["event_type"] == "purchase" and i > 0)
         rows[priced]["amount"] = -12.5
 
-    _edit_rows(folder / "part-00000.parquet", break_rows)
+    _write_silver(lake, _events(200, clean=True, edit=break_rows))
 
-    result = _dbt(["build"], lake, tmp_path)
+    result = _dbt(["build"], tmp_path)
 
     assert result.success
     statuses = _statuses(result)
@@ -247,20 +272,17 @@ def test_unknown_event_types_and_negative_amounts_only_warn(tmp_path):
     _assert_fct_matches(lake)
 
 
-def test_rows_with_a_null_key_are_left_out_and_reported_as_warnings(tmp_path):
+def test_rows_with_a_null_key_are_left_out_and_reported_as_warnings(lake, tmp_path):
     """Like the Snowflake MERGE (which skips them), staging leaves null-key rows out; the source tests
     warn."""
-    lake = tmp_path / "lake"
-    folder = _silver(lake, "2025-10-31")
-    write_events(folder, 200, fmt="parquet", clean=True)
 
     def null_keys(rows: list[dict]) -> None:
         rows[0]["customer_id"] = None
         rows[1]["event_id"] = None
 
-    _edit_rows(folder / "part-00000.parquet", null_keys)
+    _write_silver(lake, _events(200, clean=True, edit=null_keys))
 
-    result = _dbt(["build"], lake, tmp_path)
+    result = _dbt(["build"], tmp_path)
 
     assert result.success, _statuses(result)
     statuses = _statuses(result)
@@ -271,11 +293,31 @@ def test_rows_with_a_null_key_are_left_out_and_reported_as_warnings(tmp_path):
     _assert_fct_matches(lake)
 
 
-def test_parse_command_writes_a_manifest_that_later_runs_rerender(tmp_path):
-    """The Makefile's command; the lake folder at run time wins over the one seen at parse time."""
+def test_a_missing_delta_table_fails_the_model_and_builds_nothing(lake, tmp_path, monkeypatch):
+    missing = lake / "silver" / "no_such_table"
+    monkeypatch.setenv("LAKEOPS_SILVER_URI", str(missing))
+
+    result = _dbt(["run"], tmp_path)
+
+    assert not result.success
+    [stg] = [r for r in result.result.results if r.node.name == "stg_customer_behavior"]
+    assert str(stg.status) == "error"
+    assert str(missing) in stg.message
+    assert {str(r.status) for r in result.result.results if r.node.name != "stg_customer_behavior"} == {
+        "skipped"
+    }
+
+
+def test_parse_command_writes_a_manifest_that_later_runs_rerender(lake, tmp_path):
+    """The Makefile's command; the lake at run time wins over the one seen at parse time."""
     project = tmp_path / "dbt"
     shutil.copytree(PROJECT, project, ignore=shutil.ignore_patterns("target", "logs"))
-    env = {**os.environ, **_bytecode_env(), "LAKEOPS_LAKE_DIR": str(tmp_path / "no-such-lake")}
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "LAKEOPS_SILVER_URI"},
+        **_bytecode_env(),
+        "LAKEOPS_LAKE_DIR": str(tmp_path / "no-such-lake"),
+        "LAKEOPS_LAKE_URI": "s3://parse-time-lake",
+    }
     out = subprocess.run(
         [sys.executable, "-m", "airflow_provider_lakeops.dbt", "parse", "--project-dir", str(project)],
         env=env,
@@ -296,13 +338,15 @@ def test_parse_command_writes_a_manifest_that_later_runs_rerender(tmp_path):
         "dim_customer",
         "fct_customer_engagement",
     }
+    [source] = slim["sources"].values()
+    assert source["meta"]["plugin"] == "delta"
+    assert source["meta"]["delta_table_path"] == "s3://parse-time-lake/silver/customer_behavior"
+    assert "storage_options" not in source["meta"]  # no credentials in the manifest
 
-    lake = tmp_path / "lake"
-    write_events(_silver(lake, "2025-10-31"), 100, fmt="parquet", clean=True)
+    _write_silver(lake, _events(100, clean=True))
     from dbt.cli.main import dbtRunner
 
-    os.environ["LAKEOPS_LAKE_DIR"] = str(lake)
-    try:  # reuse the parse's target/ (partial_parse.msgpack), as Cosmos does
+    try:  # reuse the parse's target/ (partial_parse.msgpack), as Cosmos does; the fixture's env wins
         result = dbtRunner().invoke(
             [
                 "run",

@@ -344,3 +344,188 @@ def test_cli_rejects_an_unknown_target(capsys):
 def test_cli_reports_a_missing_project(tmp_path, capsys):
     assert lakeops_dbt.main(["parse", "--project-dir", str(tmp_path)]) == 1
     assert "no dbt_project.yml" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ lake sources (Delta on S3 or local)
+SOURCE_ID = "source.lakeops.lakeops.customer_behavior"
+AWS_SECRET = "not-a-real-aws-secret-key"
+
+
+def _delta_table(path: Path) -> Path:
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    write_deltalake(str(path), pa.table({"event_id": ["e1"], "dt": ["2025-10-31"]}), partition_by=["dt"])
+    return path
+
+
+@pytest.fixture
+def aws_conn(monkeypatch) -> str:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_LAKEOPS_AWS_UNIT",
+        json.dumps(
+            {
+                "conn_type": "aws",
+                "login": "AKIAUNITTEST",
+                "password": AWS_SECRET,
+                "extra": {"endpoint_url": "http://127.0.0.1:1", "region_name": "eu-west-1"},
+            }
+        ),
+    )
+    return "lakeops_aws_unit"
+
+
+def _interceptor(task):
+    [interceptor] = [i for i in task.interceptors if isinstance(i, lakeops_dbt._LakeAccessInterceptor)]
+    return interceptor
+
+
+def test_lake_sources_come_from_the_manifest_with_their_unrendered_location(manifest):
+    [source] = lakeops_dbt.lake_sources(PROJECT).values()
+    assert source.unique_id == SOURCE_ID
+    assert source.name == "lakeops.customer_behavior"
+    assert "env_var('LAKEOPS_SILVER_URI'" in source.expression
+    assert source.location({}) == "s3://lakeops-lake/silver/customer_behavior"
+    assert (
+        source.location({"LAKEOPS_LAKE_URI": "s3://prod-lake"}) == "s3://prod-lake/silver/customer_behavior"
+    )
+    assert (
+        source.location({"LAKEOPS_LAKE_URI": "s3://x", "LAKEOPS_SILVER_URI": "/data/silver"})
+        == "/data/silver"
+    )
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        (
+            {"LAKEOPS_SILVER_URI": "lake/silver"},
+            "must be an s3:// URI or an absolute path, got 'lake/silver'",
+        ),
+        ({"LAKEOPS_LAKE_URI": ""}, "environment variable LAKEOPS_LAKE_URI is set but empty"),
+        ({"LAKEOPS_SILVER_URI": " "}, "environment variable LAKEOPS_SILVER_URI is set but empty"),
+    ],
+    ids=["relative", "empty-lake-uri", "empty-silver-uri"],
+)
+def test_lake_source_location_rejects_relative_paths_and_empty_variables(manifest, environ, message):
+    [source] = lakeops_dbt.lake_sources(PROJECT).values()
+    with pytest.raises(ValueError, match=message):
+        source.location(environ)
+
+
+def test_lake_source_variable_without_default_must_be_set():
+    source = lakeops_dbt.LakeSource(
+        SOURCE_ID, "lakeops.customer_behavior", "", "{{ env_var('NO_SUCH_VAR') }}"
+    )
+    with pytest.raises(ValueError, match="environment variable NO_SUCH_VAR is not set"):
+        source.location({})
+
+
+def test_task_group_with_aws_conn_id_renders_without_the_connection(manifest, monkeypatch):
+    monkeypatch.delenv("AIRFLOW_CONN_NO_SUCH_AWS", raising=False)
+    dag, _ = _render(aws_conn_id="no_such_aws", operator_args={"env": {"LAKEOPS_LAKE_DIR": "/data/lake"}})
+    for task in dag.tasks:
+        interceptor = _interceptor(task)
+        assert interceptor.aws_conn_id == "no_such_aws"
+        assert set(interceptor.sources) == {SOURCE_ID}
+        assert task.env == {"LAKEOPS_LAKE_DIR": "/data/lake"}  # no AWS_* in the templated env
+
+
+def test_task_group_keeps_the_users_interceptors_and_adds_none_on_snowflake(manifest):
+    def mine(context, operator):
+        return None
+
+    dag, _ = _render(operator_args={"interceptors": [mine]})
+    assert dag.task_dict["dbt.dim_customer.run"].interceptors[1:] == [mine]
+    dag, _ = _render(target="snowflake")
+    assert all(task.interceptors == [] for task in dag.tasks)  # no Delta source, no connection
+
+
+@pytest.mark.parametrize(
+    ("datasets", "error"),
+    [
+        ({"lakeops.customer_behavior": "s3://other/silver/cb"}, None),
+        ({SOURCE_ID: "s3://other/silver/cb"}, None),
+        ({"lakeops.no_such": "s3://other/x"}, "no dbt source 'lakeops.no_such' in the manifest"),
+        ({"lakeops.customer_behavior": "silver/cb"}, "must be an s3:// URI or an absolute path"),
+    ],
+    ids=["by-name", "by-unique-id", "unknown", "relative"],
+)
+def test_task_group_source_datasets(manifest, datasets, error):
+    if error:
+        with pytest.raises(ValueError, match=error):
+            _render(source_datasets=datasets)
+        return
+    dag, _ = _render(source_datasets=datasets)
+    assert _interceptor(dag.task_dict["dbt.stg_customer_behavior.run"]).datasets == {
+        SOURCE_ID: "s3://other/silver/cb"
+    }
+
+
+def test_interceptor_gives_dbt_the_connection_and_the_lineage_the_lake_table(
+    manifest, aws_conn, tmp_path, monkeypatch
+):
+    from airflow.sdk.log import redact
+
+    silver = _delta_table(tmp_path / "silver" / "customer_behavior")
+    monkeypatch.setenv("LAKEOPS_SILVER_URI", str(silver))
+    for key in ("AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(key, raising=False)
+    dag, _ = _render(aws_conn_id=aws_conn)
+    run, test = (
+        dag.task_dict["dbt.stg_customer_behavior.run"],
+        dag.task_dict["dbt.stg_customer_behavior.test"],
+    )
+    copied: list[dict] = []
+    monkeypatch.setattr(
+        type(run), "calculate_openlineage_events_completes", lambda self, env, *a, **k: copied.append(env)
+    )
+
+    for task in (run, test):
+        _interceptor(task)({}, task)
+
+    for task in (run, test):
+        env = task.get_env({})
+        assert env["AWS_ACCESS_KEY_ID"] == "AKIAUNITTEST"
+        assert env["AWS_SECRET_ACCESS_KEY"] == AWS_SECRET
+        assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:1"
+        assert env["AWS_ALLOW_HTTP"] == "true"
+        assert env["AWS_REGION"] == "eu-west-1"
+        assert not task.env  # the templated (and re-rendered) field never holds them
+    assert redact(f"key={AWS_SECRET}") == "key=***"
+    run.calculate_openlineage_events_completes({"AWS_SECRET_ACCESS_KEY": AWS_SECRET, "KEEP": "1"}, tmp_path)
+    assert copied == [{"KEEP": "1"}]  # what Cosmos copies into os.environ
+
+    lineage = run.get_openlineage_facets_on_complete(None)
+    assert [(d.namespace, d.name) for d in lineage.inputs] == [("file", str(silver))]
+    assert test.get_openlineage_facets_on_complete(None).inputs == []  # tests read the model only
+
+
+def test_interceptor_lineage_uses_source_datasets(manifest, tmp_path, monkeypatch):
+    monkeypatch.setenv("LAKEOPS_SILVER_URI", str(_delta_table(tmp_path / "cb")))
+    dag, _ = _render(source_datasets={"lakeops.customer_behavior": "s3://prod-lake/silver/customer_behavior"})
+    run = dag.task_dict["dbt.stg_customer_behavior.run"]
+    _interceptor(run)({}, run)
+    lineage = run.get_openlineage_facets_on_complete(None)
+    assert [(d.namespace, d.name) for d in lineage.inputs] == [("s3://prod-lake", "silver/customer_behavior")]
+
+
+@pytest.mark.parametrize(
+    ("silver", "error", "message"),
+    [
+        ("relative/silver", "AirflowFailException", "must be an s3:// URI or an absolute path"),
+        ("", "AirflowFailException", "LAKEOPS_SILVER_URI is set but empty"),
+        ("{missing}", "FileNotFoundError", "no Delta table at {missing}"),
+    ],
+    ids=["relative", "empty", "missing-table"],
+)
+def test_interceptor_fails_before_dbt_runs(manifest, tmp_path, monkeypatch, silver, error, message):
+    missing = str(tmp_path / "no_such_table")
+    monkeypatch.setenv("LAKEOPS_SILVER_URI", silver.format(missing=missing))
+    dag, _ = _render()
+    run = dag.task_dict["dbt.stg_customer_behavior.run"]
+    with pytest.raises(Exception, match=message.format(missing=missing)) as excinfo:
+        _interceptor(run)({}, run)
+    assert type(excinfo.value).__name__ == error
+    dim = dag.task_dict["dbt.dim_customer.run"]
+    _interceptor(dim)({}, dim)  # a model that does not read the lake is not checked
