@@ -7,12 +7,14 @@ A data-quality gate on landed customer-behaviour events (JSON lines) with
 1. **validate_events** checks the day's landing folder against `dq/customer_events.yaml`
    (keys not null, event type in the known set, e-mail format, amount range, unique event id).
    `error` expectations fail the task, `warn` ones only report. The full PII-safe result goes to
-   `{lake}/dq/results/customer_events/dt=.../customer_events.json`, Data Docs to `{lake}/dq/docs`
-   (the task's "GX Data Docs" link).
+   `{lake}/dq/results/customer_events/dt=.../customer_events.json` (the lake is
+   `$LAKEOPS_LAKE_URI`, `s3://lakeops-lake` on the local stack), Data Docs to the local folder
+   `$LAKEOPS_DATA_DOCS_DIR` when set (the task's "GX Data Docs" link).
 2. **strict_uniqueness_gate** shows `on_failure="skip"` with an inline expectation: while
    re-sent events are in the batch, **publish_deduplicated** is skipped instead of failing the run.
 
-Both gates emit OpenLineage data-quality facets (assertions and metrics) for the landing folder.
+Both gates emit OpenLineage data-quality facets (assertions and metrics) for the landing table
+(`s3://lakeops-lake` + `landing/customer_events`: a partition is part of its table).
 Parameter: `day` (defaults to the logical date).
 """
 
@@ -26,7 +28,7 @@ from airflow.sdk import DAG, Param
 
 from airflow_provider_lakeops.operators.great_expectations import GXValidateOperator
 
-LAKE = os.environ.get("LAKEOPS_LAKE_DIR", "/tmp/lakeops/lake")
+LAKE = os.environ.get("LAKEOPS_LAKE_URI", "s3://lakeops-lake").rstrip("/")
 DAY = "{{ params.day or ds }}"
 LANDING = f"{LAKE}/landing/customer_events/dt={DAY}/"
 
@@ -48,7 +50,7 @@ with DAG(
         data_path=LANDING,
         data_format="jsonl",
         result_location=f"{LAKE}/dq/results/customer_events/dt={DAY}/",
-        data_docs_dir=f"{LAKE}/dq/docs",
+        data_docs_dir=os.environ.get("LAKEOPS_DATA_DOCS_DIR"),  # a local folder; none when unset
         on_failure="fail",
     )
     # [END howto_operator_gx_validate]

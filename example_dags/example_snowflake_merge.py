@@ -4,10 +4,11 @@
 Two ways to feed `SnowflakeMergeOperator`, on the embedded local stack by default (fakesnow
 behind the stock `SnowflakeHook`, connection `snowflake_default`):
 
-1. **merge_silver_events** stages the day's silver Parquet files (PII already masked) with
-   `PUT` + `COPY INTO` and merges them into `LAKEOPS.PUBLIC.CUSTOMER_BEHAVIOR_EXAMPLE` on the
-   composite key (customer_id, event_id), keeping the latest `updated_at` per key; the table is
-   created from the files on the first run.
+1. **merge_silver_events** reads the day's partition of the silver Delta table (PII already masked;
+   `$LAKEOPS_LAKE_URI/silver/customer_behavior`, read through its log with delta-rs), stages it with
+   `PUT` + `COPY INTO` and merges it into `LAKEOPS.PUBLIC.CUSTOMER_BEHAVIOR_EXAMPLE` on the composite
+   key (customer_id, event_id), keeping the latest `updated_at` per key; the table is created from the
+   data on the first run.
 2. **merge_customer_summary** merges a `SELECT` (one row per customer) into
    `LAKEOPS.PUBLIC.CUSTOMER_SUMMARY_EXAMPLE`, failing on duplicate keys instead of de-duplicating.
 
@@ -24,7 +25,7 @@ from airflow.sdk import DAG
 
 from airflow_provider_lakeops.operators.snowflake import SnowflakeMergeOperator
 
-LAKE = os.environ.get("LAKEOPS_LAKE_DIR", "/tmp/lakeops/lake")
+LAKE = os.environ.get("LAKEOPS_LAKE_URI", "s3://lakeops-lake").rstrip("/")
 
 default_args = {
     "owner": "data-platform",
@@ -34,7 +35,7 @@ default_args = {
 
 with DAG(
     dag_id="example_snowflake_merge",
-    description="Silver Parquet and a SQL query merged into Snowflake by key, idempotently",
+    description="The silver Delta table and a SQL query merged into Snowflake by key, idempotently",
     schedule=None,
     start_date=datetime(2025, 10, 1),
     catchup=False,
@@ -45,7 +46,8 @@ with DAG(
     # [START howto_operator_snowflake_merge_parquet]
     merge_silver_events = SnowflakeMergeOperator(
         task_id="merge_silver_events",
-        source_parquet=f"{LAKE}/silver/customer_behavior/dt={{{{ ds }}}}",
+        source_delta=f"{LAKE}/silver/customer_behavior",
+        source_partitions={"dt": "{{ ds }}"},  # the day's partition only, pushed down to delta-rs
         target_table="LAKEOPS.PUBLIC.CUSTOMER_BEHAVIOR_EXAMPLE",
         keys=["customer_id", "event_id"],
         ordering_column="updated_at",

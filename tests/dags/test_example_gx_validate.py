@@ -10,26 +10,36 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_lakeops.sample_data import write_events
+from airflow_provider_lakeops.testing.stack import LAKE_BUCKET
+from tests._support.lake import upload_folder
 
 DAG_ID = "example_gx_validate"
 GATE = "validate_events"
+PREFIX = "tests/example-gx-validate"
+LAKE = f"s3://{LAKE_BUCKET}/{PREFIX}"
+
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def runs(lakeops_airflow_db, tmp_path_factory):
+def runs(lakeops_stack, lakeops_airflow_db, tmp_path_factory):
     from airflow.models import DagBag
 
-    lake = tmp_path_factory.mktemp("gx-example-lake")
-    landing = lake / "landing" / "customer_events"
+    local = tmp_path_factory.mktemp("gx-example-lake")
+    docs = tmp_path_factory.mktemp("gx-docs")
+    landing = local / "landing" / "customer_events"
     write_events(landing / "dt=2025-11-02", 3000, day="2025-11-02")  # the generator's defaults
     write_events(landing / "dt=2025-11-03", 3000, day="2025-11-03", defect_rate=0.2)  # a broken batch
+    s3 = lakeops_stack.aws_client("s3")
+    upload_folder(s3, local, LAKE)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LAKEOPS_LAKE_DIR", str(lake))  # read when the DAG file is parsed (dag.test re-parses)
+        mp.setenv("LAKEOPS_LAKE_URI", LAKE)  # read when the DAG file is parsed (dag.test re-parses)
+        mp.setenv("LAKEOPS_DATA_DOCS_DIR", str(docs))
         dag_file = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / f"{DAG_ID}.py"
         dag = DagBag(dag_folder=str(dag_file)).get_dag(DAG_ID)
         passing = dag.test(run_conf={"day": "2025-11-02"})
         failing = dag.test(run_conf={"day": "2025-11-03"})
-    return lake, passing, failing
+    return {"s3": s3, "docs": docs}, passing, failing
 
 
 def states(run):
@@ -53,18 +63,19 @@ def test_default_data_passes_with_warnings_and_skips_the_strict_branch(runs):
         "strict_uniqueness_gate": "skipped",
         "publish_deduplicated": "skipped",
     }
-    result = json.loads((lake / "dq/results/customer_events/dt=2025-11-02/customer_events.json").read_text())
+    key = f"{PREFIX}/dq/results/customer_events/dt=2025-11-02/customer_events.json"
+    result = json.loads(lake["s3"].get_object(Bucket=LAKE_BUCKET, Key=key)["Body"].read())
     assert result["lakeops"]["success"] is True
     assert result["lakeops"]["statistics"]["failed_error"] == 0
-    assert (lake / "dq" / "docs" / "index.html").is_file()
+    assert (lake["docs"] / "index.html").is_file()
 
 
 def test_complete_event_carries_assertions_and_metrics(runs, lakeops_lineage):
     lake, run, _ = runs
     [event] = lakeops_lineage.task_events(DAG_ID, GATE, event_type="COMPLETE", run_id=run.run_id)
     dataset, assertions, metrics = dq_facets(event)
-    assert dataset["namespace"] == "file"
-    assert dataset["name"] == str(lake / "landing/customer_events/dt=2025-11-02")
+    assert dataset["namespace"] == f"s3://{LAKE_BUCKET}"
+    assert dataset["name"] == f"{PREFIX}/landing/customer_events"  # the table, not the partition
     items = {a["name"]: a for a in assertions["assertions"]}
     assert len(items) == 12
     assert items["event_id_not_null"]["success"] is True

@@ -5,28 +5,39 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
-import pyarrow.dataset as ds
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from airflow_provider_lakeops.sample_data import PII_COLUMNS, write_events
 from airflow_provider_lakeops.testing.dagrun import xcom_value
+from airflow_provider_lakeops.testing.stack import LAKE_BUCKET
+from tests._support.lake import write_delta
 
 REPO = Path(__file__).resolve().parents[2]
 DAG_ID = "example_snowflake_merge"
 DAY = "2025-10-31"
 EVENTS = "LAKEOPS.PUBLIC.CUSTOMER_BEHAVIOR_EXAMPLE"
 SUMMARY = "LAKEOPS.PUBLIC.CUSTOMER_SUMMARY_EXAMPLE"
+PREFIX = "tests/example-snowflake-merge"
+LAKE = f"s3://{LAKE_BUCKET}/{PREFIX}"
+SILVER = f"{LAKE}/silver/customer_behavior"
+
+pytestmark = pytest.mark.integration
 
 
-def _silver(lake: Path) -> Path:
-    """One day of silver: generated events (with duplicates, updates, NULL keys) without the PII columns."""
-    folder = lake / "silver" / "customer_behavior" / f"dt={DAY}"
-    write_events(folder, 400, fmt="parquet", day=DAY, duplicate_rate=0.05, update_rate=0.05)
-    for path in folder.glob("part-*.parquet"):
-        table = pq.read_table(path)
-        pq.write_table(table.drop_columns([c for c in PII_COLUMNS if c in table.column_names]), path)
-    return folder
+def _silver(local: Path) -> pa.Table:
+    """Two days of silver in a Delta table on S3: generated events (with duplicates, updates, NULL
+    keys) without the PII columns; the DAG merges the day of its logical date only."""
+    parts = []
+    for day, rows in ((DAY, 400), ("2025-10-30", 100)):
+        folder = local / f"dt={day}"
+        write_events(folder, rows, fmt="parquet", day=day, duplicate_rate=0.05, update_rate=0.05)
+        table = pa.concat_tables(pq.read_table(p) for p in sorted(folder.glob("part-*.parquet")))
+        table = table.drop_columns([c for c in PII_COLUMNS if c in table.column_names])
+        parts.append(table.append_column("dt", pa.array([day] * table.num_rows)))
+    write_delta(SILVER, pa.concat_tables(parts), partition_by=["dt"], mode="overwrite")
+    return parts[0]
 
 
 def _counts(dr, task_id: str) -> tuple[int, int, int]:
@@ -40,24 +51,22 @@ def runs(lakeops_stack, lakeops_airflow_db, tmp_path_factory):
 
     from airflow.models import DagBag
 
-    lake = tmp_path_factory.mktemp("merge-lake")
-    silver = _silver(lake)
-    saved = os.environ.get("LAKEOPS_LAKE_DIR")
-    os.environ["LAKEOPS_LAKE_DIR"] = str(lake)
+    table = _silver(tmp_path_factory.mktemp("merge-lake"))
+    saved = os.environ.get("LAKEOPS_LAKE_URI")
+    os.environ["LAKEOPS_LAKE_URI"] = LAKE
     try:
         dag = DagBag(dag_folder=str(REPO / "example_dags" / f"{DAG_ID}.py")).get_dag(DAG_ID)
         first = dag.test(logical_date=datetime(2025, 10, 31, tzinfo=timezone.utc))
         second = dag.test(logical_date=datetime(2025, 10, 31, 12, tzinfo=timezone.utc))
     finally:
         if saved is None:
-            os.environ.pop("LAKEOPS_LAKE_DIR", None)
+            os.environ.pop("LAKEOPS_LAKE_URI", None)
         else:
-            os.environ["LAKEOPS_LAKE_DIR"] = saved
-    table = ds.dataset(silver, format="parquet").to_table(columns=["customer_id", "event_id"])
+            os.environ["LAKEOPS_LAKE_URI"] = saved
     pairs = list(zip(*(table.column(c).to_pylist() for c in ("customer_id", "event_id")), strict=True))
     keys = {p for p in pairs if None not in p}
     assert len(keys) < len(pairs)  # the batch really has re-sends, updates and NULL keys
-    return {"first": first, "second": second, "silver": silver, "keys": keys}
+    return {"first": first, "second": second, "keys": keys}
 
 
 def test_both_runs_succeed(runs):
@@ -94,12 +103,13 @@ def test_lineage_is_read_back_from_the_file_transport(runs, lakeops_lineage):
     )
     assert first, "no COMPLETE event for merge_silver_events"
     event = first[-1]
-    assert [(d["namespace"], d["name"]) for d in event["inputs"]] == [("file", str(runs["silver"]))]
+    silver = (f"s3://{LAKE_BUCKET}", f"{PREFIX}/silver/customer_behavior")
+    assert [(d["namespace"], d["name"]) for d in event["inputs"]] == [silver]
     (output,) = event["outputs"]
     assert (output["namespace"], output["name"]) == ("snowflake://lakeops", EVENTS)
     lineage = output["facets"]["columnLineage"]["fields"]
     assert lineage["CUSTOMER_ID"]["inputFields"] == [
-        {"namespace": "file", "name": str(runs["silver"]), "field": "customer_id", "transformations": []}
+        {"namespace": silver[0], "name": silver[1], "field": "customer_id", "transformations": []}
     ]
     assert {f["name"] for f in output["facets"]["schema"]["fields"]} >= {
         "CUSTOMER_ID",
