@@ -1,14 +1,18 @@
 """Check that a replica equals its source table, row by row: counts and an order-independent checksum.
 
-:class:`TableParityCheckOperator` reads the same columns from two SQL tables (for example the
-PostgreSQL table Debezium captures and the Snowflake table the CDC MERGE maintains), turns every
+:class:`TableParityCheckOperator` reads the same columns from two tables (for example the
+PostgreSQL table Debezium captures and the Snowflake table the CDC MERGE maintains, or the silver
+Delta table on S3 that ``DeltaMergeOperator`` maintains), turns every
 value into a canonical text (numbers normalised, so ``NUMERIC 10.50`` equals ``FLOAT 10.5``;
 timestamps in UTC; ``NULL`` distinct from ``''``), hashes each row and adds the hashes up (mod
 2^64), so the checksum does not depend on row order. It reports counts only: rows missing from the
 replica, rows only in the replica and rows whose values differ, by key, never a value.
 
 Underneath: each connection's own hook (``Connection.get_hook()``: ``PostgresHook``,
-``MySqlHook``, ``SnowflakeHook`` ...), rows fetched in batches with ``fetchmany``.
+``MySqlHook``, ``SnowflakeHook`` ...), rows fetched in batches with ``fetchmany``; a Delta replica
+is read with delta-rs (``deltalake``, imported when the task runs) through
+:func:`airflow_provider_lakeops.utils.lake.delta_storage_options` of ``aws_conn_id``, in Arrow
+record batches of the compared columns only.
 
 .. seealso:: ``docs/operators/replica_check.md``
 """
@@ -72,12 +76,19 @@ def row_digest(values: Sequence[object]) -> int:
 
 
 class TableParityCheckOperator(BaseOperator):
-    """Fail unless ``target_table`` holds exactly the rows of ``source_table`` (over ``columns``).
+    """Fail unless the replica holds exactly the rows of ``source_table`` (over ``columns``).
+
+    The replica is a SQL table (``target_conn_id`` + ``target_table``) or a Delta table
+    (``target_delta_path``, on S3 or local).
 
     :param source_conn_id: connection of the source database (any SQL hook). (templated)
     :param source_table: ``[db.]schema.table`` of the source. (templated)
     :param target_conn_id: connection of the replica. (templated)
     :param target_table: ``[db.]schema.table`` of the replica. (templated)
+    :param target_delta_path: instead of a SQL replica: the Delta table, ``s3://bucket/path`` or an
+        absolute path; column names match case-insensitively. (templated)
+    :param aws_conn_id: the AWS connection of an ``s3://`` Delta replica (region, endpoint,
+        credentials).
     :param keys: the key columns; differences are counted per key. (templated)
     :param columns: the columns to compare (keys included or not); default: every source column.
         Unquoted names, compared case-insensitively as both engines fold them. (templated)
@@ -95,6 +106,7 @@ class TableParityCheckOperator(BaseOperator):
         "source_table",
         "target_conn_id",
         "target_table",
+        "target_delta_path",
         "keys",
         "columns",
     )
@@ -105,9 +117,11 @@ class TableParityCheckOperator(BaseOperator):
         *,
         source_conn_id: str,
         source_table: str,
-        target_conn_id: str,
-        target_table: str,
+        target_conn_id: str | None = None,
+        target_table: str | None = None,
         keys: Sequence[str],
+        target_delta_path: str | None = None,
+        aws_conn_id: str | None = "aws_default",
         columns: Sequence[str] | None = None,
         on_mismatch: str = "fail",
         max_rows: int = 1_000_000,
@@ -118,10 +132,19 @@ class TableParityCheckOperator(BaseOperator):
             raise ValueError(f"on_mismatch must be one of {', '.join(_ON_MISMATCH)}, got {on_mismatch!r}")
         if max_rows < 1:
             raise ValueError("max_rows must be a positive number of rows")
+        sql_target = target_conn_id is not None or target_table is not None
+        if target_delta_path is not None and sql_target:
+            raise ValueError(
+                "give target_conn_id + target_table (a SQL replica) or target_delta_path, not both"
+            )
+        if target_delta_path is None and (target_conn_id is None or target_table is None):
+            raise ValueError("give target_conn_id and target_table, or target_delta_path (a Delta replica)")
         self.source_conn_id = source_conn_id
         self.source_table = source_table
         self.target_conn_id = target_conn_id
         self.target_table = target_table
+        self.target_delta_path = target_delta_path
+        self.aws_conn_id = aws_conn_id
         self.keys = keys
         self.columns = columns
         self.on_mismatch = on_mismatch
@@ -152,15 +175,30 @@ class TableParityCheckOperator(BaseOperator):
         from airflow_provider_lakeops._compat import AirflowFailException
 
         source_table = self._table(self.source_table, "source_table")
-        target_table = self._table(self.target_table, "target_table")
+        delta_path = self._delta_path(self.target_delta_path) if self.target_delta_path is not None else None
+        target_table = self._table(self.target_table, "target_table") if delta_path is None else delta_path
         keys = self._column_list(self.keys, "keys")
         chosen = self._column_list(self.columns, "columns") if self.columns is not None else None
-        source, target = self._hook(self.source_conn_id), self._hook(self.target_conn_id)
+        source = self._hook(self.source_conn_id)
+        target = self._hook(str(self.target_conn_id)) if delta_path is None else None
         columns = chosen if chosen is not None else self._source_columns(source, source_table)
         columns = keys + [c for c in columns if c not in keys]
         self._checked = columns
-        src_rows, src_sum, src_keys = self._scan(source, source_table, columns, len(keys), "source_table")
-        tgt_rows, tgt_sum, tgt_keys = self._scan(target, target_table, columns, len(keys), "target_table")
+        src_rows, src_sum, src_keys = self._scan(
+            self._rows(source, source_table, columns), columns, len(keys), source_table, "source_table"
+        )
+        target_rows = (
+            self._rows(target, target_table, columns)
+            if delta_path is None
+            else self._delta_rows(delta_path, columns)
+        )
+        tgt_rows, tgt_sum, tgt_keys = self._scan(
+            target_rows,
+            columns,
+            len(keys),
+            target_table,
+            "target_delta_path" if delta_path else "target_table",
+        )
         missing = sum(1 for k in src_keys if k not in tgt_keys)
         extra = sum(1 for k in tgt_keys if k not in src_keys)
         different = sum(1 for k, h in src_keys.items() if k in tgt_keys and tgt_keys[k] != h)
@@ -196,6 +234,39 @@ class TableParityCheckOperator(BaseOperator):
         raise AirflowFailException(message)
 
     @staticmethod
+    def _delta_path(value: object) -> str:
+        text = str(value or "").strip()
+        if not (text.lower().startswith(("s3://", "s3a://", "s3n://", "file://")) or text.startswith("/")):
+            raise ValueError(f"target_delta_path must be an s3:// URI or an absolute path, got {value!r}")
+        return text.rstrip("/")
+
+    def _delta_rows(self, path: str, columns: list[str]) -> Iterator[Sequence[Any]]:
+        """The rows of a Delta table (``columns``, matched case-insensitively) read with delta-rs."""
+        try:
+            from deltalake import DeltaTable
+            from deltalake.exceptions import TableNotFoundError
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "a Delta replica needs deltalake: pip install 'airflow-provider-lakeops[delta]'"
+            ) from exc
+        from airflow_provider_lakeops.utils.lake import aws_lake_access, delta_storage_options, is_s3_uri
+
+        options = delta_storage_options(aws_lake_access(self.aws_conn_id)) if is_s3_uri(path) else None
+        uri = "s3://" + path.split("://", 1)[1] if is_s3_uri(path) else path.removeprefix("file://")
+        try:
+            table = DeltaTable(uri, storage_options=options)
+        except TableNotFoundError:
+            raise ValueError(f"target_delta_path {path} is not a Delta table") from None
+        dataset = table.to_pyarrow_dataset()
+        names = {n.lower(): n for n in dataset.schema.names}
+        missing = [c for c in columns if c not in names]
+        if missing:
+            raise ValueError(f"the Delta replica {path} has no column(s) {missing}")
+        self.log.info("Reading the Delta replica %s at version %s", path, table.version())
+        for batch in dataset.to_batches(columns=[names[c] for c in columns], batch_size=10_000):
+            yield from zip(*(batch.column(i).to_pylist() for i in range(batch.num_columns)), strict=True)
+
+    @staticmethod
     def _hook(conn_id: str) -> Any:
         from airflow.sdk import BaseHook
 
@@ -214,10 +285,10 @@ class TableParityCheckOperator(BaseOperator):
             conn.close()
 
     def _scan(
-        self, hook: Any, table: str, columns: list[str], n_keys: int, what: str
+        self, values_iter: Iterator[Sequence[Any]], columns: list[str], n_keys: int, table: str, what: str
     ) -> tuple[int, int, dict[tuple[str, ...], int]]:
         rows, total, by_key = 0, 0, {}
-        for values in self._rows(hook, table, columns):
+        for values in values_iter:
             rows += 1
             if rows > self.max_rows:
                 raise ValueError(
@@ -246,14 +317,18 @@ class TableParityCheckOperator(BaseOperator):
         """Inputs: both tables, named by each connection's OpenLineage namespace where it has one."""
         from airflow.providers.openlineage.extractors import OperatorLineage
 
+        from airflow_provider_lakeops.lineage.naming import location_dataset
+
         inputs = []
-        for conn_id, table in (
-            (self.source_conn_id, self.source_table),
-            (self.target_conn_id, self.target_table),
-        ):
+        sides = [(self.source_conn_id, self.source_table)]
+        if self.target_delta_path is None:
+            sides.append((str(self.target_conn_id), str(self.target_table)))
+        for conn_id, table in sides:
             dataset = _table_dataset(str(conn_id), str(table))
             if dataset is not None:
                 inputs.append(dataset.to_openlineage())
+        if self.target_delta_path is not None:
+            inputs.append(location_dataset(str(self.target_delta_path)).to_openlineage())
         return OperatorLineage(inputs=inputs)
 
 

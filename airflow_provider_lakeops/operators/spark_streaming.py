@@ -22,6 +22,7 @@ from airflow.sdk import BaseHook, BaseOperator
 from airflow_provider_lakeops.exceptions import StreamingJobError
 from airflow_provider_lakeops.spark_apps import app_path, apps_dir, build_py_files_zip, streaming_options
 from airflow_provider_lakeops.utils import storage
+from airflow_provider_lakeops.utils.lake import spark_lake_settings, validate_table_format
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from airflow.providers.apache.spark.hooks.spark_submit import SparkSubmitHook
     from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
+
+    from airflow_provider_lakeops.utils.lake import SparkLakeSettings
 
 __all__ = ["KafkaStreamingSubmitOperator", "find_spark_apps_dir", "load_streaming_options"]
 
@@ -108,9 +111,17 @@ class _CheckpointFiles:
     def delete(self, uri: str) -> None:
         storage.delete_file(uri, s3=self._client(uri))  # locally with Hadoop's checksum, if any
 
+    def has_content(self, uri: str) -> bool:
+        """Whether the folder holds anything (locally: an entry that is not hidden)."""
+        if urlparse(uri).scheme in storage.S3_SCHEMES:
+            return self.has_folder(uri)
+        folder = Path(urlparse(uri).path if uri.startswith("file://") else uri)
+        return folder.is_dir() and any(not p.name.startswith((".", "_")) for p in folder.iterdir())
+
 
 class KafkaStreamingSubmitOperator(BaseOperator):
-    """Land Kafka topics (or a JSON landing folder) in bronze Parquet with Spark Structured Streaming.
+    """Land Kafka topics (or a JSON landing folder) in bronze Parquet or Delta with Spark Structured
+    Streaming.
 
     Submits ``airflow_provider_lakeops/spark_apps/kafka_customer_events.py`` through the official
     ``SparkSubmitHook`` (composed, built when the task runs, so DAG parsing never imports the Spark
@@ -119,6 +130,14 @@ class KafkaStreamingSubmitOperator(BaseOperator):
     everything that arrived since the last run and stops; with ``"processingTime"`` it runs a
     long-lived stream. Bad records go to the quarantine path with their reason and source position.
     The app's JSON progress report is returned (XCom ``return_value``).
+
+    ``table_format="delta"`` writes the bronze as a Delta table: each micro-batch is one Delta commit
+    made idempotent by Delta's transaction ids (``txnAppId`` = the query, ``txnVersion`` = the batch),
+    so readers never see a partial batch and a replayed batch is never appended twice. A bronze path
+    holding the other format is refused before anything is submitted. ``s3://`` paths (bronze,
+    quarantine, checkpoint) get their Spark settings from
+    :func:`airflow_provider_lakeops.utils.lake.spark_lake_settings` (``aws_conn_id``'s endpoint and
+    region as Spark properties, its credentials in the ``spark-submit`` environment only).
 
     Before anything is submitted the operator refuses a checkpoint that belongs to another query
     (different source, topics, landing folder, outputs or Debezium mode; Spark's guide calls such
@@ -167,13 +186,19 @@ class KafkaStreamingSubmitOperator(BaseOperator):
         cluster's classpath already has the Kafka source.
     :param scala_version: Scala version of the cluster's Spark (``2.13``).
     :param conf: extra Spark properties (templated).
-    :param aws_conn_id: connection used to read S3 checkpoints.
+    :param table_format: the bronze format, ``parquet`` (default) or ``delta`` (templated).
+    :param aws_conn_id: the AWS connection of the lake: S3A settings and credentials for ``s3://``
+        paths, and the operator's own reads of S3 checkpoints and reports.
+    :param lake_jars: ``spark.jars`` of S3A and Delta (a list or a comma-separated string), merged with
+        the Kafka jars; default ``$LAKEOPS_SPARK_LAKE_JARS``; ``""`` when the cluster has them (templated).
     :param openlineage_inject_parent_job_info: pass this task as the OpenLineage parent of the Spark
         job (``spark.openlineage.parent*`` properties, as the Spark provider does).
     :param openlineage_inject_transport_info: pass the OpenLineage transport to the Spark job too.
     :param submit_kwargs: more ``SparkSubmitHook`` arguments (``driver_memory``, ``keytab`` ...).
-    :raises ValueError: a bad rendered value, or no / missing / mismatched Kafka jars (before any submit).
-    :raises StreamingJobError: a checkpoint of another query, a failed submit, or no report.
+    :raises ValueError: a bad rendered value (``table_format`` included), no lake jars for ``s3://`` or
+        Delta, or no / missing / mismatched Kafka jars (before any submit).
+    :raises StreamingJobError: a checkpoint of another query, a bronze path of the other table
+        format, a failed submit, or no report.
     """
 
     template_fields: Sequence[str] = (
@@ -192,6 +217,8 @@ class KafkaStreamingSubmitOperator(BaseOperator):
         "conf",
         "jars",
         "isolation_level",
+        "table_format",
+        "lake_jars",
     )
     template_fields_renderers = {"conf": "json", "kafka_options": "json"}
     ui_color = "#fde2e4"
@@ -224,6 +251,8 @@ class KafkaStreamingSubmitOperator(BaseOperator):
         scala_version: str = "2.13",
         conf: dict[str, Any] | None = None,
         aws_conn_id: str | None = "aws_default",
+        table_format: str = "parquet",
+        lake_jars: str | list[str] | None = None,
         openlineage_inject_parent_job_info: bool = True,
         openlineage_inject_transport_info: bool = False,
         submit_kwargs: dict[str, Any] | None = None,
@@ -276,6 +305,8 @@ class KafkaStreamingSubmitOperator(BaseOperator):
         self.scala_version = scala_version
         self.conf = conf or {}
         self.aws_conn_id = aws_conn_id
+        self.table_format = table_format
+        self.lake_jars = lake_jars
         self.openlineage_inject_parent_job_info = openlineage_inject_parent_job_info
         self.openlineage_inject_transport_info = openlineage_inject_transport_info
         self.submit_kwargs = submit_kwargs or {}
@@ -284,6 +315,7 @@ class KafkaStreamingSubmitOperator(BaseOperator):
         self._report: dict[str, Any] | None = None
         self._schema_fields: list[tuple[str, str]] = []
         self._config: Any = None
+        self._lake: SparkLakeSettings | None = None
 
     # ---------------------------------------------------------------- validation
     @staticmethod
@@ -300,6 +332,7 @@ class KafkaStreamingSubmitOperator(BaseOperator):
 
     def build_config(self, opts: ModuleType, apps_dir: Path, report_path: str | None = None) -> Any:
         """The app's ``StreamConfig`` from the rendered fields, validated (``ValueError`` if bad)."""
+        table_format = validate_table_format(self.table_format)
         topics = self.topics or ()
         if isinstance(topics, str):
             topics = [t.strip() for t in topics.split(",") if t.strip()]
@@ -337,6 +370,7 @@ class KafkaStreamingSubmitOperator(BaseOperator):
             processing_time=str(self.processing_time) if self.processing_time else None,
             stop_after_seconds=self.stop_after_seconds,
             report_path=report_path,
+            table_format=table_format,
         )
         return config.validate()
 
@@ -413,6 +447,36 @@ class KafkaStreamingSubmitOperator(BaseOperator):
                 "resume it safely: use a new checkpoint_path for the new query"
             )
 
+    def check_bronze_format(self, config: Any) -> None:
+        """Raise :class:`StreamingJobError` if the bronze path holds the other table format."""
+        files = _CheckpointFiles(self.aws_conn_id)
+        bronze = config.bronze_path.rstrip("/")
+        delta = files.has_folder(f"{bronze}/_delta_log")
+        if config.table_format == "parquet" and delta:
+            raise StreamingJobError(
+                f"bronze_path {bronze} is a Delta table: use table_format='delta', or another bronze_path "
+                "for a Parquet bronze"
+            )
+        if config.table_format == "delta" and not delta and files.has_content(bronze):
+            raise StreamingJobError(
+                f"bronze_path {bronze} holds plain Parquet (no _delta_log): use table_format='parquet', "
+                "convert it (CONVERT TO DELTA) or give another bronze_path"
+            )
+
+    def lake_settings(self, config: Any) -> SparkLakeSettings:
+        """The S3A/Delta Spark settings of the bronze, quarantine and checkpoint (``ValueError``: no jars)."""
+        from airflow.sdk.log import mask_secret
+
+        settings = spark_lake_settings(
+            paths=[config.bronze_path, config.quarantine_path, config.checkpoint_path],
+            table_format=config.table_format,
+            aws_conn_id=self.aws_conn_id,
+            jars=self.lake_jars,
+        )
+        for value in settings.env.values():
+            mask_secret(value)
+        return settings
+
     # -------------------------------------------------------------------- execute
     def execute(self, context: Context) -> dict[str, Any]:
         started = time.monotonic()
@@ -426,7 +490,9 @@ class KafkaStreamingSubmitOperator(BaseOperator):
             self.log_source_options(opts, config, client_options)
         self._config = config
         jars, packages = self.kafka_source_jars(opts)
+        self._lake = self.lake_settings(config)
         self.check_checkpoint(opts, config)
+        self.check_bronze_format(config)
 
         workdir = Path(tempfile.mkdtemp(prefix="lakeops-streaming-"))
         try:
@@ -441,11 +507,12 @@ class KafkaStreamingSubmitOperator(BaseOperator):
             py_files = build_py_files_zip(workdir)
             self._hook = self._make_hook(context, config, jars, packages, ",".join(files), str(py_files))
             self.log.info(
-                "Submitting %s (%s source, trigger %s) -> %s",
+                "Submitting %s (%s source, trigger %s) -> %s (%s)",
                 APP_FILE,
                 config.source,
                 config.trigger,
                 config.bronze_path,
+                config.table_format,
             )
             self._submit(app, config, report_path)
         finally:
@@ -514,9 +581,12 @@ class KafkaStreamingSubmitOperator(BaseOperator):
     ) -> SparkSubmitHook:
         from airflow.providers.apache.spark.hooks.spark_submit import SparkSubmitHook
 
-        conf = dict(self.conf)
-        if jars:  # spark.jars: the same as --jars, and merged with what conf already lists
-            conf["spark.jars"] = ",".join(dict.fromkeys([*_jar_list(conf.get("spark.jars")), *jars]))
+        lake = self._lake.conf if self._lake is not None else {}
+        conf = {**lake, **{str(k): v for k, v in self.conf.items()}}  # the user's properties win
+        # spark.jars: the same as --jars; the user's, the Kafka source's and the lake's, merged
+        merged = [*_jar_list(self.conf.get("spark.jars")), *jars, *_jar_list(lake.get("spark.jars"))]
+        if merged:
+            conf["spark.jars"] = ",".join(dict.fromkeys(merged))
         if self.openlineage_inject_parent_job_info and context.get("ti") is not None:
             from airflow.providers.common.compat.openlineage.utils.spark import (
                 inject_parent_job_information_into_spark_properties,
@@ -545,8 +615,9 @@ class KafkaStreamingSubmitOperator(BaseOperator):
 
         if self._hook is None:
             raise RuntimeError("the Spark hook was not built")
+        env = dict(os.environ, **self._lake.env) if self._lake is not None and self._lake.env else None
         try:
-            self._hook.submit(str(app))
+            self._hook.submit(str(app), **({"env": env} if env is not None else {}))
         except AirflowException as exc:
             if type(exc) is not AirflowException:  # timeouts and skips keep their meaning
                 raise

@@ -1,4 +1,4 @@
-"""Kafka (or a JSON landing folder) -> bronze Parquet with Spark Structured Streaming, exactly once.
+"""Kafka (or a JSON landing folder) -> bronze Parquet or Delta with Spark Structured Streaming, exactly once.
 
 Submitted by ``KafkaStreamingSubmitOperator``; runnable by hand with ``spark-submit`` too
 (``--help`` lists the arguments). Imports nothing from Airflow.
@@ -25,16 +25,24 @@ What one run does:
    PostgreSQL LSNs, MySQL/MariaDB binlog file/pos/row, snapshot reads first; see
    ``streaming_options.debezium_position``) and ``_source_ts`` (``source.ts_ms``). Tombstones (null
    values after a delete) are skipped and counted.
-4. **Write** bronze Parquet under ``ingest_date=YYYY-MM-DD/batch=<batch id>-<query id>/`` with
+4. **Write** bronze (``--table-format``: Parquet folders, or a Delta table) under
+   ``ingest_date=YYYY-MM-DD/batch=<batch id>-<query id>/`` with
    the ingestion metadata (``_ingested_at``, ``_kafka_topic/_partition/_offset/_timestamp`` or
    ``_source_file``/``_source_file_ts``), and the quarantine (JSON lines) the same way, from one
    ``foreachBatch``: pass 1 writes bronze and counts every row (observed metrics, no cache); only a batch
    with bad records makes a pass 2, which caches those rows and writes the quarantine.
 5. **Exactly once.** The checkpoint records each batch's offsets before the batch runs and a
-   commit after it. Each batch overwrites only its own partitions (dynamic partition overwrite),
-   and a replayed batch reads the same offsets with the same batch timestamp, so a batch re-run
-   after a crash replaces its own output instead of adding to it. The query id in the partition
-   name keeps a new checkpoint from overwriting an old checkpoint's batches.
+   commit after it. Parquet: each batch overwrites only its own partitions (dynamic partition
+   overwrite), and a replayed batch reads the same offsets with the same batch timestamp, so a batch
+   re-run after a crash replaces its own output instead of adding to it. Delta: each batch is one
+   append commit carrying Delta's idempotent-write transaction (``txnAppId`` = the query id,
+   ``txnVersion`` = the batch id), so Delta itself skips a replayed batch that already committed;
+   the app sees that commit (its ``userMetadata``) before the write and only recounts the batch.
+   Readers of a Delta bronze never see a half-written batch. The query id in the partition name
+   keeps a new checkpoint from overwriting an old checkpoint's batches. A bronze path that holds
+   the other format (a Delta log for Parquet, plain Parquet for Delta) is refused before the stream
+   starts. ``s3://`` paths are read through S3A with the credentials of the process environment
+   (``lake_session.apply_s3a_credentials``).
 6. **Report**: a JSON progress report (batches, rows in, bronze rows, quarantined rows and why,
    start and end offsets) printed after ``LAKEOPS_STREAMING_REPORT`` and written to ``--report-path``.
 
@@ -61,11 +69,14 @@ from pyspark.sql import types as T
 
 # run by spark-submit, the package comes from the --py-files zip (or the installed provider)
 from airflow_provider_lakeops.spark_apps import streaming_options as opts
+from airflow_provider_lakeops.spark_apps.lake_session import apply_s3a_credentials, spark_path
 
 __all__ = [
     "BatchWriter",
+    "BronzeFormatError",
     "CheckpointMismatchError",
     "KafkaSourceUnavailableError",
+    "check_bronze_format",
     "check_versions",
     "files_to_raw",
     "kafka_to_raw",
@@ -98,6 +109,10 @@ _MAX_BATCH_DETAILS = 20
 
 class CheckpointMismatchError(RuntimeError):
     """The checkpoint belongs to a different query (other topics, landing folder or outputs)."""
+
+
+class BronzeFormatError(ValueError):
+    """The bronze path holds the other table format (plain Parquet for a Delta bronze, or a Delta log)."""
 
 
 class KafkaSourceUnavailableError(RuntimeError):
@@ -454,6 +469,7 @@ class BatchWriter:
         self.spec = spec
         self.batches: list[dict[str, Any]] = []
         self._query_id: str | None = None
+        self._replay_checked = False
 
     def query_id(self, spark: SparkSession) -> str:
         if self._query_id is None:
@@ -482,7 +498,11 @@ class BatchWriter:
             *[F.sum((good & (F.col("op") == op)).cast("long")).alias(f"op_{op}") for op in opts.DEBEZIUM_OPS],
         )
         columns = [*self.spec.names, *METADATA_COLUMNS, *PARTITION_COLUMNS]
-        self._overwrite(counted.filter(good).select(*columns), self.config.bronze_path, "parquet")
+        replayed = False
+        if self.config.table_format == "delta":
+            replayed = self._append_delta(counted.filter(good).select(*columns), batch_id, df.sparkSession)
+        else:
+            self._overwrite(counted.filter(good).select(*columns), self.config.bronze_path, "parquet")
         metrics = observation.get
         bronze_seconds = time.monotonic() - started
         rows_in, quarantined, skipped, no_position = (
@@ -516,8 +536,37 @@ class BatchWriter:
                 "operations": {op: n for op, n in ops.items() if n},
                 "seconds": round(time.monotonic() - started, 3),
                 "bronze_seconds": round(bronze_seconds, 3),
+                **({"replayed_commit": True} if replayed else {}),
             }
         )
+
+    def _marker(self, spark: SparkSession, batch_id: int) -> str:
+        return f"lakeops-stream {self.query_id(spark)} batch {batch_id}"
+
+    def _append_delta(self, df: DataFrame, batch_id: int, spark: SparkSession) -> bool:
+        """Append one batch to the Delta bronze as one commit; return whether it had committed already.
+
+        Delta's idempotent writes (``txnAppId``/``txnVersion``) skip a batch whose transaction is in the
+        log *without running the plan*, so the observed counts would never arrive: a replay (only the
+        first batch of a run can be one) is found first by its commit's ``userMetadata`` and only
+        counted (Spark's ``noop`` sink), never written twice.
+        """
+        marker = self._marker(spark, batch_id)
+        if not self._replay_checked:
+            self._replay_checked = True
+            if _delta_commit_exists(spark, self.config.bronze_path, marker):
+                df.write.format("noop").mode("overwrite").save()
+                return True
+        (
+            df.write.format("delta")
+            .mode("append")
+            .option("txnAppId", self.query_id(spark))
+            .option("txnVersion", str(batch_id))
+            .option("userMetadata", marker)
+            .partitionBy(*PARTITION_COLUMNS)
+            .save(spark_path(self.config.bronze_path))
+        )
+        return False
 
     @staticmethod
     def _overwrite(df: DataFrame, path: str, fmt: str) -> None:
@@ -532,6 +581,51 @@ class BatchWriter:
 
 
 # -------------------------------------------------------------------------------------- run
+def _sql_path(path: str) -> str:
+    return "delta.`" + spark_path(path).replace("`", "``") + "`"
+
+
+def _delta_commit_exists(spark: SparkSession, path: str, marker: str, depth: int = 20) -> bool:
+    """Whether one of the Delta table's last ``depth`` commits carries ``marker`` as its userMetadata."""
+    if not is_delta_table(spark, path):
+        return False
+    rows = (
+        spark.sql(f"DESCRIBE HISTORY {_sql_path(path)} LIMIT {int(depth)}").select("userMetadata").collect()
+    )
+    return any(r["userMetadata"] == marker for r in rows)
+
+
+def is_delta_table(spark: SparkSession, path: str) -> bool:
+    """Whether ``path`` holds a Delta table (a ``_delta_log`` folder)."""
+    fs, p = _fs(spark, f"{spark_path(path).rstrip('/')}/_delta_log")
+    return bool(fs.exists(p))
+
+
+def _has_content(spark: SparkSession, path: str) -> bool:
+    fs, p = _fs(spark, spark_path(path))
+    if not fs.exists(p):
+        return False
+    return any(not s.getPath().getName().startswith((".", "_")) for s in fs.listStatus(p))
+
+
+def check_bronze_format(spark: SparkSession, config: Any) -> None:
+    """Refuse a bronze path that holds the other table format, before anything is written.
+
+    :raises BronzeFormatError: a Delta log under a Parquet bronze, or plain files under a Delta bronze.
+    """
+    delta = is_delta_table(spark, config.bronze_path)
+    if config.table_format == "parquet" and delta:
+        raise BronzeFormatError(
+            f"bronze_path {config.bronze_path} is a Delta table: use table_format='delta', or another "
+            "bronze_path for a Parquet bronze"
+        )
+    if config.table_format == "delta" and not delta and _has_content(spark, config.bronze_path):
+        raise BronzeFormatError(
+            f"bronze_path {config.bronze_path} holds plain Parquet (no _delta_log): use "
+            "table_format='parquet', convert it (CONVERT TO DELTA) or give another bronze_path"
+        )
+
+
 def check_fingerprint(spark: SparkSession, config: Any) -> None:
     """Refuse a checkpoint that belongs to another query; record this query's fingerprint if new."""
     current = config.fingerprint()
@@ -570,6 +664,7 @@ def run(spark: SparkSession, config: Any) -> dict[str, Any]:
     check_versions(spark, config)
     started = time.monotonic()
     spec = opts.load_schema_spec(resolve_local_file(config.schema_file))
+    check_bronze_format(spark, config)
     check_fingerprint(spark, config)
     _, start_offsets = committed_offsets(spark, config.checkpoint_path)
     writer = BatchWriter(config, spec)
@@ -651,6 +746,7 @@ def _report(
         "start_offsets": start_offsets,
         "end_offsets": end_offsets,
         "bronze_path": config.bronze_path,
+        "table_format": config.table_format,
         "quarantine_path": config.quarantine_path,
         "checkpoint_path": config.checkpoint_path,
         "duration_seconds": round(seconds, 3),
@@ -670,10 +766,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     spark = SparkSession.builder.appName("lakeops-kafka-customer-events").getOrCreate()
     spark.conf.set("spark.sql.session.timeZone", "UTC")  # ingest_date is a UTC date
+    apply_s3a_credentials(spark)  # s3:// through S3A: the credentials come from the environment
     try:
         run(spark, config)
         return 0
-    except (CheckpointMismatchError, KafkaSourceUnavailableError, ValueError, FileNotFoundError) as exc:
+    except (
+        CheckpointMismatchError,
+        BronzeFormatError,
+        KafkaSourceUnavailableError,
+        ValueError,
+        FileNotFoundError,
+    ) as exc:
         print(f"kafka_customer_events: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:

@@ -39,6 +39,7 @@ __all__ = [
     "ISOLATION_LEVELS",
     "POSITION_WIDTH",
     "SPARK_REQUIREMENT",
+    "TABLE_FORMATS",
     "FieldSpec",
     "SchemaSpec",
     "StreamConfig",
@@ -114,6 +115,9 @@ _INTERVAL_RE = re.compile(
 )
 TRIGGERS = ("availableNow", "processingTime")
 SOURCES = ("kafka", "file")
+#: Bronze table formats: Parquet folders, or a Delta table (the same as ``utils.lake.TABLE_FORMATS``,
+#: repeated here because this module ships to Spark without ``utils/lake.py``).
+TABLE_FORMATS = ("parquet", "delta")
 
 # Kafka consumer settings Spark's source manages itself (setting them raises in Spark or breaks offsets)
 _SPARK_MANAGED_KAFKA = frozenset(
@@ -543,6 +547,7 @@ class StreamConfig:
     processing_time: str | None = None
     stop_after_seconds: float | None = None
     report_path: str | None = None
+    table_format: str = "parquet"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -557,6 +562,10 @@ class StreamConfig:
         """Raise ``ValueError`` naming the first bad setting and how to fix it; return ``self``."""
         if self.source not in SOURCES:
             raise ValueError(f"source must be one of {SOURCES}, got {self.source!r}")
+        if self.table_format not in TABLE_FORMATS:
+            raise ValueError(
+                f"table_format must be one of {', '.join(TABLE_FORMATS)}, got {self.table_format!r}"
+            )
         for name in ("bronze_path", "checkpoint_path", "schema_file", "quarantine_path"):
             if not str(getattr(self, name) or "").strip():
                 raise ValueError(f"{name} is required")
@@ -633,6 +642,7 @@ class StreamConfig:
             "bronze_path": normalize_path(self.bronze_path),
             "quarantine_path": normalize_path(self.quarantine_path),
             "debezium": bool(self.debezium),
+            "table_format": self.table_format,
         }
 
     # ------------------------------------------------------------ command line
@@ -651,6 +661,8 @@ class StreamConfig:
             self.schema_file,
             "--trigger",
             self.trigger,
+            "--table-format",
+            self.table_format,
         ]
         if self.source == "kafka":
             args += [
@@ -706,6 +718,7 @@ class StreamConfig:
         p.add_argument("--processing-time")
         p.add_argument("--stop-after-seconds", type=float)
         p.add_argument("--report-path")
+        p.add_argument("--table-format", choices=TABLE_FORMATS, default="parquet")
         ns = p.parse_args(list(argv) if argv is not None else None)
         values = vars(ns)
         values["fail_on_data_loss"] = values["fail_on_data_loss"] == "true"
@@ -722,7 +735,11 @@ def fingerprint_mismatches(stored: Mapping[str, Any], current: Mapping[str, Any]
 
     Spark's guide: "changes to subscribed topics/files are generally not allowed as the results are
     unpredictable"; changing the outputs of a checkpointed query would silently skip or mix data.
-    Limits, triggers and the schema may change between runs.
+    Limits, triggers and the schema may change between runs. A fingerprint written before
+    ``table_format`` existed is a Parquet query's.
     """
     keys = ("source", "topics", "landing_path", "bronze_path", "quarantine_path", "debezium")
-    return [k for k in keys if stored.get(k) != current.get(k)]
+    diffs = [k for k in keys if stored.get(k) != current.get(k)]
+    if (stored.get("table_format") or "parquet") != (current.get("table_format") or "parquet"):
+        diffs.append("table_format")
+    return diffs

@@ -118,3 +118,63 @@ def test_max_rows_guards_memory(tables):
     name, _ = tables
     with pytest.raises(ValueError, match="more than max_rows=2 rows"):
         check(name, max_rows=2)
+
+
+# ------------------------------------------------------------------ a Delta replica on S3 (moto)
+def _delta_replica(rows, lakeops_stack) -> str:
+    """``ROWS`` as a Delta table on the stack's S3, written with delta-rs as Spark would type them."""
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    from airflow_provider_lakeops.testing.stack import LAKE_URI
+    from airflow_provider_lakeops.utils.lake import aws_lake_access, delta_storage_options
+
+    path = f"{LAKE_URI}/tests/parity-{uuid.uuid4().hex[:8]}/silver"
+    table = pa.table(
+        {
+            "CUSTOMER_ID": pa.array([r[0] for r in rows], pa.int64()),
+            "event_id": [r[1] for r in rows],
+            "amount": pa.array([None if r[2] is None else float(r[2]) for r in rows], pa.float64()),
+            "event_ts": pa.array(
+                [r[3].replace(tzinfo=dt.timezone.utc) for r in rows], pa.timestamp("us", tz="UTC")
+            ),
+            "event_date": pa.array([r[4] for r in rows], pa.date32()),
+            "email": [r[5] for r in rows],
+            "_source_position": [f"p{r[0]}" for r in rows],
+        }
+    )
+    write_deltalake(path, table, storage_options=delta_storage_options(aws_lake_access("aws_default")))
+    return path
+
+
+def test_a_delta_replica_on_s3_equals_the_postgres_source_then_differences_are_counted(tables, lakeops_stack):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    name, pg = tables
+    path = _delta_replica(list(reversed(ROWS)), lakeops_stack)
+
+    def delta_check(target: str, **kwargs):
+        op = TableParityCheckOperator(
+            task_id="check_silver",
+            source_conn_id="postgres_default",
+            source_table=f"public.{name}",
+            target_delta_path=target,
+            keys=["customer_id", "event_id"],
+            columns=["amount", "event_ts", "event_date", "email"],
+            **kwargs,
+        )
+        return op, op.execute(context={})
+
+    op, report = delta_check(path)
+    assert report["equal"] is True, report
+    assert report["source_checksum"] == report["target_checksum"]
+    lineage = op.get_openlineage_facets_on_complete(None)
+    assert lineage.inputs[-1].namespace == "s3://lakeops-lake"
+    assert lineage.inputs[-1].name == path.split("lakeops-lake/", 1)[1]
+
+    changed = _delta_replica([ROWS[0][:5] + ("other@example.org",), ROWS[1]], lakeops_stack)
+    with pytest.raises(AirflowFailException) as err:
+        delta_check(changed)
+    assert "1 key(s) missing from the replica, 0 only in the replica, 1 with other values" in str(err.value)
+    assert SECRET_EMAIL not in str(err.value)
+    assert "other@example.org" not in str(err.value)

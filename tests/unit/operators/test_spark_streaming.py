@@ -370,3 +370,107 @@ def test_lineage_reads_kafka_topics_into_bronze(tmp_path, kafka_conn, opts):
 def test_file_source_lineage_reads_the_landing_folder(tmp_path):
     lineage = file_op(tmp_path).get_openlineage_facets_on_complete(None)
     assert [(d.namespace, d.name) for d in lineage.inputs] == [("file", str(tmp_path / "landing"))]
+
+
+# ------------------------------------------------------------------ table format and the lake
+def test_table_format_is_templated_and_validated_before_anything_runs(tmp_path, opts):
+    assert {"table_format", "lake_jars"} <= set(KafkaStreamingSubmitOperator.template_fields)
+    with pytest.raises(ValueError, match="table_format must be one of parquet, delta, got 'iceberg'"):
+        file_op(tmp_path, table_format="iceberg").execute({})
+    config = file_op(tmp_path, table_format="DELTA").build_config(opts, apps_dir())
+    assert config.table_format == "delta"
+    args = config.to_args()
+    assert args[args.index("--table-format") + 1] == "delta"
+    assert opts.StreamConfig.from_args(args).table_format == "delta"
+
+
+def test_the_table_format_is_part_of_the_query_and_old_checkpoints_are_parquet(tmp_path, opts):
+    parquet = file_op(tmp_path).build_config(opts, apps_dir()).fingerprint()
+    delta = file_op(tmp_path, table_format="delta").build_config(opts, apps_dir()).fingerprint()
+    assert opts.fingerprint_mismatches(parquet, delta) == ["table_format"]
+    old = {k: v for k, v in parquet.items() if k != "table_format"}  # written before table_format existed
+    assert opts.fingerprint_mismatches(old, parquet) == []
+    assert opts.fingerprint_mismatches(old, delta) == ["table_format"]
+
+
+@pytest.mark.parametrize(
+    ("table_format", "content", "message"),
+    [
+        pytest.param(
+            "delta", "ingest_date=2025-12-04/part-0.parquet", "holds plain Parquet", id="delta-over-parquet"
+        ),
+        pytest.param(
+            "parquet", "_delta_log/00000000000000000000.json", "is a Delta table", id="parquet-over-delta"
+        ),
+    ],
+)
+def test_a_bronze_path_of_the_other_format_is_refused_before_submit(tmp_path, table_format, content, message):
+    target = tmp_path / "bronze" / content
+    target.parent.mkdir(parents=True)
+    target.write_text("x")
+    with pytest.raises(StreamingJobError, match=message):
+        file_op(tmp_path, table_format=table_format, lake_jars="").execute({})  # no Spark connection either
+    assert target.read_text() == "x"
+    assert not (tmp_path / "checkpoint").exists()
+
+
+def test_a_new_or_matching_bronze_is_accepted(tmp_path, opts):
+    op = file_op(tmp_path, table_format="delta")
+    op.check_bronze_format(op.build_config(opts, apps_dir()))  # nothing there yet
+    (tmp_path / "bronze" / "_delta_log").mkdir(parents=True)
+    op.check_bronze_format(op.build_config(opts, apps_dir()))
+
+
+def test_s3_paths_get_the_lake_settings_jars_merged_and_credentials_only_in_the_env(
+    tmp_path, kafka_conn, opts, monkeypatch
+):
+    monkeypatch.setenv("AIRFLOW_CONN_SPARK_TEST", json.dumps({"conn_type": "spark", "host": "local[2]"}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_LAKE_TEST",
+        json.dumps(
+            {
+                "conn_type": "aws",
+                "login": "AKIALAKEOPSTEST",
+                "password": "lake-Secret-42",
+                "extra": {"endpoint_url": "http://127.0.0.1:5999", "region_name": "eu-west-1"},
+            }
+        ),
+    )
+    lake = ["/opt/lake/hadoop-aws.jar", "/opt/lake/delta-spark.jar"]
+    op = kafka_op(
+        tmp_path,
+        spark_conn_id="spark_test",
+        bronze_path="s3://lake/bronze/events",
+        checkpoint_path="s3://lake/_checkpoints/events",
+        table_format="delta",
+        aws_conn_id="lake_test",
+        lake_jars=lake,
+        conf={"spark.jars": "/opt/extra/udfs.jar", "spark.hadoop.fs.s3a.endpoint.region": "eu-central-1"},
+    )
+    config = op.build_config(opts, apps_dir(), "s3://lake/_checkpoints/events/_lakeops/reports/r.json")
+    jars, packages = op.kafka_source_jars(opts)
+    op._lake = op.lake_settings(config)
+    assert op._lake.env == {"AWS_ACCESS_KEY_ID": "AKIALAKEOPSTEST", "AWS_SECRET_ACCESS_KEY": "lake-Secret-42"}
+    hook = op._make_hook({}, config, jars, packages, config.schema_file, "/tmp/x/a.zip")
+    cmd = hook._build_spark_submit_command(str(apps_dir() / mod.APP_FILE))
+    text = " ".join(cmd)
+    assert f"spark.jars={','.join(['/opt/extra/udfs.jar', *jars, *lake])}" in cmd
+    assert "spark.hadoop.fs.s3a.endpoint=http://127.0.0.1:5999" in cmd
+    assert "spark.hadoop.fs.s3a.endpoint.region=eu-central-1" in cmd  # the user's conf wins
+    assert "spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension" in cmd
+    assert cmd[cmd.index("--table-format") + 1] == "delta"
+    for secret in ("AKIALAKEOPSTEST", "lake-Secret-42"):
+        assert secret not in text
+
+
+def test_s3_or_delta_without_lake_jars_is_refused_before_submit(tmp_path, monkeypatch):
+    monkeypatch.delenv("LAKEOPS_SPARK_LAKE_JARS", raising=False)
+    with pytest.raises(ValueError, match="LAKEOPS_SPARK_LAKE_JARS"):
+        file_op(tmp_path, table_format="delta", aws_conn_id=None).execute({})
+    assert not (tmp_path / "checkpoint").exists()
+
+
+def test_lineage_names_the_delta_bronze_by_its_root(tmp_path):
+    op = file_op(tmp_path, bronze_path="s3://lake/bronze/events/", table_format="delta")
+    lineage = op.get_openlineage_facets_on_complete(None)
+    assert (lineage.outputs[0].namespace, lineage.outputs[0].name) == ("s3://lake", "bronze/events")

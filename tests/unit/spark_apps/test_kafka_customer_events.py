@@ -388,3 +388,50 @@ def test_bad_source_positions_are_quarantined(spark, tmp_path):
 def test_the_running_spark_is_checked_before_the_stream_starts(spark, tmp_path):
     app.check_versions(spark, config(tmp_path))  # pyspark 4.x, no Kafka jars to compare (file source)
     assert spark.version.startswith("4.")
+
+
+# -------------------------------------------------------------------------------- Delta bronze
+def test_a_delta_bronze_commits_each_batch_once_and_a_replay_appends_nothing(spark, tmp_path):
+    cfg = config(tmp_path, table_format="delta")
+    write_events(tmp_path / "landing" / "dt=2025-10-31", 30, seed=4, clean=True)
+    r1 = app.run(spark, cfg)
+    assert (r1["table_format"], r1["rows_bronze"]) == ("delta", 30)
+    assert app.is_delta_table(spark, cfg.bronze_path)
+    bronze = spark.read.format("delta").load(cfg.bronze_path)
+    assert bronze.count() == 30
+    assert set(bronze.columns) >= {"_source_position", "op", "ingest_date", "batch"}
+    history = spark.sql(f"DESCRIBE HISTORY delta.`{cfg.bronze_path}`").collect()
+    assert [h["version"] for h in history] == [0]
+    assert history[0]["userMetadata"].startswith("lakeops-stream ")
+
+    # the batch committed in Delta but its checkpoint commit is lost: the replay only recounts it
+    commits = Path(cfg.checkpoint_path) / "commits"
+    (commits / "0").unlink()
+    (commits / ".0.crc").unlink(missing_ok=True)
+    r2 = app.run(spark, cfg)
+    assert (r2["batch_ids"], r2["rows_bronze"]) == ([0], 30)
+    assert r2["batch_details"][0]["replayed_commit"] is True
+    assert spark.read.format("delta").load(cfg.bronze_path).count() == 30
+    assert len(spark.sql(f"DESCRIBE HISTORY delta.`{cfg.bronze_path}`").collect()) == 1
+
+    # new rows: one more commit
+    write_events(tmp_path / "landing" / "dt=2025-11-01", 5, day="2025-11-01", seed=5, clean=True)
+    r3 = app.run(spark, cfg)
+    assert (r3["batch_ids"], r3["rows_bronze"]) == ([1], 5)
+    assert "replayed_commit" not in r3["batch_details"][0]
+    assert spark.read.format("delta").load(cfg.bronze_path).count() == 35
+
+
+@pytest.mark.parametrize(
+    ("table_format", "other"),
+    [pytest.param("delta", "parquet", id="delta"), pytest.param("parquet", "delta", id="parquet")],
+)
+def test_a_bronze_of_the_other_format_is_refused_before_the_stream_starts(
+    spark, tmp_path, table_format, other
+):
+    bronze = str(tmp_path / "bronze")
+    spark.range(3).write.format(other).save(bronze)
+    write_events(tmp_path / "landing" / "dt=2025-10-31", 5, seed=4, clean=True)
+    with pytest.raises(app.BronzeFormatError, match="Delta table" if other == "delta" else "plain Parquet"):
+        app.run(spark, config(tmp_path, table_format=table_format))
+    assert not (tmp_path / "checkpoint" / "commits").exists()
