@@ -42,6 +42,8 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_lakeops.operators.kafka_connect",
                     "airflow_provider_lakeops.operators.spark_streaming",
                     "airflow_provider_lakeops.operators.replica_check",
+                    "airflow_provider_lakeops.operators.delta_merge",
+                    "airflow_provider_lakeops.operators.delta_maintenance",
                 ],
             }
         ],

@@ -4,7 +4,12 @@ The masking itself is the Spark job ``airflow_provider_lakeops/spark_apps/pii_ma
 (native Spark expressions, keyed HMAC-SHA256, leak guard). This module validates the policy in the
 Airflow worker with the pure-Python :mod:`airflow_provider_lakeops.spark_apps.pii_policy`, then submits the
 job with the official ``SparkSubmitHook`` (built in ``execute``; the ``SparkSubmitOperator`` module is not
-imported, it would add ~480 ms to every DAG parse).
+imported, it would add ~480 ms to every DAG parse). ``s3://`` locations and Delta output get their Spark
+settings from :func:`airflow_provider_lakeops.utils.lake.spark_lake_settings` (credentials in the
+``spark-submit`` environment, never argv).
+
+:func:`spark_submit_hook` and :func:`read_run_report` are shared with the other lakeops operators that
+submit a lakeops Spark app (``DeltaMaintenanceOperator``).
 
 .. seealso:: ``docs/operators/pii_masking.md``
 """
@@ -24,6 +29,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_lakeops.exceptions import PiiLeakError
 from airflow_provider_lakeops.spark_apps import app_path, apps_dir, build_py_files_zip, pii_policy
+from airflow_provider_lakeops.utils.lake import DELTA_SPARK_CONF, spark_lake_settings, validate_table_format
 
 if TYPE_CHECKING:
     from airflow.providers.apache.spark.hooks.spark_submit import SparkSubmitHook
@@ -31,6 +37,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_lakeops.lineage.naming import DatasetName
+    from airflow_provider_lakeops.utils.lake import SparkLakeSettings
 
 __all__ = [
     "HMAC_KEY_ENV_VAR",
@@ -40,7 +47,9 @@ __all__ = [
     "build_spark_apps_zip",
     "emr_serverless_job_driver",
     "pii_job_arguments",
+    "read_run_report",
     "spark_apps_dir",
+    "spark_submit_hook",
 ]
 
 #: The environment variable through which the HMAC key reaches the Spark driver.
@@ -96,6 +105,7 @@ def pii_job_arguments(
     report_path: str | None = None,
     report_uri: str | None = None,
     key_source: str | None = None,
+    table_format: str = "parquet",
 ) -> list[str]:
     """The command-line arguments of ``pii_masking_job.py`` (no secret is ever part of them).
 
@@ -108,6 +118,10 @@ def pii_job_arguments(
         problems.append("output_path is empty: give the folder to write Parquet to")
     if input_format not in INPUT_FORMATS:
         problems.append(f"input_format must be one of {', '.join(INPUT_FORMATS)}, got {input_format!r}")
+    try:
+        table_format = validate_table_format(table_format)
+    except ValueError as exc:
+        problems.append(str(exc))
     if str(input_path).rstrip("/") == str(output_path).rstrip("/"):
         problems.append("output_path must differ from input_path")
     for new, source in (derive_columns or {}).items():
@@ -119,7 +133,7 @@ def pii_job_arguments(
     if problems:
         raise ValueError("; ".join(problems))
     args = ["--input", str(input_path), "--input-format", input_format, "--output", str(output_path)]
-    args += ["--policy-json", policy.to_json()]
+    args += ["--table-format", table_format, "--policy-json", policy.to_json()]
     for key, value in (input_options or {}).items():
         args += ["--input-option", f"{key}={value}"]
     for column in _as_list(partition_by):
@@ -152,6 +166,7 @@ def emr_serverless_job_driver(
     partition_values: Mapping[str, Any] | None = None,
     report_uri: str | None = None,
     spark_conf: Mapping[str, Any] | None = None,
+    table_format: str = "parquet",
 ) -> dict[str, Any]:
     """Build the ``job_driver`` of the amazon provider's ``EmrServerlessStartJobOperator``.
 
@@ -168,6 +183,8 @@ def emr_serverless_job_driver(
         :class:`~airflow_provider_lakeops.spark_apps.pii_policy.PiiPolicy`).
     :param key_secret_id: Secrets Manager secret id or ARN of the HMAC key (required when the
         policy uses ``hmac``).
+    :param table_format: ``parquet`` or ``delta`` (adds Delta's SQL extension and catalog; the
+        delta-spark jar must be on the application's classpath, e.g. ``spark.jars`` in ``spark_conf``).
     :raises ValueError: bad policy or arguments (raised when the DAG is parsed).
     """
     parsed = pii_policy.parse_policy(policy)
@@ -187,10 +204,12 @@ def emr_serverless_job_driver(
         partition_values=partition_values,
         report_uri=report_uri,
         key_source=f"aws-secretsmanager:{key_secret_id}" if parsed.uses_hmac else None,
+        table_format=table_format,
     )
     conf = {
         "spark.sql.sources.partitionOverwriteMode": "dynamic",
         "spark.sql.session.timeZone": "UTC",
+        **(DELTA_SPARK_CONF if validate_table_format(table_format) == "delta" else {}),
         **dict(spark_conf or {}),
     }
     params = " ".join([f"--py-files {py_files}", *(f"--conf {k}={v}" for k, v in conf.items())])
@@ -224,13 +243,14 @@ def _dataset_path(path: str) -> str:
 
 
 class PiiMaskingOperator(BaseOperator):
-    """Mask the PII columns of a dataset by policy with a Spark job and write Parquet.
+    """Mask the PII columns of a dataset by policy with a Spark job and write Parquet or Delta.
 
     Every column gets a strategy from the policy (``hmac``, ``email``, ``phone``, ``ssn``,
     ``name``, ``ip``, ``redact``, ``truncate_date``, ``keep``), applied as native Spark
     expressions. A leak guard scans a sample of the unmasked output columns for PII patterns
-    before anything is written. The output is Parquet, and only the partitions this run writes are
-    replaced (a rerun replaces, never duplicates). The run report (rows in/out, strategies,
+    before anything is written. The output is Parquet or a Delta table (``table_format``), and only
+    the partitions this run writes are replaced (a rerun replaces, never duplicates; with Delta in one
+    atomic commit, ``replaceWhere`` on ``partition_values``). The run report (rows in/out, strategies,
     leak-guard result, key fingerprint; never a value or the key) is returned, so it goes to XCom.
 
     The policy is validated before Spark starts. The HMAC key (the password of
@@ -240,10 +260,16 @@ class PiiMaskingOperator(BaseOperator):
     deploy mode: ``local[*]``, a standalone master, YARN or Kubernetes in client mode). For EMR
     Serverless use :func:`emr_serverless_job_driver`.
 
+    ``s3://`` locations work the same on AWS and on the local stack's moto: the S3A and Delta settings
+    come from the AWS connection ``aws_conn_id``
+    (:func:`~airflow_provider_lakeops.utils.lake.spark_lake_settings`); its credentials reach the
+    driver through the ``spark-submit`` environment like the key, and the executors through the
+    job's Hadoop configuration.
+
     Built on the official ``SparkSubmitHook`` (apache-spark provider).
 
     :param input_path: folder or pattern to read, e.g. ``/lake/landing/events/dt={{ ds }}/`` (templated).
-    :param output_path: the Parquet dataset to write, e.g. ``/lake/silver/events`` (templated).
+    :param output_path: the dataset to write, e.g. ``s3://lake/silver/events`` (templated).
     :param policy: a dict, YAML/JSON text, or the path of a ``.yaml``/``.yml``/``.json`` policy
         file, relative to the DAG file's folder or absolute (templated).
     :param input_format: ``parquet``, ``json`` (JSON lines) or ``csv`` (templated).
@@ -256,10 +282,18 @@ class PiiMaskingOperator(BaseOperator):
         the data is *replaced* by whatever rows of this run fall into it (late events included):
         prefer ``partition_values`` when one run writes one partition.
     :param report_uri: also write the run report to this Hadoop FS URI or path (templated).
+    :param table_format: ``parquet`` (default) or ``delta`` (templated). A Delta output must be a
+        Delta table partitioned by ``partition_by`` (or not exist yet); a Parquet output must not be
+        a Delta table: anything else fails before anything is written.
+    :param aws_conn_id: the Airflow AWS connection of ``s3://`` locations (endpoint, region,
+        credentials).
+    :param lake_jars: ``spark.jars`` for S3A and Delta (list or comma-separated); default
+        ``$LAKEOPS_SPARK_LAKE_JARS``; ``""`` when the cluster has them (templated).
     :param spark_conn_id: the Spark connection naming the master; ``None`` runs on ``local[*]``.
     :param hmac_key_conn_id: the connection whose password is the HMAC key (used only when the
         policy has an ``hmac`` column).
-    :param spark_conf: extra Spark configuration (templated). Never put secrets here: it is argv.
+    :param spark_conf: extra Spark configuration (templated); it wins over the lake settings. Never
+        put secrets here: it is argv.
     :param driver_memory: e.g. ``2g``.
     :param executor_memory: e.g. ``4g``.
     :param application_name: the Spark application name (default ``lakeops-pii-<dag>-<task>``).
@@ -276,6 +310,8 @@ class PiiMaskingOperator(BaseOperator):
         "partition_values",
         "report_uri",
         "spark_conf",
+        "table_format",
+        "lake_jars",
     )
     template_fields_renderers = {
         "policy": "yaml",
@@ -304,6 +340,9 @@ class PiiMaskingOperator(BaseOperator):
         driver_memory: str | None = None,
         executor_memory: str | None = None,
         application_name: str | None = None,
+        table_format: str = "parquet",
+        aws_conn_id: str | None = "aws_default",
+        lake_jars: str | list[str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -313,6 +352,8 @@ class PiiMaskingOperator(BaseOperator):
             pii_policy.parse_policy(policy)  # PolicyError is a ValueError naming every problem
         if not _has_template(input_format) and input_format not in INPUT_FORMATS:
             raise ValueError(f"input_format must be one of {', '.join(INPUT_FORMATS)}, got {input_format!r}")
+        if not _has_template(table_format):
+            validate_table_format(table_format)
         if not hmac_key_conn_id:
             raise ValueError("hmac_key_conn_id is empty: name the connection that holds the HMAC key")
         self.input_path = input_path
@@ -330,6 +371,9 @@ class PiiMaskingOperator(BaseOperator):
         self.driver_memory = driver_memory
         self.executor_memory = executor_memory
         self.application_name = application_name
+        self.table_format = table_format
+        self.aws_conn_id = aws_conn_id
+        self.lake_jars = lake_jars
         self._hook: SparkSubmitHook | None = None
         self._report: dict[str, Any] | None = None
 
@@ -372,42 +416,31 @@ class PiiMaskingOperator(BaseOperator):
             raise AirflowFailException(f"connection {self.hmac_key_conn_id!r}: {exc}") from None
         return key
 
-    def _spark_hook(self, application_args: list[str], py_files: str, context: Context) -> SparkSubmitHook:
-        from airflow.providers.apache.spark.hooks.spark_submit import SparkSubmitHook
-
+    def _spark_hook(
+        self,
+        application_args: list[str],
+        py_files: str,
+        context: Context,
+        lake_conf: Mapping[str, str] | None = None,
+    ) -> SparkSubmitHook:
         name = self.application_name or f"lakeops-pii-{context['ti'].dag_id}-{context['ti'].task_id}"
-        conf = {"spark.sql.session.timeZone": "UTC", **{k: str(v) for k, v in self.spark_conf.items()}}
-        kwargs: dict[str, Any] = {
-            "conf": conf,
-            "py_files": py_files,
-            "application_args": application_args,
-            "name": name,
-            "driver_memory": self.driver_memory,
-            "executor_memory": self.executor_memory,
-        }
-        if self.spark_conn_id is None:
-            return _local_spark_submit_hook(**kwargs)
-        from airflow.sdk.exceptions import AirflowNotFoundException
-
-        try:
-            conn = SparkSubmitHook.get_connection(self.spark_conn_id)
-        except AirflowNotFoundException:
-            raise AirflowFailException(
-                f"the Spark connection {self.spark_conn_id!r} does not exist (spark_conn_id=None runs on "
-                f"{LOCAL_MASTER})"
-            ) from None
-        if (conn.extra_dejson or {}).get("deploy-mode") == "cluster":
-            raise AirflowFailException(
-                f"Spark connection {self.spark_conn_id!r} uses deploy-mode cluster: the HMAC key reaches "
-                "the driver through the spark-submit environment, so the driver must run in client mode "
-                "(or use emr_serverless_job_driver with a Secrets Manager key)"
-            )
-        return SparkSubmitHook(conn_id=self.spark_conn_id, **kwargs)
+        return spark_submit_hook(
+            self.spark_conn_id,
+            conf={"spark.sql.session.timeZone": "UTC", **dict(lake_conf or {}), **self.spark_conf},
+            py_files=py_files,
+            application_args=application_args,
+            name=name,
+            driver_memory=self.driver_memory,
+            executor_memory=self.executor_memory,
+            env_secrets="the HMAC key and the AWS credentials reach",
+            cluster_hint="or use emr_serverless_job_driver with a Secrets Manager key",
+        )
 
     # ------------------------------------------------------------------- execute
     def execute(self, context: Context) -> dict[str, Any]:
         policy = self._resolve_policy()
         try:
+            table_format = validate_table_format(self.table_format)
             partition_by = _as_list(self.partition_by)
             base_args = pii_job_arguments(
                 policy,
@@ -420,16 +453,24 @@ class PiiMaskingOperator(BaseOperator):
                 partition_values=self.partition_values,
                 report_uri=self.report_uri,
                 key_source=f"env:{HMAC_KEY_ENV_VAR}" if policy.uses_hmac else None,
+                table_format=table_format,
+            )
+            lake = lake_settings(
+                [self.input_path, self.output_path, self.report_uri],
+                table_format=table_format,
+                aws_conn_id=self.aws_conn_id,
+                jars=self.lake_jars,
             )
         except ValueError as exc:
             raise AirflowFailException(str(exc)) from exc
         key = self._hmac_key() if policy.uses_hmac else None
         job = app_path(_JOB_FILE)
         self.log.info(
-            "Masking %s (%s) -> %s: %d columns masked (%s), mode %s",
+            "Masking %s (%s) -> %s (%s): %d columns masked (%s), mode %s",
             self.input_path,
             self.input_format,
             self.output_path,
+            table_format,
             len(policy.masked_columns),
             ", ".join(f"{c}={s}" for c, s in policy.masked_columns.items()) or "none",
             policy.mode,
@@ -437,17 +478,20 @@ class PiiMaskingOperator(BaseOperator):
         with tempfile.TemporaryDirectory(prefix="lakeops-pii-") as tmp:
             report_file = Path(tmp) / "report.json"
             py_files = build_py_files_zip(tmp)
-            self._hook = self._spark_hook([*base_args, "--report", str(report_file)], str(py_files), context)
+            self._hook = self._spark_hook(
+                [*base_args, "--report", str(report_file)], str(py_files), context, lake.conf
+            )
             env = dict(os.environ)
             env.pop(HMAC_KEY_ENV_VAR, None)
+            env.update(lake.env)  # AWS credentials: the child's environment only, never argv
             if key is not None:
                 env[HMAC_KEY_ENV_VAR] = key
             try:
                 self._hook.submit(str(job), env=env)
             except Exception as exc:
-                self._raise_job_failure(_read_report(report_file), exc)
+                self._raise_job_failure(read_run_report(report_file), exc)
             del env, key
-            report = _read_report(report_file)
+            report = read_run_report(report_file)
         if report is None or report.get("status") != "ok":
             raise AirflowFailException(
                 "the PII masking job finished without an ok run "
@@ -455,9 +499,11 @@ class PiiMaskingOperator(BaseOperator):
             )
         self._report = report
         self.log.info(
-            "Masked %s rows into %s (partitions: %s); leak guard %s on %s sampled rows; key %s",
+            "Masked %s rows into %s (%s%s, partitions: %s); leak guard %s on %s sampled rows; key %s",
             report["rows_out"],
             self.output_path,
+            report.get("table_format", table_format),
+            f" version {report['version']}" if report.get("version") is not None else "",
             ", ".join(report["partitions_written"][:10]) or "-",
             report["leak_guard"]["status"],
             report["leak_guard"]["sampled_rows"],
@@ -473,7 +519,7 @@ class PiiMaskingOperator(BaseOperator):
             raise PiiLeakFailure(
                 str(report.get("error") if report else ""), findings=guard.get("findings", [])
             ) from exc
-        if status in ("policy_error", "key_error", "input_error"):
+        if status in ("policy_error", "key_error", "input_error", "output_error"):
             raise AirflowFailException(
                 f"PII masking job: {status}: {report.get('error') if report else ''}"
             ) from exc
@@ -502,6 +548,7 @@ class PiiMaskingOperator(BaseOperator):
     def _datasets(self) -> tuple[DatasetName, DatasetName]:
         from airflow_provider_lakeops.lineage.naming import location_dataset
 
+        # the table root (partition folders stripped), as every producer and consumer names it
         return location_dataset(_dataset_path(self.input_path)), location_dataset(
             _dataset_path(self.output_path)
         )
@@ -561,7 +608,75 @@ class PiiMaskingOperator(BaseOperator):
         return OperatorLineage(inputs=[source.to_openlineage()], outputs=[output])
 
 
-def _read_report(path: Path) -> dict[str, Any] | None:
+def lake_settings(
+    paths: Sequence[str | None],
+    *,
+    table_format: str,
+    aws_conn_id: str | None,
+    jars: str | Sequence[str] | None,
+) -> SparkLakeSettings:
+    """:func:`~airflow_provider_lakeops.utils.lake.spark_lake_settings` of a job, with its secrets
+    masked in the task log.
+
+    :raises ValueError: bad table format or missing jars.
+    :raises AirflowFailException: the AWS connection cannot be read.
+    """
+    from airflow.sdk.exceptions import AirflowNotFoundException
+    from airflow.sdk.log import mask_secret
+
+    try:
+        settings = spark_lake_settings(
+            paths=[p for p in paths if p], table_format=table_format, aws_conn_id=aws_conn_id, jars=jars
+        )
+    except AirflowNotFoundException:
+        raise AirflowFailException(f"the AWS connection {aws_conn_id!r} does not exist") from None
+    for name, value in settings.env.items():
+        if name != "AWS_ACCESS_KEY_ID":
+            mask_secret(value)
+    return settings
+
+
+def spark_submit_hook(
+    spark_conn_id: str | None,
+    *,
+    env_secrets: str = "the AWS credentials reach",
+    cluster_hint: str = "",
+    **kwargs: Any,
+) -> SparkSubmitHook:
+    """The official ``SparkSubmitHook`` of a lakeops Spark app: ``local[*]`` without a connection,
+    else the connection's master in client deploy mode.
+
+    :param spark_conn_id: the Spark connection; ``None`` runs on ``local[*]`` (no connection needed).
+    :param env_secrets: what travels in the ``spark-submit`` environment (for the error message).
+    :param cluster_hint: an alternative named in the cluster-mode error.
+    :param kwargs: passed to ``SparkSubmitHook`` (``conf``, ``py_files``, ``application_args``, ...).
+    :raises AirflowFailException: the connection does not exist or uses deploy-mode cluster.
+    """
+    from airflow.providers.apache.spark.hooks.spark_submit import SparkSubmitHook
+
+    kwargs["conf"] = {k: str(v) for k, v in dict(kwargs.get("conf") or {}).items()}
+    if spark_conn_id is None:
+        return _local_spark_submit_hook(**kwargs)
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        conn = SparkSubmitHook.get_connection(spark_conn_id)
+    except AirflowNotFoundException:
+        raise AirflowFailException(
+            f"the Spark connection {spark_conn_id!r} does not exist (spark_conn_id=None runs on "
+            f"{LOCAL_MASTER})"
+        ) from None
+    if (conn.extra_dejson or {}).get("deploy-mode") == "cluster":
+        raise AirflowFailException(
+            f"Spark connection {spark_conn_id!r} uses deploy-mode cluster: {env_secrets} "
+            "the driver through the spark-submit environment, so the driver must run in client mode"
+            + (f" ({cluster_hint})" if cluster_hint else "")
+        )
+    return SparkSubmitHook(conn_id=spark_conn_id, **kwargs)
+
+
+def read_run_report(path: Path) -> dict[str, Any] | None:
+    """The JSON run report a lakeops Spark app wrote to ``path`` (``None``: missing or unreadable)."""
     try:
         report = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):

@@ -18,6 +18,11 @@ so the same imports work on ``local[*]``, a standalone cluster or EMR.
   rules shared by ``KafkaStreamingSubmitOperator`` and its app (pure Python, no pyspark).
 * :mod:`~airflow_provider_lakeops.spark_apps.kafka_customer_events` - the ``spark-submit`` entry
   point of ``KafkaStreamingSubmitOperator``.
+* :mod:`~airflow_provider_lakeops.spark_apps.delta_merge_job` - the entry point of ``DeltaMergeOperator``.
+* :mod:`~airflow_provider_lakeops.spark_apps.delta_maintenance_job` - the entry point of
+  ``DeltaMaintenanceOperator``.
+* :mod:`~airflow_provider_lakeops.spark_apps.lake_session` - S3A credentials into the Hadoop
+  configuration, lake paths and table readers, shared by the apps.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""spark-submit entry point: mask PII columns by policy, guard against leaks, write Parquet.
+"""spark-submit entry point: mask PII columns by policy, guard against leaks, write Parquet or Delta.
 
 Usage (``PiiMaskingOperator`` builds this command; ``--py-files`` carries the
 ``airflow_provider_lakeops.spark_apps`` package, see
@@ -12,11 +12,24 @@ Usage (``PiiMaskingOperator`` builds this command; ``--py-files`` carries the
 ``--partition-value NAME=VALUE`` adds a constant column (the run's partition); ``--derive
 NEW=SOURCE`` copies an output column instead.
 
-Steps: validate the policy (before Spark starts) -> read the input -> check the policy against
-its columns -> apply native masking expressions -> leak guard on a sample -> write Parquet
-(``partitionOverwriteMode=dynamic``: only the partitions present in this run are replaced, so a
-rerun replaces and never duplicates; without partitions the output folder is replaced) -> JSON
-run report. Nothing is written when a check fails.
+Steps: validate the policy (before Spark starts) -> copy the AWS credentials of the environment into
+the Hadoop configuration (``s3://`` paths, see :mod:`~airflow_provider_lakeops.spark_apps.lake_session`)
+-> check what already exists at the output (a Delta table for ``--table-format delta`` with the same
+partition columns, never a Delta table for ``parquet``) -> read the input -> check the policy against
+its columns -> apply native masking expressions -> leak guard on a sample -> write -> JSON run report.
+Nothing is written when a check fails.
+
+Writes:
+
+* ``parquet`` (default): ``partitionOverwriteMode=dynamic``: only the partitions present in this run
+  are replaced, so a rerun replaces and never duplicates; without partitions the output folder is
+  replaced. Not atomic: a reader listing the folder during the write can see a partition half
+  replaced.
+* ``delta``: one atomic Delta commit (a reader sees the old or the new rows, never a mix). The first
+  run creates the table partitioned by ``--partition-by``; then, with ``--partition-value``, the
+  rows matching those constants are replaced (``replaceWhere``); without them, the partitions present
+  in this run are replaced (Delta's dynamic partition overwrite); without partitions the table's rows
+  are replaced. A rerun gives the same rows in a new table version.
 
 The HMAC key is read by the driver from ``--key-source``: ``env:NAME`` (default
 ``env:LAKEOPS_PII_HMAC_KEY``; the variable is removed from the driver's environment once read),
@@ -24,7 +37,7 @@ The HMAC key is read by the driver from ``--key-source``: ``env:NAME`` (default
 It never appears in argv, the report or the query plan.
 
 Exit codes: 0 ok, 1 unexpected error, 2 bad arguments or policy, 3 leak detected,
-4 HMAC key problem, 5 unreadable input.
+4 HMAC key problem, 5 unreadable input, 6 output location of another format or partitioning.
 """
 
 from __future__ import annotations
@@ -40,6 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_lakeops.spark_apps.lake_session import apply_s3a_credentials
 from airflow_provider_lakeops.spark_apps.pii_policy import (
     HmacKeyError,
     PiiPolicy,
@@ -55,8 +69,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EXIT_CODES",
+    "TABLE_FORMATS",
     "JobInputError",
     "JobOptions",
+    "JobOutputError",
+    "OutputState",
+    "inspect_output",
     "build_parser",
     "load_hmac_key",
     "main",
@@ -66,12 +84,27 @@ __all__ = [
 
 DEFAULT_KEY_SOURCE = "env:LAKEOPS_PII_HMAC_KEY"
 INPUT_FORMATS = ("parquet", "json", "csv")
-EXIT_CODES = {"ok": 0, "error": 1, "policy_error": 2, "leak_detected": 3, "key_error": 4, "input_error": 5}
+#: The output formats (the same list as :data:`airflow_provider_lakeops.utils.lake.TABLE_FORMATS`).
+TABLE_FORMATS = ("parquet", "delta")
+EXIT_CODES = {
+    "ok": 0,
+    "error": 1,
+    "policy_error": 2,
+    "leak_detected": 3,
+    "key_error": 4,
+    "input_error": 5,
+    "output_error": 6,
+}
 MAX_REPORTED_PARTITIONS = 1000
 
 
 class JobInputError(RuntimeError):
     """The input cannot be read (missing path, unreadable files)."""
+
+
+class JobOutputError(RuntimeError):
+    """The output location holds a dataset this run must not write into (another table format,
+    other partition columns). Raised before anything is written."""
 
 
 @dataclass
@@ -87,6 +120,7 @@ class JobOptions:
     derive: dict[str, str] = field(default_factory=dict)
     constants: dict[str, str] = field(default_factory=dict)
     compression: str = "snappy"
+    table_format: str = "parquet"
 
     def validate(self) -> None:
         problems = []
@@ -97,6 +131,10 @@ class JobOptions:
         if self.input_format not in INPUT_FORMATS:
             problems.append(
                 f"--input-format must be one of {', '.join(INPUT_FORMATS)}, got {self.input_format!r}"
+            )
+        if self.table_format not in TABLE_FORMATS:
+            problems.append(
+                f"--table-format must be one of {', '.join(TABLE_FORMATS)}, got {self.table_format!r}"
             )
         if _norm(self.input_path) == _norm(self.output_path):
             problems.append("--output must differ from --input (the job would overwrite what it reads)")
@@ -213,6 +251,141 @@ def _add_columns(masked: Any, options: JobOptions) -> Any:
     return masked
 
 
+@dataclass(frozen=True)
+class OutputState:
+    """What already exists at an output location (checked before anything is written).
+
+    :param exists: the location has at least one entry.
+    :param delta: it has a ``_delta_log`` folder (a Delta table).
+    :param data_files: it has entries besides ``_delta_log`` and hidden/marker files (``_SUCCESS``,
+        ``.crc``): data a plain Parquet dataset is made of.
+    :param partition_columns: the Delta table's partition columns (``None`` when not Delta).
+    """
+
+    exists: bool
+    delta: bool
+    data_files: bool
+    partition_columns: list[str] | None = None
+
+
+def _quoted_path(path: str) -> str:
+    """``delta.`path``` for Spark SQL (a backtick inside the path is doubled)."""
+    return "delta.`" + path.replace("`", "``") + "`"
+
+
+def inspect_output(spark: SparkSession, path: str, *, partition_columns: bool = True) -> OutputState:
+    """List ``path`` through the session's Hadoop file system: a Delta table (and, with
+    ``partition_columns``, its partition columns: that needs Delta's SQL extension), plain files, or
+    nothing."""
+    sc: Any = spark.sparkContext
+    hadoop_path = sc._jvm.org.apache.hadoop.fs.Path(path)
+    fs = hadoop_path.getFileSystem(sc._jsc.hadoopConfiguration())
+    if not fs.exists(hadoop_path) or not fs.getFileStatus(hadoop_path).isDirectory():
+        exists = bool(fs.exists(hadoop_path))
+        return OutputState(exists=exists, delta=False, data_files=exists)
+    names = [status.getPath().getName() for status in fs.listStatus(hadoop_path)]
+    delta = "_delta_log" in names
+    data = any(not n.startswith(("_", ".")) for n in names)
+    columns = _delta_partition_columns(spark, path) if delta and partition_columns else None
+    return OutputState(exists=bool(names), delta=delta, data_files=data, partition_columns=columns)
+
+
+def _delta_partition_columns(spark: SparkSession, path: str) -> list[str]:
+    """The partition columns of the Delta table at ``path``, from its metadata only: ``DESCRIBE
+    TABLE`` lists them under ``# Partition Information`` (``DESCRIBE DETAIL`` would also count the
+    table's files, a full state reconstruction of the log before the write)."""
+    rows = spark.sql(f"DESCRIBE TABLE {_quoted_path(path)}").collect()
+    columns: list[str] = []
+    section = False
+    for row in rows:
+        name = (row["col_name"] or "").strip()
+        if name == "# Partition Information":
+            section = True
+        elif section and name.startswith("#"):
+            if name != "# col_name":
+                break
+        elif section:
+            if not name:
+                break
+            columns.append(name)
+    return columns
+
+
+def check_output(state: OutputState, options: JobOptions) -> None:
+    """Refuse an output location this run must not write into.
+
+    :raises JobOutputError: ``delta`` over plain Parquet (no ``_delta_log``), ``parquet`` over a
+        Delta table, or a Delta table partitioned by other columns than ``--partition-by``.
+    """
+    where = options.output_path
+    if options.table_format == "delta":
+        if not state.delta and state.data_files:
+            raise JobOutputError(
+                f"{where} holds files but no _delta_log: it is not a Delta table (plain Parquet?). "
+                "Write it with table_format='parquet', convert it (CONVERT TO DELTA), or choose "
+                "another output path"
+            )
+        if state.delta:
+            existing = state.partition_columns or []
+            if [c.casefold() for c in existing] != [c.casefold() for c in options.partition_by]:
+                raise JobOutputError(
+                    f"the Delta table {where} is partitioned by {existing or 'nothing'}, this run by "
+                    f"{options.partition_by or 'nothing'}: use the table's partition columns "
+                    "(repartitioning a table is a separate, deliberate rewrite)"
+                )
+    elif state.delta:
+        raise JobOutputError(
+            f"{where} is a Delta table (it has a _delta_log): write it with table_format='delta'; "
+            "Parquet files written into it would be invisible to Delta readers or corrupt the table"
+        )
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def replace_where(constants: dict[str, str]) -> str:
+    """The ``replaceWhere`` predicate of a run's constant columns: ```dt` = '2025-10-31'`` joined
+    with ``AND``."""
+    return " AND ".join(
+        f"`{name.replace('`', '``')}` = {_sql_string(value)}" for name, value in sorted(constants.items())
+    )
+
+
+def _write_delta(spark: SparkSession, out: Any, options: JobOptions, state: OutputState) -> dict[str, Any]:
+    """One Delta commit; returns how the table was written and the version of the commit."""
+    writer = out.write.format("delta").mode("overwrite")
+    if options.partition_by:
+        writer = writer.partitionBy(*options.partition_by)
+    # the write option always wins over the session's spark.sql.sources.partitionOverwriteMode
+    overwrite = "static"
+    if not state.delta:
+        mode = "create"
+    elif options.constants:
+        mode = "replace_where"
+        writer = writer.option("replaceWhere", replace_where(options.constants))
+    elif options.partition_by:
+        mode, overwrite = "dynamic_partitions", "dynamic"
+    else:
+        mode = "replace_table_rows"
+    writer = writer.option("partitionOverwriteMode", overwrite)
+    writer.save(options.output_path)
+    last = spark.sql(f"DESCRIBE HISTORY {_quoted_path(options.output_path)} LIMIT 1").first()
+    return {"write_mode": mode, "version": int(last["version"]) if last is not None else None}
+
+
+_SNAPSHOT_PARTITIONS = "spark.databricks.delta.snapshotPartitions"
+
+
+def size_delta_state(spark: SparkSession) -> None:
+    """Read the Delta log with ``min(50, 2 x default parallelism)`` tasks unless the submit sets
+    ``spark.databricks.delta.snapshotPartitions``: Delta's default of 50 is sized for big clusters and
+    costs a whole stage of tiny tasks per table version on a small one."""
+    sc: Any = spark.sparkContext
+    if not sc.getConf().contains(_SNAPSHOT_PARTITIONS):
+        spark.conf.set(_SNAPSHOT_PARTITIONS, str(min(50, max(2, 2 * int(sc.defaultParallelism)))))
+
+
 def run(spark: SparkSession, options: JobOptions, key: bytes | None = None) -> dict[str, Any]:
     """Mask, guard and write; return the run report. Raises before writing when a check fails.
 
@@ -220,6 +393,7 @@ def run(spark: SparkSession, options: JobOptions, key: bytes | None = None) -> d
     :raises airflow_provider_lakeops.spark_apps.leak_guard.LeakDetectedError: the leak guard found PII in an
         unmasked column.
     :raises JobInputError: the input cannot be read.
+    :raises JobOutputError: the output location holds another format or partitioning.
     """
     from pyspark.sql import Observation
     from pyspark.sql import functions as F
@@ -233,6 +407,9 @@ def run(spark: SparkSession, options: JobOptions, key: bytes | None = None) -> d
         key = check_hmac_key(key)
     hkey = masking.hmac_key(spark, key, key_fingerprint(key)) if policy.uses_hmac and key else None
 
+    # before reading: a wrong target fails fast (a Parquet run only needs to know it is not Delta)
+    state = inspect_output(spark, options.output_path, partition_columns=options.table_format == "delta")
+    check_output(state, options)
     source = _read(spark, options)
     masked = _add_columns(masking.apply_policy(source, policy, hkey), options)  # checks the columns first
     missing = [p for p in options.partition_by if p.casefold() not in {c.casefold() for c in masked.columns}]
@@ -276,11 +453,16 @@ def run(spark: SparkSession, options: JobOptions, key: bytes | None = None) -> d
         metrics.append(F.array_sort(F.collect_set(F.concat_ws("/", *folders))).alias("partitions"))
     out = out.observe(obs_out, *metrics)
 
-    spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
-    writer = out.write.mode("overwrite").option("compression", options.compression)
-    if options.partition_by:
-        writer = writer.partitionBy(*options.partition_by)
-    writer.parquet(options.output_path)
+    delta: dict[str, Any] = {"write_mode": "dynamic_partitions" if options.partition_by else "replace_folder"}
+    if options.table_format == "delta":
+        spark.conf.set("spark.sql.parquet.compression.codec", options.compression)
+        delta = _write_delta(spark, out, options, state)
+    else:
+        spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
+        writer = out.write.mode("overwrite").option("compression", options.compression)
+        if options.partition_by:
+            writer = writer.partitionBy(*options.partition_by)
+        writer.parquet(options.output_path)
 
     out_metrics = obs_out.get
     rows_in = int(out_metrics.get("rows", 0))
@@ -293,6 +475,9 @@ def run(spark: SparkSession, options: JobOptions, key: bytes | None = None) -> d
         "input": options.input_path,
         "input_format": options.input_format,
         "output": options.output_path,
+        "table_format": options.table_format,
+        "write_mode": delta["write_mode"],
+        "version": delta.get("version"),
         "partition_by": options.partition_by,
         "derived_columns": dict(options.derive),
         "partition_values": dict(options.constants),
@@ -344,6 +529,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="add a constant column, e.g. dt=2025-10-31 (the run's partition)",
     )
     parser.add_argument("--compression", default="snappy")
+    parser.add_argument("--table-format", default="parquet", choices=TABLE_FORMATS)
     parser.add_argument("--report", help="local file for the JSON run report (driver side)")
     parser.add_argument("--report-uri", help="a Hadoop FS URI for a copy of the report (s3://, hdfs://)")
     parser.add_argument("--key-source", default=DEFAULT_KEY_SOURCE)
@@ -364,6 +550,7 @@ def options_from_args(args: argparse.Namespace) -> JobOptions:
         derive=_pairs(args.derive, "--derive"),
         constants=_pairs(args.partition_value, "--partition-value"),
         compression=args.compression,
+        table_format=args.table_format,
     )
     options.validate()
     return options
@@ -406,6 +593,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             .getOrCreate()
         )
         spark.sparkContext.setLogLevel("WARN")
+        apply_s3a_credentials(spark)  # s3:// on executors too, without a secret in --conf
+        if options.table_format == "delta":
+            size_delta_state(spark)
         report = run(spark, options, key)
         del key
     except PolicyError as exc:
@@ -416,6 +606,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = {"status": "leak_detected", "error": str(exc), "leak_guard": exc.result.to_dict()}
     except JobInputError as exc:
         report = {"status": "input_error", "error": str(exc)}
+    except JobOutputError as exc:
+        report = {"status": "output_error", "error": str(exc)}
     except Exception as exc:  # Spark errors may quote data values: the report names the type only
         report = {"status": "error", "error": f"{type(exc).__name__} (see the driver log)"}
         raise
@@ -428,7 +620,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"lakeops-pii-masking: ok rows_in={report['rows_in']} rows_out={report['rows_out']} "
             f"masked_columns={sum(len(v) for v in report['masked_columns'].values())} "
-            f"leak_guard={report['leak_guard']['status']} partitions={report['partitions_written_count']}"
+            f"leak_guard={report['leak_guard']['status']} partitions={report['partitions_written_count']} "
+            f"table_format={report['table_format']} version={report['version']}"
         )
     else:
         print(f"lakeops-pii-masking: {status}: {report['error']}", file=sys.stderr)

@@ -241,7 +241,7 @@ def test_dataset_paths_drop_file_patterns():
 def test_lineage_marks_masked_columns():
     op = _op(input_path="/lake/landing/events/dt=2025-10-31", output_path="/lake/silver/events")
     start = op.get_openlineage_facets_on_start()
-    assert (start.inputs[0].namespace, start.inputs[0].name) == ("file", "/lake/landing/events/dt=2025-10-31")
+    assert (start.inputs[0].namespace, start.inputs[0].name) == ("file", "/lake/landing/events")  # table root
     assert (start.outputs[0].namespace, start.outputs[0].name) == ("file", "/lake/silver/events")
     op._report = {
         "columns": {
@@ -259,7 +259,7 @@ def test_lineage_marks_masked_columns():
     lineage = op.get_openlineage_facets_on_complete(None)
     fields = lineage.outputs[0].facets["columnLineage"].fields
     email = fields["email"].inputFields[0]
-    assert (email.name, email.field) == ("/lake/landing/events/dt=2025-10-31", "email")
+    assert (email.name, email.field) == ("/lake/landing/events", "email")
     assert email.transformations[0].masking is True
     assert email.transformations[0].subtype == "TRANSFORMATION"
     assert fields["email"].transformationType == "MASKED"
@@ -344,3 +344,102 @@ def test_emr_serverless_driver_errors(kwargs, fragment):
     values.update(kwargs)
     with pytest.raises(ValueError, match=fragment):
         emr_serverless_job_driver(**values)
+
+
+# ------------------------------------------------------------------------ lake (s3:// and Delta)
+LAKE_CONN = {
+    "conn_type": "aws",
+    "login": "AKIAUNITTESTLAKE",
+    "password": "unit-lake-secret-Q8p2",
+    "extra": {"endpoint_url": "http://127.0.0.1:1", "region_name": "eu-west-1"},
+}
+
+
+def test_table_format_and_lake_jars_are_templated():
+    assert {"table_format", "lake_jars"} <= set(PiiMaskingOperator.template_fields)
+    op = _op(table_format="{{ params.fmt }}")  # validated in execute once rendered
+    assert (op.aws_conn_id, op.lake_jars) == ("aws_default", None)
+
+
+def test_bad_table_format(no_submit):
+    with pytest.raises(ValueError, match="table_format must be one of parquet, delta"):
+        _op(table_format="iceberg")
+    op = _op(table_format="{{ x }}")
+    op.table_format = "hudi"  # as if rendered from a template
+    with pytest.raises(AirflowFailException, match="table_format must be one of parquet, delta, got 'hudi'"):
+        op.execute({})
+
+
+def test_delta_without_jars_fails_before_spark(no_submit, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_LAKEOPS_PII_KEY", json.dumps({"conn_type": "generic", "password": KEY}))
+    monkeypatch.delenv("LAKEOPS_SPARK_LAKE_JARS", raising=False)
+    with pytest.raises(AirflowFailException, match="delta-spark on Spark's classpath"):
+        _op(table_format="delta").execute({})
+
+
+def test_lake_settings_go_to_conf_and_credentials_to_env_only(monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_UNIT_LAKE", json.dumps(LAKE_CONN))
+    lake = pii.lake_settings(
+        ["s3://lake/in/", "s3a://lake/out", None], table_format="delta", aws_conn_id="unit_lake", jars="a.jar"
+    )
+    assert lake.env == {
+        "AWS_ACCESS_KEY_ID": "AKIAUNITTESTLAKE",
+        "AWS_SECRET_ACCESS_KEY": "unit-lake-secret-Q8p2",
+    }
+    assert lake.conf["spark.hadoop.fs.s3a.endpoint"] == "http://127.0.0.1:1"
+    assert lake.conf["spark.sql.extensions"] == "io.delta.sql.DeltaSparkSessionExtension"
+    op = _op(spark_conf={"spark.jars": "mine.jar", "spark.ui.enabled": "false"})
+    hook = op._spark_hook(["--a"], "apps.zip", {"ti": _ti()}, lake.conf)
+    command = hook._build_spark_submit_command("job.py")
+    text = " ".join(command)
+    assert "spark.jars=mine.jar" in text  # the user's spark_conf wins
+    assert "spark.hadoop.fs.s3a.path.style.access=true" in text
+    assert "unit-lake-secret-Q8p2" not in text
+    assert "AKIAUNITTESTLAKE" not in text
+
+
+def test_job_arguments_carry_the_table_format():
+    policy = parse_policy(HMAC_POLICY)
+    args = pii_job_arguments(policy, input_path="/in", output_path="/out", table_format="Delta")
+    assert args[args.index("--table-format") + 1] == "delta"
+    with pytest.raises(ValueError, match="table_format must be one of"):
+        pii_job_arguments(policy, input_path="/in", output_path="/out", table_format="orc")
+
+
+def test_emr_serverless_driver_delta_conf():
+    driver = emr_serverless_job_driver(
+        entry_point="s3://code/pii_masking_job.py",
+        py_files="s3://code/apps.zip",
+        policy={"columns": {"email": "redact"}},
+        input_path="s3://lake/in",
+        output_path="s3://lake/out",
+        table_format="delta",
+    )
+    submit = driver["sparkSubmit"]
+    assert (
+        "--conf spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension"
+        in submit["sparkSubmitParameters"]
+    )
+    args = submit["entryPointArguments"]
+    assert args[args.index("--table-format") + 1] == "delta"
+
+
+def test_output_error_fails_without_retries():
+    report = {"status": "output_error", "error": "s3://b/out is a Delta table (it has a _delta_log)"}
+    with pytest.raises(AirflowFailException, match="output_error: s3://b/out is a Delta table"):
+        _op()._raise_job_failure(report, RuntimeError("spark-submit exited 6"))
+
+
+def test_lineage_names_table_roots():
+    op = _op(
+        input_path="s3a://lake/landing/events/dt=2025-10-31/part-*.jsonl", output_path="s3://lake/silver/ev/"
+    )
+    start = op.get_openlineage_facets_on_start()
+    assert (start.inputs[0].namespace, start.inputs[0].name) == ("s3://lake", "landing/events")
+    assert (start.outputs[0].namespace, start.outputs[0].name) == ("s3://lake", "silver/ev")
+
+
+def _ti():
+    from types import SimpleNamespace
+
+    return SimpleNamespace(dag_id="d", task_id="t")
