@@ -30,8 +30,7 @@ from airflow.sdk import DAG
 
 from airflow_provider_lakeops.operators.spark_streaming import KafkaStreamingSubmitOperator
 
-# The local lake (a folder): Spark here cannot write s3a://, see docs/local_stack.md.
-LAKE = os.environ.get("LAKEOPS_LAKE_DIR", "/tmp/lakeops/lake")
+LAKE = os.environ.get("LAKEOPS_LAKE_URI", "s3://lakeops-lake").rstrip("/")
 SOURCE = os.environ.get("LAKEOPS_STREAMING_SOURCE", "file")
 
 default_args = {
@@ -42,7 +41,7 @@ default_args = {
 
 with DAG(
     dag_id="example_kafka_streaming",
-    description="Kafka (or a JSON landing folder) -> bronze Parquet, exactly once, every 15 minutes",
+    description="Kafka (or a JSON landing folder) -> bronze Delta on S3, exactly once, every 15 minutes",
     schedule=timedelta(minutes=15),
     start_date=datetime(2025, 10, 1),
     catchup=False,
@@ -61,6 +60,8 @@ with DAG(
         bronze_path=f"{LAKE}/bronze/kafka_customer_events",
         quarantine_path=f"{LAKE}/quarantine/kafka_customer_events",
         checkpoint_path=f"{LAKE}/_checkpoints/example_kafka_streaming",
+        table_format="delta",  # one idempotent Delta commit per micro-batch; or "parquet"
+        aws_conn_id="aws_default",  # the lake; S3A + Delta jars from $LAKEOPS_SPARK_LAKE_JARS
         trigger="availableNow",
         max_offsets_per_trigger=200_000,
         isolation_level="read_committed",  # the default: aborted transactions never land
