@@ -31,7 +31,7 @@ from airflow.sdk import DAG, Param, task
 from airflow_provider_lakeops.notifications.callbacks import lakeops_callbacks
 from airflow_provider_lakeops.operators.sample_events import GenerateSampleEventsOperator
 
-LAKE = os.environ.get("LAKEOPS_LAKE_DIR", "/tmp/lakeops/lake")
+LAKE = os.environ.get("LAKEOPS_LAKE_URI", "s3://lakeops-lake").rstrip("/")
 ALERTS_TOPIC_ARN = os.environ.get(
     "LAKEOPS_ALERTS_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:lakeops-alerts"
 )

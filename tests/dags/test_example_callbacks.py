@@ -41,7 +41,7 @@ def setup(lakeops_stack, lakeops_airflow_db):
     receiver = start_receiver("ok")
     env = {
         "LAKEOPS_ALERTS_TOPIC_ARN": topic_arn,  # read when the DAG file is parsed
-        "LAKEOPS_LAKE_DIR": str(lakeops_stack.lake_dir),
+        "LAKEOPS_LAKE_URI": "s3://lakeops-lake/tests/example-callbacks",
         "AIRFLOW_CONN_SLACK_LAKEOPS": json.dumps(
             {"conn_type": "slackwebhook", "password": f"{receiver.url}/services/{SLACK_TOKEN}"}
         ),
@@ -64,7 +64,8 @@ def setup(lakeops_stack, lakeops_airflow_db):
 
     cloudwatch = AwsBaseHook(aws_conn_id="aws_default", client_type="cloudwatch").get_conn()
     try:
-        yield {"receive": receive, "receiver": receiver, "cloudwatch": cloudwatch}
+        local_lake = Path(lakeops_stack.lake_dir) / "example-callbacks"
+        yield {"receive": receive, "receiver": receiver, "cloudwatch": cloudwatch, "local_lake": local_lake}
     finally:
         receiver.close()
         join_abandoned_threads()
@@ -117,10 +118,15 @@ def runs(setup):
     broken_aws = json.loads(aws_saved)
     broken_aws["extra"]["endpoint_url"] = f"http://127.0.0.1:{closed_port()}"
     os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(broken_aws)
+    # the lake is on the same (now unreachable) AWS: land this run in a local folder instead, so only
+    # the notifiers are broken
+    lake_saved = os.environ["LAKEOPS_LAKE_URI"]
+    os.environ["LAKEOPS_LAKE_URI"] = str(setup["local_lake"])
     try:
         broken, broken_states = run_dag(simulate_failure=True)
     finally:
         os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = aws_saved
+        os.environ["LAKEOPS_LAKE_URI"] = lake_saved
         receiver.mode = "ok"
     return {
         "success": (success, success_states, after_success),
@@ -185,12 +191,11 @@ def test_lineage_is_emitted(runs, lakeops_lineage):
     run, _, _ = runs["success"]
     complete = lakeops_lineage.task_events(DAG_ID, "land_events", event_type="COMPLETE", run_id=run.run_id)
     assert complete
-    assert (
-        complete[-1]["outputs"][0]["name"].endswith(
-            "landing/example_callbacks/dt=" + run.logical_date.strftime("%Y-%m-%d")
-        )
-        if run.logical_date
-        else True
+    [output] = complete[-1]["outputs"]
+    # the landing table on S3 (a partition is part of its table)
+    assert (output["namespace"], output["name"]) == (
+        "s3://lakeops-lake",
+        "tests/example-callbacks/landing/example_callbacks",
     )
     failed, _, _ = runs["failure"]
     assert lakeops_lineage.task_events(DAG_ID, "quality_gate", event_type="FAIL", run_id=failed.run_id)

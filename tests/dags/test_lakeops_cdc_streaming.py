@@ -1,15 +1,15 @@
 """The CDC DAG through ``dag.test()`` on real servers: a live PostgreSQL table -> Debezium on Kafka Connect
--> Kafka -> Spark (spark-sql-kafka) -> bronze -> MERGE into a Snowflake replica (fakesnow) -> parity check.
+-> Kafka -> Spark (spark-sql-kafka) -> bronze Delta on S3 -> MERGE into a silver Delta replica and a
+Snowflake replica (fakesnow) -> parity checks.
 
 Three runs: after the seed (snapshot), after a round of inserts, updates, deletes and a transaction that
-changes one key several times, and once more with nothing new. After each, the replica equals the source
+changes one key several times, and once more with nothing new. After each, both replicas equal the source
 (row count and checksum of every column), and the lineage and XComs are read back."""
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,26 +19,35 @@ import pytest
 
 from airflow_provider_lakeops.testing import cdc
 from airflow_provider_lakeops.testing.dagrun import xcom_value
+from airflow_provider_lakeops.testing.stack import LAKE_BUCKET
 
 pytestmark = [pytest.mark.integration, pytest.mark.services, pytest.mark.spark]
 DAG_ID = "lakeops_cdc_streaming"
 SEED_ROWS = 200
-LAKE_FOLDERS = (
-    "bronze/customer_events_cdc",
-    "quarantine/customer_events_cdc",
-    "_checkpoints/lakeops_cdc_streaming",
-)
+PREFIX = "tests/lakeops-cdc-streaming"
+LAKE = f"s3://{LAKE_BUCKET}/{PREFIX}"
 REPLICA = "CUSTOMER_EVENTS_REPLICA"
 
 
-def _bronze(lake: Path) -> list[dict[str, Any]]:
-    import pyarrow.dataset as ds
+def _delta(table: str) -> Any:
+    from deltalake import DeltaTable
 
-    return (
-        ds.dataset(str(lake / "bronze" / "customer_events_cdc"), format="parquet", partitioning="hive")
-        .to_table()
-        .to_pylist()
+    from airflow_provider_lakeops.utils.lake import aws_lake_access, delta_storage_options
+
+    return DeltaTable(
+        f"{LAKE}/{table}", storage_options=delta_storage_options(aws_lake_access("aws_default"))
     )
+
+
+def _bronze() -> list[dict[str, Any]]:
+    """The bronze changes, read through the Delta log."""
+    return _delta("bronze/customer_events_cdc").to_pyarrow_table().to_pylist()
+
+
+def _empty_lake(s3) -> None:
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=LAKE_BUCKET, Prefix=PREFIX):
+        for obj in page.get("Contents", []):
+            s3.delete_object(Bucket=LAKE_BUCKET, Key=obj["Key"])
 
 
 @pytest.fixture(scope="module")
@@ -47,28 +56,27 @@ def runs(lakeops_stack, lakeops_cdc, lakeops_airflow_db):
     from airflow.providers.snowflake.hooks.snowflake import SnowflakeHook
 
     pg = lakeops_cdc.postgres
-    lake = lakeops_stack.lake_dir
-    for folder in LAKE_FOLDERS:
-        shutil.rmtree(lake / folder, ignore_errors=True)
+    _empty_lake(lakeops_stack.aws_client("s3"))
     SnowflakeHook(snowflake_conn_id="snowflake_default").run(f"DROP TABLE IF EXISTS {REPLICA}")
     cdc.prepare_source(pg)
     pg.execute(f"TRUNCATE {cdc.SOURCE_TABLE}")
     cdc.seed(pg, SEED_ROWS)
-    os.environ["LAKEOPS_LAKE_DIR"] = str(lake)
+    os.environ["LAKEOPS_LAKE_URI"] = LAKE  # read when the DAG file is parsed (dag.test re-parses)
     dag_file = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / f"{DAG_ID}.py"
     bag = DagBag(dag_folder=str(dag_file))
     assert bag.import_errors == {}
     dag = bag.get_dag(DAG_ID)
     for task in dag.tasks:  # a failure must show here, not after dag.test()'s inline retry delay
         task.retries = 0
-    out: dict[str, Any] = {"lake": lake, "pg": pg, "stack": lakeops_cdc}
+    out: dict[str, Any] = {"pg": pg, "stack": lakeops_cdc}
     out["first"] = dag.test(logical_date=datetime(2025, 10, 31, 10, tzinfo=timezone.utc))
-    out["bronze_first"] = _bronze(lake)
+    out["bronze_first"] = _bronze()
     out["changes"] = cdc.mutate(pg, 0, SEED_ROWS)
     out["second"] = dag.test(logical_date=datetime(2025, 10, 31, 11, tzinfo=timezone.utc))
-    out["bronze_second"] = _bronze(lake)
+    out["bronze_second"] = _bronze()
     out["third"] = dag.test(logical_date=datetime(2025, 10, 31, 12, tzinfo=timezone.utc))
-    out["bronze_third"] = _bronze(lake)
+    out["bronze_third"] = _bronze()
+    os.environ.pop("LAKEOPS_LAKE_URI", None)
     return out
 
 
@@ -129,6 +137,19 @@ def test_merge_counts_follow_the_changes_and_the_rerun_is_zero(runs):
     assert (third["inserted"], third["updated"], third["deleted"]) == (0, 0, 0)
 
 
+def test_the_silver_delta_replica_follows_the_changes_and_equals_the_source(runs):
+    reports = [xcom_value(runs[name], "merge_silver") for name in ("first", "second", "third")]
+    counts = [(r["rows_inserted"], r["rows_updated"], r["rows_deleted"]) for r in reports]
+    assert counts == [(SEED_ROWS, 0, 0), (20, 10, 5), (0, 0, 0)]
+    assert reports[2]["silver_version"] == reports[1]["silver_version"]  # nothing new: no new version
+    for name in ("first", "second", "third"):
+        check = xcom_value(runs[name], "check_silver")
+        assert check["equal"] is True, (name, check)
+        assert check["source_checksum"] == check["target_checksum"]
+    silver = _delta("silver/customer_events_replica")
+    assert silver.to_pyarrow_table().num_rows == xcom_value(runs["third"], "check_silver")["source_rows"]
+
+
 def test_the_replica_equals_the_source_after_every_run(runs):
     expected = {"first": SEED_ROWS, "second": SEED_ROWS + 20 - 5, "third": SEED_ROWS + 20 - 5}
     for name, rows in expected.items():
@@ -155,11 +176,15 @@ def test_lineage_joins_postgres_kafka_bronze_and_the_replica(runs, lakeops_linea
     assert [(d["namespace"], d["name"]) for d in deploy["outputs"]] == [topic]
     stream = complete("stream_to_bronze")
     assert topic in [(d["namespace"], d["name"]) for d in stream["inputs"]]
-    bronze = str(runs["lake"] / "bronze" / "customer_events_cdc")
-    assert ("file", bronze) in [(d["namespace"], d["name"]) for d in stream["outputs"]]
+    bronze = (f"s3://{LAKE_BUCKET}", f"{PREFIX}/bronze/customer_events_cdc")
+    silver = (f"s3://{LAKE_BUCKET}", f"{PREFIX}/silver/customer_events_replica")
+    assert bronze in [(d["namespace"], d["name"]) for d in stream["outputs"]]
     merge = complete("merge_replica")
-    assert ("file", bronze) in [(d["namespace"], d["name"]) for d in merge["inputs"]]
+    assert bronze in [(d["namespace"], d["name"]) for d in merge["inputs"]]
     assert [d["name"] for d in merge["outputs"]] == [f"LAKEOPS.PUBLIC.{REPLICA}"]
+    merge_silver = complete("merge_silver")
+    assert [(d["namespace"], d["name"]) for d in merge_silver["inputs"]] == [bronze]
+    assert [(d["namespace"], d["name"]) for d in merge_silver["outputs"]] == [silver]
     check = complete("check_replica")
     assert {d["name"] for d in check["inputs"]} == {
         "postgres.inventory.customer_events",
