@@ -29,7 +29,6 @@ Path(_home / "lineage").mkdir(parents=True, exist_ok=True)
 
 import pytest  # noqa: E402
 
-
 LAKE_JARS_DIR = REPO / "build" / "jvm" / "spark-lake"
 
 

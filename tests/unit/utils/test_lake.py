@@ -22,7 +22,8 @@ MOTO = AwsLakeAccess(
 
 def test_local_parquet_job_needs_nothing():
     settings = spark_lake_settings(paths=["/tmp/lake/silver"], aws_conn_id=None, environ={})
-    assert settings.conf == {} and settings.env == {}
+    assert settings.conf == {}
+    assert settings.env == {}
 
 
 def test_s3_job_gets_s3a_conf_and_credentials_only_in_env():
@@ -35,7 +36,8 @@ def test_s3_job_gets_s3a_conf_and_credentials_only_in_env():
     assert settings.conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] == "false"
     assert settings.conf["spark.hadoop.fs.s3a.endpoint.region"] == "us-east-1"
     assert settings.conf["spark.jars"] == "/j/a.jar,/j/b.jar"
-    assert "s3cr3t" not in repr(settings) and "s3cr3t" not in str(settings.conf)
+    assert "s3cr3t" not in repr(settings)
+    assert "s3cr3t" not in str(settings.conf)
     assert settings.env == {"AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "s3cr3t"}
 
 
