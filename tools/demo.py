@@ -30,13 +30,21 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_lakeops.testing import cdc
-from airflow_provider_lakeops.testing.stack import LocalStack, StackError, airflow_env, migrate_airflow_db
+from airflow_provider_lakeops.testing.stack import (
+    LAKE_URI,
+    LocalStack,
+    StackError,
+    airflow_env,
+    migrate_airflow_db,
+)
 
 DAG_ID = "lakeops_customer_behavior_daily"
 CDC_DAG_ID = "lakeops_cdc_streaming"
 DAY = "2025-10-31"
 ROWS = 5000
 CDC_SEED_ROWS = 200
+#: the CDC DAG's Delta tables under the lake
+CDC_TABLES = ("bronze/customer_events_cdc", "silver/customer_events_replica")
 
 
 def _task_rows(db: Path, run_id: str, dag_id: str = DAG_ID) -> list[tuple[str, str, float]]:
@@ -95,17 +103,27 @@ def _describe(task_id: str, x: dict[str, Any]) -> str:
         masked = x.get("masked_columns", {})
         per = ", ".join(f"{k}: {', '.join(v)}" for k, v in sorted(masked.items()) if v)
         guard = x.get("leak_guard", {})
+        table = f"{x.get('table_format', 'parquet')}" + (
+            f" version {x['version']}" if x.get("version") is not None else ""
+        )
         return (
-            f"{x.get('rows_out', 0):,} rows to silver; masked {per}; leak guard {guard.get('status')} "
-            f"on {guard.get('sampled_rows', 0):,} sampled rows"
+            f"{x.get('rows_out', 0):,} rows to silver ({table}); masked {per}; leak guard "
+            f"{guard.get('status')} on {guard.get('sampled_rows', 0):,} sampled rows"
+        )
+    if task_id == "compact_silver":
+        opt, vac = x.get("optimize") or {}, x.get("vacuum") or {}
+        return (
+            f"Delta version {x.get('version_before')} -> {x.get('version_after')}: OPTIMIZE "
+            f"{opt.get('files_removed', 0)} file(s) -> {opt.get('files_added', 0)}; VACUUM removed "
+            f"{vac.get('files_deleted', 0)} file(s) older than {vac.get('retention_hours')} h"
         )
     if task_id == "register_silver":
         columns = (
             f"{len(x.get('columns_added') or [])} column(s) added, " if x.get("action") != "created" else ""
         )
         return (
-            f"Glue table lakeops.customer_behavior {x.get('action')} (version {x.get('table_version')}), "
-            f"{columns}{x.get('partitions_added', 0)} partition(s) added"
+            f"Glue table lakeops.customer_behavior ({x.get('table_type')}) {x.get('action')} "
+            f"(version {x.get('table_version')}), {columns}{x.get('partitions_added', 0)} partition(s) added"
         )
     if task_id.startswith("dbt."):
         parts = [
@@ -162,7 +180,7 @@ def main() -> int:
     repo = Path(__file__).resolve().parents[1]  # tools/demo.py -> the repository
     home = Path(os.environ.get("LAKEOPS_HOME", repo / ".lakeops" / "demo")).resolve()
     started = time.monotonic()
-    for sub in ("lake", "lineage", "airflow", "logs", "cosmos_cache"):  # each demo starts from nothing
+    for sub in ("lake", "dq-docs", "lineage", "airflow", "logs", "cosmos_cache"):  # start from nothing
         shutil.rmtree(home / sub, ignore_errors=True)
     env = airflow_env(home)
     env["AIRFLOW__CORE__DAGS_FOLDER"] = str(repo / "example_dags")
@@ -175,7 +193,7 @@ def main() -> int:
             migrate_airflow_db(env)
             print(
                 f"local stack up in {time.monotonic() - started:.1f} s: moto {stack.moto_endpoint}, "
-                f"fakesnow https://localhost:{stack.snowflake_port}, Spark local[2]; lake {stack.lake_dir}"
+                f"fakesnow https://localhost:{stack.snowflake_port}, Spark local[2]; lake {LAKE_URI} (S3)"
             )
             print(
                 f"CDC servers: Kafka {stack.kafka_bootstrap}, Kafka Connect {stack.kafka_connect_url}, "
@@ -203,6 +221,10 @@ def main() -> int:
             code = _cdc_round_trip(stack, env, repo, db, logs)
             if code:
                 return code
+            _print_lake(stack, ("silver/customer_behavior", *CDC_TABLES))
+            if _print_lineage(stack, home) != 1:
+                print("demo: a DAG's lineage is not one connected graph (see above)", file=sys.stderr)
+                return 1
     except StackError as exc:
         print(f"demo: the local stack could not start: {exc}", file=sys.stderr)
         return 3
@@ -245,26 +267,72 @@ def _print_outputs(stack: LocalStack, home: Path, summaries: list[dict[str, Any]
         )
         for row in top:
             print(f"    customer {row[0]} on {row[1]}: engagement {row[2]} ({row[3]})")
-    docs = stack.lake_dir / "dq" / "docs"
+    docs = stack.data_docs_dir
     if docs.exists():
         print(f"GX Data Docs: {docs / 'index.html'}")
-
-    events = stack.lineage_file
-    if events.exists():
-        from airflow_provider_lakeops.lineage.graph import write_lineage_html
-
-        lines = [json.loads(line) for line in open(events) if line.strip()]
-        jobs = {e["job"]["name"] for e in lines if e.get("job", {}).get("name", "").startswith(f"{DAG_ID}.")}
-        datasets = {(d["namespace"], d["name"]) for e in lines for d in e.get("outputs", [])}
-        print(
-            f"OpenLineage: {len(lines)} events for {len(jobs)} "
-            f"tasks, {len(datasets)} output datasets, in {events}"
-        )
-        out = home / "lineage.html"
-        write_lineage_html(events, out, dag_id=DAG_ID)
-        print(f"lineage picture: {out}")
+    _print_lake(stack)
     _print_cloudwatch(stack)
     return idempotent
+
+
+def _delta_options(stack: LocalStack) -> dict[str, str]:
+    """delta-rs options for the stack's S3 (this process has no Airflow connections: the DAG runs do)."""
+    from airflow_provider_lakeops.testing.stack import LOCAL_REGION
+    from airflow_provider_lakeops.utils.lake import AwsLakeAccess, delta_storage_options
+
+    access = AwsLakeAccess(
+        region=LOCAL_REGION, endpoint_url=stack.moto_endpoint, access_key="testing", secret_key="testing"
+    )
+    return delta_storage_options(access)
+
+
+def _delta_versions(stack: LocalStack, uri: str) -> str:
+    """``version N (operations ...)`` of the Delta table at ``uri``, read with delta-rs."""
+    from deltalake import DeltaTable
+
+    table = DeltaTable(uri, storage_options=_delta_options(stack))
+    ops = [str(h.get("operation")) for h in reversed(table.history())]
+    return f"version {table.version()} ({', '.join(ops)})"
+
+
+def _print_lake(stack: LocalStack, tables: tuple[str, ...] = ("silver/customer_behavior",)) -> None:
+    """The Delta tables' versions and the Glue tables' types."""
+    from airflow_provider_lakeops.testing.stack import LAKE_URI
+
+    for table in tables:
+        try:
+            print(f"Delta table {LAKE_URI}/{table}: {_delta_versions(stack, f'{LAKE_URI}/{table}')}")
+        except Exception as exc:  # report, do not hide the rest of the summary
+            print(f"Delta table {LAKE_URI}/{table}: not readable ({type(exc).__name__})")
+    glue = stack.aws_client("glue")
+    for page in glue.get_paginator("get_tables").paginate(DatabaseName="lakeops"):
+        for t in page["TableList"]:
+            kind = (t.get("Parameters") or {}).get("table_type") or t.get("TableType")
+            print(f"Glue table lakeops.{t['Name']}: {kind} at {t['StorageDescriptor'].get('Location')}")
+
+
+def _print_lineage(stack: LocalStack, home: Path) -> int:
+    """Draw both DAGs' lineage on one page; return the number of connected pieces of each DAG."""
+    from airflow_provider_lakeops.lineage.graph import build_graph, read_events, write_lineage_html
+
+    events = stack.lineage_file
+    if not events.exists():
+        print("OpenLineage: no events written", file=sys.stderr)
+        return 1
+    lines = read_events(events)
+    out = home / "lineage.html"
+    graph = write_lineage_html(events, out, dag_id=[DAG_ID, CDC_DAG_ID], title="lakeops demo")
+    print(
+        f"\nOpenLineage: {len(lines)} events, {len(graph.jobs)} jobs, {len(graph.datasets)} datasets "
+        f"in {events}"
+    )
+    worst = 0
+    for dag_id in (DAG_ID, CDC_DAG_ID):
+        pieces = build_graph(lines, dag_id=dag_id).components()
+        worst = max(worst, len(pieces))
+        print(f"  {dag_id}: {len(pieces)} connected piece(s)")
+    print(f"lineage picture: {out} ({len(graph.components())} piece(s) for both DAGs)")
+    return worst
 
 
 def _run_dag(
@@ -316,15 +384,17 @@ def _run_and_print(
     return summary, code or 1
 
 
-def _bronze_ops(lake: Path) -> dict[str, int]:
-    import pyarrow.dataset as ds
+def _bronze_ops(stack: LocalStack) -> dict[str, int]:
+    """Rows per Debezium operation in the bronze Delta table (read through its log)."""
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
 
-    folder = lake / "bronze" / "customer_events_cdc"
-    if not folder.exists():
+    try:
+        table = DeltaTable(f"{LAKE_URI}/{CDC_TABLES[0]}", storage_options=_delta_options(stack))
+    except TableNotFoundError:
         return {}
-    ops = ds.dataset(str(folder), format="parquet", partitioning="hive").to_table(columns=["op"]).column("op")
     counts: dict[str, int] = {}
-    for op in ops.to_pylist():
+    for op in table.to_pyarrow_table(columns=["op"]).column("op").to_pylist():
         counts[str(op)] = counts.get(str(op), 0) + 1
     return counts
 
@@ -354,7 +424,7 @@ def _cdc_round_trip(stack: LocalStack, env: dict[str, str], repo: Path, db: Path
         )
         if code:
             return code
-        after = _bronze_ops(stack.lake_dir)
+        after = _bronze_ops(stack)
         landed = {op: n - before.get(op, 0) for op, n in sorted(after.items()) if n - before.get(op, 0)}
         before = after
         print(

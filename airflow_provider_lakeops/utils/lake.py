@@ -135,7 +135,9 @@ def aws_lake_access(aws_conn_id: str | None) -> AwsLakeAccess:
     config = hook.conn_config
     endpoint = config.get_service_endpoint_url("s3") if hasattr(config, "get_service_endpoint_url") else None
     endpoint = endpoint or config.endpoint_url
-    credentials = hook.get_credentials()
+    # None when nothing in boto3's chain has credentials: the engines then try their own default chain
+    found = hook.get_session(region_name=hook.region_name).get_credentials()
+    credentials = found.get_frozen_credentials() if found is not None else None
     return AwsLakeAccess(
         region=hook.region_name or config.region_name,
         endpoint_url=endpoint or None,

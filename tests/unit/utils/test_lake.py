@@ -75,3 +75,24 @@ def test_delta_rs_and_pyiceberg_options():
     props = pyiceberg_properties(MOTO)
     assert props["glue.endpoint"] == props["s3.endpoint"] == "http://127.0.0.1:5000"
     assert props["s3.access-key-id"] == "AKID"
+
+
+def test_a_connection_without_credentials_leaves_them_to_the_engines(monkeypatch):
+    import json
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_LAKE_NO_KEYS",
+        json.dumps(
+            {"conn_type": "aws", "extra": {"region_name": "eu-west-1", "endpoint_url": "http://s3:9000"}}
+        ),
+    )
+    from airflow_provider_lakeops.utils.lake import aws_lake_access
+
+    access = aws_lake_access("lake_no_keys")
+    assert (access.region, access.endpoint_url, access.access_key) == ("eu-west-1", "http://s3:9000", None)
+    assert access.credential_env() == {}
