@@ -36,6 +36,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator
 
+from airflow_provider_lakeops.utils.catalog import CatalogReader
+
 if TYPE_CHECKING:
     from airflow.providers.postgres.hooks.postgres import PostgresHook
     from airflow.sdk import Context
@@ -107,7 +109,9 @@ class DebeziumWatermarkSensor(BaseSensorOperator):
             )
         self.slot_name = slot
         hook = self._hook()
-        if not hook.get_first("SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", parameters=(slot,)):
+        if not CatalogReader(hook).get_first(
+            "SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", parameters=(slot,)
+        ):
             raise RuntimeError(
                 f"replication slot {slot!r} does not exist on {self.postgres_conn_id!r}: deploy the "
                 "Debezium connector first (its slot.name)"
@@ -147,7 +151,7 @@ class DebeziumWatermarkSensor(BaseSensorOperator):
         }
 
     def poke(self, context: Context) -> bool:
-        row = self._hook().get_first(
+        row = CatalogReader(self._hook()).get_first(
             "SELECT confirmed_flush_lsn::text, confirmed_flush_lsn >= %s::pg_lsn, active "
             "FROM pg_replication_slots WHERE slot_name = %s",
             parameters=(self._watermark, self.slot_name),

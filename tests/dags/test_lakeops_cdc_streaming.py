@@ -192,6 +192,16 @@ def test_lineage_joins_postgres_kafka_bronze_and_the_replica(runs, lakeops_linea
     }
 
 
+def test_the_cdc_lineage_is_one_connected_graph(runs, lakeops_lineage):
+    from airflow_provider_lakeops.lineage.graph import build_graph
+
+    for name in ("first", "second"):
+        events = lakeops_lineage.task_events(DAG_ID, run_id=runs[name].run_id)
+        pieces = build_graph(events, dag_id=DAG_ID).components()
+        # the preflight's catalog probes (pg_roles, pg_replication_slots) are not lineage
+        assert len(pieces) == 1, (name, [sorted(p) for p in pieces])
+
+
 def test_the_connector_password_is_nowhere(runs, lakeops_lineage, capfd):
     password = runs["pg"].cdc_password
     for name in ("first", "second", "third"):

@@ -94,7 +94,10 @@ def postgres_hook(conn_id: str, database: str | None = None) -> DbApiHookLike:
         from airflow.providers.postgres.hooks.postgres import PostgresHook
     except ImportError:
         return _Psycopg2Records(conn_id, database)
-    return PostgresHook(postgres_conn_id=conn_id, database=database)  # type: ignore[no-any-return]
+    from airflow_provider_lakeops.utils.catalog import CatalogReader
+
+    # catalog probes, not data lineage: outside the hook lineage collector
+    return CatalogReader(PostgresHook(postgres_conn_id=conn_id, database=database))
 
 
 def _publication_problems(

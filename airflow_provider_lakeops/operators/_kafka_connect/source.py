@@ -111,7 +111,11 @@ def run_preflight(conn_id: str, payload: Mapping[str, str]) -> PreflightReport:
         from airflow.providers.mysql.hooks.mysql import MySqlHook
 
         from airflow_provider_lakeops.operators._kafka_connect import mysql_preflight
+        from airflow_provider_lakeops.utils.catalog import CatalogReader
 
-        report = mysql_preflight.preflight_for_config(MySqlHook(mysql_conn_id=conn_id), payload)
+        # catalog probes, not data lineage: outside the hook lineage collector
+        report = mysql_preflight.preflight_for_config(
+            CatalogReader(MySqlHook(mysql_conn_id=conn_id)), payload
+        )
     report.raise_for_problems()
     return report
