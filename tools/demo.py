@@ -153,7 +153,13 @@ def _describe(task_id: str, x: dict[str, Any]) -> str:
             f"{x.get('rows_bronze', 0):,} change(s) to bronze, {x.get('rows_quarantined', 0):,} quarantined, "
             f"{x.get('batches') or 0} batch(es)"
         )
-    if task_id == "check_replica":
+    if task_id == "merge_silver":
+        return (
+            f"{x.get('rows_inserted', 0):,} inserted, {x.get('rows_updated', 0):,} updated, "
+            f"{x.get('rows_deleted', 0):,} deleted; silver Delta version {x.get('silver_version')} "
+            f"(bronze version {x.get('source_version')})"
+        )
+    if task_id in ("check_replica", "check_silver"):
         same = (
             "checksum equal" if x.get("source_checksum") == x.get("target_checksum") else "checksum DIFFERENT"
         )
