@@ -230,12 +230,15 @@ def build_graph(
 
 
 def _layers(graph: LineageGraph) -> dict[str, int]:
-    """Longest-path layers; edges that close a cycle are ignored for layering."""
+    """Longest-path layers; edges that close a cycle are ignored for layering. A job that reads and
+    writes the same dataset (an in-place update: compaction, registration, a dbt test) is placed after
+    it: its write-back edge is not a dependency."""
     nodes = sorted([*graph.jobs, *graph.datasets])
     preds: dict[str, set[str]] = {n: set() for n in nodes}
     succs: dict[str, set[str]] = {n: set() for n in nodes}
     for src, dst in graph.edges:
-        if src != dst:
+        in_place = src in graph.jobs and (dst, src) in graph.edges
+        if src != dst and not in_place:
             preds[dst].add(src)
             succs[src].add(dst)
     remaining = {n: len(preds[n]) for n in nodes}

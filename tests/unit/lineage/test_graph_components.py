@@ -72,3 +72,17 @@ def test_a_partition_folder_names_its_table(location, root):
 def test_location_dataset_names_s3a_as_s3_and_strips_partitions():
     assert location_dataset("s3a://lake/silver/t/dt=1/").namespace == "s3://lake"
     assert location_dataset("s3a://lake/silver/t/dt=1/").name == "silver/t"
+
+
+def test_a_job_updating_a_dataset_in_place_stands_right_of_it():
+    from airflow_provider_lakeops.lineage.graph import _layers
+
+    events = [
+        _event("d.mask", outputs=[S3]),
+        _event("d.compact", inputs=[S3], outputs=[S3]),  # reads and rewrites the same table
+        _event("d.merge", inputs=[S3], outputs=[{"namespace": "snowflake://a", "name": "D.S.T"}]),
+    ]
+    layer = _layers(build_graph(events))
+    silver = "dataset:s3://lake:silver/t"
+    assert layer["job:default:d.mask"] < layer[silver] < layer["job:default:d.compact"]
+    assert layer["job:default:d.compact"] == layer["job:default:d.merge"]
