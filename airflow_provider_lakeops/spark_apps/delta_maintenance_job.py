@@ -32,8 +32,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_lakeops.spark_apps.lake_session import apply_s3a_credentials, spark_path
-from airflow_provider_lakeops.spark_apps.pii_masking_job import size_delta_state
+from airflow_provider_lakeops.spark_apps.lake_session import (
+    apply_s3a_credentials,
+    size_delta_state,
+    spark_path,
+)
 
 __all__ = [
     "DEFAULT_RETENTION_HOURS",

@@ -13,8 +13,9 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["apply_s3a_credentials", "read_table", "spark_path"]
+__all__ = ["apply_s3a_credentials", "read_table", "size_delta_state", "spark_path"]
 
+_SNAPSHOT_PARTITIONS = "spark.databricks.delta.snapshotPartitions"
 _SIMPLE = "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider"
 _TEMPORARY = "org.apache.hadoop.fs.s3a.TemporaryAWSCredentialsProvider"
 
@@ -51,3 +52,12 @@ def read_table(spark: Any, uri: str, table_format: str) -> Any:
     """Read a Delta table or a Parquet folder (Hive partitions discovered) at ``uri``."""
     reader = spark.read.format("delta") if table_format == "delta" else spark.read.format("parquet")
     return reader.load(spark_path(uri))
+
+
+def size_delta_state(spark: Any) -> None:
+    """Read the Delta log with ``min(50, 2 x default parallelism)`` tasks unless the submit sets
+    ``spark.databricks.delta.snapshotPartitions``: Delta's default of 50 is sized for big clusters and
+    costs a whole stage of tiny tasks per table version on a small one."""
+    sc: Any = spark.sparkContext
+    if not sc.getConf().contains(_SNAPSHOT_PARTITIONS):
+        spark.conf.set(_SNAPSHOT_PARTITIONS, str(min(50, max(2, 2 * int(sc.defaultParallelism)))))

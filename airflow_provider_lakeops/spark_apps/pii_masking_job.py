@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_lakeops.spark_apps.lake_session import apply_s3a_credentials
+from airflow_provider_lakeops.spark_apps.lake_session import apply_s3a_credentials, size_delta_state
 from airflow_provider_lakeops.spark_apps.pii_policy import (
     HmacKeyError,
     PiiPolicy,
@@ -372,18 +372,6 @@ def _write_delta(spark: SparkSession, out: Any, options: JobOptions, state: Outp
     writer.save(options.output_path)
     last = spark.sql(f"DESCRIBE HISTORY {_quoted_path(options.output_path)} LIMIT 1").first()
     return {"write_mode": mode, "version": int(last["version"]) if last is not None else None}
-
-
-_SNAPSHOT_PARTITIONS = "spark.databricks.delta.snapshotPartitions"
-
-
-def size_delta_state(spark: SparkSession) -> None:
-    """Read the Delta log with ``min(50, 2 x default parallelism)`` tasks unless the submit sets
-    ``spark.databricks.delta.snapshotPartitions``: Delta's default of 50 is sized for big clusters and
-    costs a whole stage of tiny tasks per table version on a small one."""
-    sc: Any = spark.sparkContext
-    if not sc.getConf().contains(_SNAPSHOT_PARTITIONS):
-        spark.conf.set(_SNAPSHOT_PARTITIONS, str(min(50, max(2, 2 * int(sc.defaultParallelism)))))
 
 
 def run(spark: SparkSession, options: JobOptions, key: bytes | None = None) -> dict[str, Any]:
