@@ -112,11 +112,14 @@ class _CheckpointFiles:
         storage.delete_file(uri, s3=self._client(uri))  # locally with Hadoop's checksum, if any
 
     def has_content(self, uri: str) -> bool:
-        """Whether the folder holds anything (locally: an entry that is not hidden)."""
+        """Whether the folder holds anything (on S3: any object; locally: a data file, by the one
+        rule of :func:`~airflow_provider_lakeops.utils.storage.is_data_file`)."""
         if urlparse(uri).scheme in storage.S3_SCHEMES:
             return self.has_folder(uri)
-        folder = Path(urlparse(uri).path if uri.startswith("file://") else uri)
-        return folder.is_dir() and any(not p.name.startswith((".", "_")) for p in folder.iterdir())
+        try:
+            return bool(storage.list_data_files(storage.parse_location(uri, argument="bronze_path")))
+        except FileNotFoundError:
+            return False
 
 
 class KafkaStreamingSubmitOperator(BaseOperator):
