@@ -23,19 +23,18 @@ Exit codes: 0 ok, 1 unexpected error, 2 bad arguments, 5 not a Delta table, 6 re
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from airflow_provider_lakeops.spark_apps.lake_session import (
     apply_s3a_credentials,
     size_delta_state,
     spark_path,
+    write_report_file,
 )
 
 __all__ = [
@@ -279,16 +278,6 @@ def options_from_args(args: argparse.Namespace) -> MaintenanceOptions:
     return options
 
 
-def _write_report(report: dict[str, Any], local: str | None) -> None:
-    if not local:
-        return
-    path = Path(local)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(report, indent=2, sort_keys=True, default=str), encoding="utf-8")
-    tmp.replace(path)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the job from the command line; return the process exit code."""
     args = build_parser().parse_args(argv)
@@ -316,7 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = {"status": "error", "error": f"{type(exc).__name__} (see the driver log)"}
         raise
     finally:
-        _write_report(report, args.report)
+        write_report_file(report, args.report)
         if spark is not None:
             spark.stop()
     status = report["status"]

@@ -39,6 +39,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_lakeops.spark_apps.lake_session import write_report_file
+
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
@@ -446,12 +448,6 @@ def _merge(
     }
 
 
-def _write_report(path: str | None, report: dict[str, Any]) -> None:
-    if path:
-        with open(path, "w", encoding="utf-8") as fh:
-            json.dump(report, fh, sort_keys=True, default=str)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """spark-submit entry point: 0 merged, 2 a configuration or input error, 1 a failed job."""
     parser = argparse.ArgumentParser(prog="delta_merge_job", description="bronze CDC -> silver Delta MERGE")
@@ -461,7 +457,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = MergeConfig.from_json(args.config)
     except (ValueError, TypeError) as exc:
-        _write_report(args.report, {"status": "config_error", "error": str(exc)})
+        write_report_file({"status": "config_error", "error": str(exc)}, args.report)
         print(f"delta_merge_job: {exc}", file=sys.stderr)
         return 2
     from pyspark.sql import SparkSession
@@ -473,16 +469,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     apply_s3a_credentials(spark)
     try:
         report = run(spark, config)
-        _write_report(args.report, report)
+        write_report_file(report, args.report)
         print("LAKEOPS_DELTA_MERGE_REPORT " + json.dumps(report, sort_keys=True, default=str), flush=True)
         return 0
     except MergeInputError as exc:
-        _write_report(args.report, {"status": "input_error", "error": str(exc)})
+        write_report_file({"status": "input_error", "error": str(exc)}, args.report)
         print(f"delta_merge_job: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:
         message = f"{type(exc).__name__}: {str(exc).splitlines()[0][:500] if str(exc) else ''}"
-        _write_report(args.report, {"status": "failed", "error": message})
+        write_report_file({"status": "failed", "error": message}, args.report)
         print(f"delta_merge_job: the MERGE failed: {message}", file=sys.stderr)
         return 1
     finally:

@@ -9,11 +9,13 @@ executors on another host (a standalone or YARN cluster) read S3 without their o
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-__all__ = ["apply_s3a_credentials", "read_table", "size_delta_state", "spark_path"]
+__all__ = ["apply_s3a_credentials", "read_table", "size_delta_state", "spark_path", "write_report_file"]
 
 _SNAPSHOT_PARTITIONS = "spark.databricks.delta.snapshotPartitions"
 _SIMPLE = "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider"
@@ -61,3 +63,15 @@ def size_delta_state(spark: Any) -> None:
     sc: Any = spark.sparkContext
     if not sc.getConf().contains(_SNAPSHOT_PARTITIONS):
         spark.conf.set(_SNAPSHOT_PARTITIONS, str(min(50, max(2, 2 * int(sc.defaultParallelism)))))
+
+
+def write_report_file(report: dict[str, Any], local: str | None) -> None:
+    """Write an app's run report (JSON) to ``local`` atomically (a temporary file, then a rename), so
+    the operator never reads half a report; nothing when ``local`` is empty."""
+    if not local:
+        return
+    path = Path(local)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(report, indent=2, sort_keys=True, default=str), encoding="utf-8")
+    tmp.replace(path)

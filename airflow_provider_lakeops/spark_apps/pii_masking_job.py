@@ -50,10 +50,13 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_lakeops.spark_apps.lake_session import apply_s3a_credentials, size_delta_state
+from airflow_provider_lakeops.spark_apps.lake_session import (
+    apply_s3a_credentials,
+    size_delta_state,
+    write_report_file,
+)
 from airflow_provider_lakeops.spark_apps.pii_policy import (
     HmacKeyError,
     PiiPolicy,
@@ -545,20 +548,14 @@ def options_from_args(args: argparse.Namespace) -> JobOptions:
 
 
 def _write_report(report: dict[str, Any], local: str | None, uri: str | None, spark: Any) -> None:
-    text = json.dumps(report, indent=2, sort_keys=True, default=str)
-    if local:
-        path = Path(local)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+    write_report_file(report, local)
     if uri and spark is not None:
         jvm = spark.sparkContext._jvm
         hadoop_path = jvm.org.apache.hadoop.fs.Path(uri)
         fs = hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
         stream = fs.create(hadoop_path, True)
         try:
-            stream.write(bytearray(text.encode("utf-8")))
+            stream.write(bytearray(json.dumps(report, indent=2, sort_keys=True, default=str).encode("utf-8")))
         finally:
             stream.close()
 
